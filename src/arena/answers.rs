@@ -1,0 +1,226 @@
+//! Stage 1: every enabled candidate answers every question. Answers are stored as they
+//! arrive; a re-run reuses those made with the same model, settings and question.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::progress::Progress;
+use super::{ArenaError, ArenaOptions};
+use crate::config::{ArenaConfig, Candidate, ModelSpec};
+use crate::data::jsonl::write_jsonl;
+use crate::data::{AnswerRecord, Question, QuestionId};
+use crate::llm::{Backoff, ChatModel, ChatRequest, ModelPool, RemoteOptions};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AnswerSummary {
+    pub candidates: u64,
+    pub generated: u64,
+    pub reused: u64,
+    pub failed: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Tokens per second of generation across all candidates (wall-clock).
+    pub tokens_per_second: Option<f64>,
+    pub seconds: f64,
+    pub files: Vec<PathBuf>,
+}
+
+/// The hash that says "these answers came from the same model and settings".
+pub fn settings_hash(candidate: &Candidate) -> String {
+    let key = json!({
+        "model": candidate.model,
+        "system_prompt": candidate.system_prompt,
+        "generation": candidate.generation,
+    });
+    hex::encode(Sha256::digest(key.to_string().as_bytes()))
+}
+
+struct Job {
+    candidate: usize,
+    question: usize,
+}
+
+struct Done {
+    candidate: usize,
+    question: usize,
+    text: String,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    latency: Duration,
+    reused: bool,
+}
+
+pub async fn generate_answers(
+    config: &ArenaConfig,
+    store: &Store,
+    pool: &ModelPool,
+    questions: &[Question],
+    question_ids: &HashMap<QuestionId, i64>,
+    run_id: Option<i64>,
+    options: &ArenaOptions,
+) -> Result<AnswerSummary, ArenaError> {
+    let started = Instant::now();
+    let candidates: Vec<&Candidate> = config.enabled_candidates().collect();
+    let mut summary = AnswerSummary { candidates: candidates.len() as u64, ..Default::default() };
+    if candidates.is_empty() {
+        return Ok(summary);
+    }
+
+    // Open every model first: local files load once and are shared by candidates using them.
+    let mut models: Vec<ChatModel> = Vec::new();
+    let mut model_ids = Vec::new();
+    let mut hashes = Vec::new();
+    for c in &candidates {
+        if let ModelSpec::Local { path } = &c.model {
+            tracing::info!(candidate = %c.name, model = %path.display(), "opening local model");
+        }
+        let remote = RemoteOptions { timeout: Duration::from_secs(600), backoff: Backoff::default() };
+        models.push(pool.open(&c.model, remote).await?);
+        let backend = match c.model {
+            ModelSpec::Local { .. } => "local",
+            ModelSpec::Remote { .. } => "remote",
+        };
+        let description = json!({
+            "model": c.model,
+            "system_prompt": c.system_prompt,
+            "generation": c.generation,
+        });
+        model_ids.push(store.upsert_model(&c.name, backend, &description).await?);
+        hashes.push(settings_hash(c));
+    }
+
+    let jobs: Vec<Job> = (0..candidates.len())
+        .flat_map(|c| (0..questions.len()).map(move |q| Job { candidate: c, question: q }))
+        .collect();
+    let progress = Progress::new(options.progress.as_ref(), "answers", jobs.len() as u64);
+    let mut results: Vec<Vec<Option<Done>>> = candidates.iter().map(|_| (0..questions.len()).map(|_| None).collect()).collect();
+    let models = Arc::new(models);
+    let mut stream = futures::stream::iter(jobs.into_iter().map(|job| {
+        let models = models.clone();
+        let candidate = candidates[job.candidate];
+        let question = &questions[job.question];
+        let question_db_id = question_ids[&question.id];
+        let model_db_id = model_ids[job.candidate];
+        let hash = hashes[job.candidate].clone();
+        async move {
+            if let Some(stored) = store.find_answer(question_db_id, model_db_id, &hash).await? {
+                return Ok::<_, ArenaError>(Done {
+                    candidate: job.candidate,
+                    question: job.question,
+                    text: stored.text,
+                    prompt_tokens: stored.prompt_tokens.unwrap_or(0) as u64,
+                    completion_tokens: stored.completion_tokens.unwrap_or(0) as u64,
+                    latency: Duration::from_millis(stored.latency_ms.unwrap_or(0) as u64),
+                    reused: true,
+                });
+            }
+            let request = ChatRequest {
+                system: candidate.system_prompt.clone(),
+                user: question.text.clone(),
+                settings: candidate.generation.clone(),
+            };
+            let reply = models[job.candidate].chat(&request).await.map_err(|e| {
+                ArenaError::Failed(format!("{} could not answer question {}: {e}", candidate.name, question.id))
+            })?;
+            store
+                .insert_answer(
+                    question_db_id,
+                    model_db_id,
+                    &hash,
+                    &reply.text,
+                    reply.usage.prompt_tokens,
+                    reply.usage.completion_tokens,
+                    reply.latency.as_millis() as u64,
+                )
+                .await?;
+            Ok(Done {
+                candidate: job.candidate,
+                question: job.question,
+                text: reply.text,
+                prompt_tokens: reply.usage.prompt_tokens,
+                completion_tokens: reply.usage.completion_tokens,
+                latency: reply.latency,
+                reused: false,
+            })
+        }
+    }))
+    .buffer_unordered(options.concurrency.max(1));
+
+    let mut done_count = 0u64;
+    let total = (candidates.len() * questions.len()) as u64;
+    let mut last_report = Instant::now();
+    let mut generated_tokens = 0u64;
+    while let Some(result) = stream.next().await {
+        done_count += 1;
+        progress.inc();
+        match result {
+            Ok(done) => {
+                if done.reused {
+                    summary.reused += 1;
+                } else {
+                    summary.generated += 1;
+                    summary.prompt_tokens += done.prompt_tokens;
+                    summary.completion_tokens += done.completion_tokens;
+                    generated_tokens += done.completion_tokens;
+                }
+                let (c, q) = (done.candidate, done.question);
+                results[c][q] = Some(done);
+            }
+            Err(ArenaError::Failed(message)) => {
+                summary.failed += 1;
+                progress.println(&message);
+            }
+            Err(other) => return Err(other),
+        }
+        if let Some(run_id) = run_id {
+            if last_report.elapsed().as_secs_f64() > 1.0 || done_count == total {
+                last_report = Instant::now();
+                store.set_run_progress(run_id, "answers", done_count, total).await?;
+            }
+        }
+    }
+    drop(stream);
+    progress.finish();
+
+    for (c, candidate) in candidates.iter().enumerate() {
+        let records: Vec<AnswerRecord> = results[c]
+            .iter()
+            .enumerate()
+            .filter_map(|(q, done)| done.as_ref().map(|d| answer_record(candidate, &questions[q], d)))
+            .collect();
+        write_jsonl(&candidate.output_file, &records).map_err(|e| {
+            ArenaError::Failed(format!("cannot write {}: {e}", candidate.output_file.display()))
+        })?;
+        summary.files.push(candidate.output_file.clone());
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    if summary.generated > 0 && summary.seconds > 0.0 {
+        summary.tokens_per_second = Some(generated_tokens as f64 / summary.seconds);
+    }
+    Ok(summary)
+}
+
+fn answer_record(candidate: &Candidate, question: &Question, done: &Done) -> AnswerRecord {
+    AnswerRecord {
+        question_id: question.id.clone(),
+        text: question.text.clone(),
+        category: question.category.clone(),
+        model_id: candidate.name.clone(),
+        metadata: json!({
+            "generation_config": candidate.generation,
+            "system_prompt": candidate.system_prompt,
+            "prompt_tokens": done.prompt_tokens,
+            "completion_tokens": done.completion_tokens,
+            "latency_ms": done.latency.as_millis() as u64,
+        }),
+        answer: done.text.clone(),
+    }
+}

@@ -1,0 +1,293 @@
+//! One judge call with everything around it: the review cache, re-asking on unreadable
+//! replies, dry-run verdicts, and storing the result the moment it returns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::templates::{Template, TemplateKind};
+use super::verdict::{Verdict, VerdictFormat, parse_verdict};
+use crate::config::Judge;
+use crate::data::Win;
+use crate::llm::{ChatModel, ChatRequest, GenerationSettings, LlmError};
+use crate::store::{JudgmentRow, NewJudgment, Store, StoreError};
+
+/// Counters for the run summary.
+#[derive(Debug, Default)]
+pub struct JudgeStats {
+    /// Judge calls that returned (re-asks included).
+    pub calls: AtomicU64,
+    pub cache_hits: AtomicU64,
+    /// Verdicts taken from the `cache_file` of an earlier run.
+    pub seeded: AtomicU64,
+    pub reasks: AtomicU64,
+    pub unknown: AtomicU64,
+    pub failures: AtomicU64,
+    pub prompt_tokens: AtomicU64,
+    pub completion_tokens: AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    #[error("judge call failed: {0}")]
+    Llm(#[from] LlmError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to ask the judge, already rendered.
+pub struct Prompt<'a> {
+    pub template: &'a Template,
+    pub format: VerdictFormat,
+    pub system: String,
+    pub user: String,
+    pub question_id: i64,
+    pub answer_a_id: i64,
+    pub answer_b_id: Option<i64>,
+}
+
+/// A verdict recovered from an earlier review file.
+pub struct Seed {
+    pub raw_text: String,
+    pub verdict: Option<Verdict>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Judgment {
+    pub id: i64,
+    /// `None` when the reply stayed unreadable: `unknown`.
+    pub verdict: Option<Verdict>,
+    pub raw_text: String,
+    pub created_at: f64,
+    pub from_cache: bool,
+}
+
+pub struct JudgeService {
+    store: Store,
+    /// `None` in a dry run: no judge is asked.
+    model: Option<ChatModel>,
+    judge: Judge,
+    run_id: Option<i64>,
+    permits: Arc<Semaphore>,
+    /// One lock per prompt being judged, so two tasks that render the same prompt (a swap of
+    /// two identical answers, say) pay for one call, not two.
+    in_flight: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub stats: Arc<JudgeStats>,
+}
+
+impl JudgeService {
+    pub fn new(store: Store, model: Option<ChatModel>, judge: Judge, run_id: Option<i64>, concurrency: usize) -> Self {
+        JudgeService {
+            store,
+            model,
+            judge,
+            run_id,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            in_flight: std::sync::Mutex::new(HashMap::new()),
+            stats: Arc::new(JudgeStats::default()),
+        }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.model.is_none()
+    }
+
+    pub fn retries(&self) -> u64 {
+        self.model.as_ref().map_or(0, ChatModel::retries)
+    }
+
+    /// The review-cache key: judge model, template and rendered prompt (and dry-run-ness, so
+    /// dry-run verdicts never stand in for real ones).
+    pub fn cache_key(&self, prompt: &Prompt<'_>) -> String {
+        #[derive(Serialize)]
+        struct Key<'a> {
+            judge: &'a str,
+            template: &'a str,
+            format: String,
+            system: &'a str,
+            user: &'a str,
+            dry_run: bool,
+        }
+        let key = Key {
+            judge: &self.judge.name,
+            template: &prompt.template.name,
+            format: format!("{:?}", prompt.format),
+            system: &prompt.system,
+            user: &prompt.user,
+            dry_run: self.dry_run(),
+        };
+        let json = serde_json::to_vec(&key).unwrap_or_default();
+        hex::encode(Sha256::digest(&json))
+    }
+
+    /// Judges one prompt: from the cache when it was judged before, from `seed` when an
+    /// earlier review file holds it, else by asking the judge (up to `parse_retries` more
+    /// times while the reply is unreadable). Every reply is stored before this returns.
+    pub async fn judge(&self, prompt: &Prompt<'_>, seed: Option<Seed>) -> Result<Judgment, JudgeError> {
+        let key = self.cache_key(prompt);
+        let lock = self.in_flight.lock().expect("not poisoned").entry(key.clone()).or_default().clone();
+        let result = {
+            let _same_prompt = lock.lock().await;
+            self.judge_once(prompt, &key, seed).await
+        };
+        let mut in_flight = self.in_flight.lock().expect("not poisoned");
+        // The map holds one reference; drop the entry once no other task waits on it.
+        if Arc::strong_count(&lock) <= 2 {
+            in_flight.remove(&key);
+        }
+        result
+    }
+
+    async fn judge_once(&self, prompt: &Prompt<'_>, key: &str, seed: Option<Seed>) -> Result<Judgment, JudgeError> {
+        let key = key.to_string();
+        let existing = self.store.judgment(&key).await?;
+        if let Some(row) = &existing {
+            if row.complete {
+                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                let verdict = verdict_of_row(row, prompt.template.kind);
+                if verdict.is_none() {
+                    self.stats.unknown.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(Judgment { id: row.id, verdict, raw_text: row.raw_text.clone(), created_at: row.created_at, from_cache: true });
+            }
+        }
+        if let Some(seed) = seed {
+            self.stats.seeded.fetch_add(1, Ordering::Relaxed);
+            let row = self.save(prompt, &key, &seed.raw_text, seed.verdict, 0, true, (0, 0)).await?;
+            if seed.verdict.is_none() {
+                self.stats.unknown.fetch_add(1, Ordering::Relaxed);
+            }
+            return Ok(Judgment { id: row.id, verdict: seed.verdict, raw_text: seed.raw_text, created_at: row.created_at, from_cache: true });
+        }
+
+        let mut attempts = existing.as_ref().map_or(0, |r| r.attempts.max(0) as u32);
+        let max_attempts = 1 + self.judge.parse_retries;
+        loop {
+            let (text, usage) = match &self.model {
+                None => (dry_run_reply(&key, attempts, prompt.format, prompt.template.kind), (0, 0)),
+                Some(model) => {
+                    let _permit = self.permits.acquire().await.expect("semaphore never closes");
+                    let request = ChatRequest {
+                        system: (!prompt.system.is_empty()).then(|| prompt.system.clone()),
+                        user: prompt.user.clone(),
+                        settings: GenerationSettings {
+                            temperature: Some(self.judge.temperature),
+                            max_new_tokens: Some(self.judge.max_tokens),
+                            ..GenerationSettings::default()
+                        },
+                    };
+                    match model.chat(&request).await {
+                        Ok(reply) => (reply.text, (reply.usage.prompt_tokens, reply.usage.completion_tokens)),
+                        Err(e) => {
+                            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                            return Err(e.into());
+                        }
+                    }
+                }
+            };
+            self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            self.stats.prompt_tokens.fetch_add(usage.0, Ordering::Relaxed);
+            self.stats.completion_tokens.fetch_add(usage.1, Ordering::Relaxed);
+            if attempts > 0 {
+                self.stats.reasks.fetch_add(1, Ordering::Relaxed);
+            }
+            attempts += 1;
+            let verdict = parse_verdict(prompt.format, prompt.template.kind, &text);
+            let complete = verdict.is_some() || attempts >= max_attempts;
+            let row = self.save(prompt, &key, &text, verdict, attempts, complete, usage).await?;
+            if complete {
+                if verdict.is_none() {
+                    self.stats.unknown.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(Judgment { id: row.id, verdict, raw_text: text, created_at: row.created_at, from_cache: false });
+            }
+            tracing::debug!(template = %prompt.template.name, attempts, "unreadable verdict; asking again");
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn save(
+        &self,
+        prompt: &Prompt<'_>,
+        key: &str,
+        text: &str,
+        verdict: Option<Verdict>,
+        attempts: u32,
+        complete: bool,
+        usage: (u64, u64),
+    ) -> Result<JudgmentRow, StoreError> {
+        let (label, score_a, score_b, weight) = match verdict {
+            None => ("unknown", None, None, 1.0),
+            Some(Verdict::Score(s)) => ("score", Some(s), None, 1.0),
+            Some(Verdict::Pair { win, scores, weight }) => {
+                (win.as_str(), scores.map(|s| s[0]), scores.map(|s| s[1]), weight)
+            }
+        };
+        self.store
+            .save_judgment(&NewJudgment {
+                cache_key: key,
+                judge_model: &self.judge.name,
+                template: &prompt.template.name,
+                question_id: Some(prompt.question_id),
+                answer_a_id: Some(prompt.answer_a_id),
+                answer_b_id: prompt.answer_b_id,
+                raw_text: text,
+                verdict: label,
+                score_a,
+                score_b,
+                weight,
+                attempts,
+                complete,
+                dry_run: self.dry_run(),
+                prompt_tokens: usage.0,
+                completion_tokens: usage.1,
+                run_id: self.run_id,
+            })
+            .await
+    }
+}
+
+/// The verdict a stored judgment holds.
+fn verdict_of_row(row: &JudgmentRow, kind: TemplateKind) -> Option<Verdict> {
+    match (kind, row.verdict.as_str()) {
+        (_, "unknown") => None,
+        (TemplateKind::Single, "score") => row.score_a.map(Verdict::Score),
+        (TemplateKind::Pairwise, label) => {
+            let win = Win::parse(label)?;
+            let scores = row.score_a.zip(row.score_b).map(|(a, b)| [a, b]);
+            Some(Verdict::Pair { win, scores, weight: row.weight })
+        }
+        _ => None,
+    }
+}
+
+/// A pseudo-random reply in the template's format, seeded by the prompt so a dry run is
+/// reproducible. Ties come up too.
+pub fn dry_run_reply(key: &str, attempt: u32, format: VerdictFormat, kind: TemplateKind) -> String {
+    let seed = Sha256::digest(format!("{key}:{attempt}").as_bytes());
+    let mut rng = ChaCha8Rng::from_seed(seed.into());
+    let verdict = match (kind, format) {
+        (TemplateKind::Single, VerdictFormat::Json) => format!("{{\"score\": {}}}", rng.random_range(1..=10)),
+        (TemplateKind::Single, _) => format!("[[{}]]", rng.random_range(1..=10)),
+        (_, VerdictFormat::Abc) => ["[[A]]", "[[B]]", "[[C]]"][rng.random_range(0..3)].to_string(),
+        (_, VerdictFormat::FiveLevel) => {
+            ["[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]", "[[B>>A]]"][rng.random_range(0..5)].to_string()
+        }
+        (_, VerdictFormat::TwoScores) => format!("[[{}, {}]]", rng.random_range(1..=10), rng.random_range(1..=10)),
+        (_, VerdictFormat::OneScore) => ["[[A]]", "[[B]]", "[[C]]"][rng.random_range(0..3)].to_string(),
+        (_, VerdictFormat::Json) => {
+            format!("{{\"winner\": \"{}\"}}", ["A", "B", "tie"][rng.random_range(0..3)])
+        }
+        (_, VerdictFormat::Ranking) => {
+            let first = rng.random_range(1..=2);
+            format!("[{{'model': 'model_a', 'rank': {first}}}, {{'model': 'model_b', 'rank': {}}}]", 3 - first)
+        }
+    };
+    format!("Dry run: no judge was asked; this verdict is pseudo-random.\n{verdict}")
+}

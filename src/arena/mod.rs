@@ -1,0 +1,170 @@
+//! The arena run: questions → candidate answers → judge reviews → ratings.
+
+pub mod answers;
+pub mod judge;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod reviews;
+pub mod templates;
+pub mod verdict;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::ArenaConfig;
+use crate::data::read_questions;
+use crate::input::BadInput;
+use crate::llm::{LlmError, ModelPool};
+use crate::store::{RunStatus, Store, StoreError};
+
+pub use answers::AnswerSummary;
+pub use report::{RatingReport, RatingSummary};
+pub use reviews::ReviewSummary;
+
+#[derive(Debug, Clone)]
+pub struct ArenaOptions {
+    /// Generate answers, but let no judge be asked: verdicts are seeded pseudo-random.
+    pub dry_run: bool,
+    /// Requests in flight at once, for answers and for the judge.
+    pub concurrency: usize,
+    /// Where progress bars are drawn; `None` draws none.
+    pub progress: Option<indicatif::MultiProgress>,
+}
+
+impl Default for ArenaOptions {
+    fn default() -> Self {
+        ArenaOptions { dry_run: false, concurrency: 8, progress: None }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArenaError {
+    #[error(transparent)]
+    BadInput(#[from] BadInput),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Model(#[from] LlmError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArenaSummary {
+    pub run_id: i64,
+    pub dry_run: bool,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers: Option<AnswerSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviews: Option<ReviewSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratings: Option<RatingSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<RatingReport>,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ArenaSummary {
+    pub fn succeeded(&self) -> bool {
+        self.status == RunStatus::Succeeded.as_str()
+    }
+}
+
+/// Runs the three stages in order, each skipped when disabled. Returns the summary; the
+/// run is recorded in the database with its outcome.
+pub async fn run_arena(config: &ArenaConfig, config_text: &str, store: &Store, options: &ArenaOptions) -> Result<ArenaSummary, ArenaError> {
+    let started = Instant::now();
+    // Read every input before anything is generated or paid for.
+    let questions = match &config.question_file {
+        Some(file) => Some(read_questions(file)?),
+        None => None,
+    };
+    let run_id = store
+        .create_run("arena", config_text, Some(&config.file.display().to_string()), options.dry_run)
+        .await?;
+    let mut summary = ArenaSummary {
+        run_id,
+        dry_run: options.dry_run,
+        status: RunStatus::Running.as_str().into(),
+        answers: None,
+        reviews: None,
+        ratings: None,
+        report: None,
+        seconds: 0.0,
+        error: None,
+    };
+    let result = run_stages(config, store, options, questions, run_id, &mut summary).await;
+    summary.seconds = started.elapsed().as_secs_f64();
+    let status = match &result {
+        Ok(()) => RunStatus::Succeeded,
+        Err(e) => {
+            summary.error = Some(e.to_string());
+            RunStatus::Failed
+        }
+    };
+    summary.status = status.as_str().into();
+    let summary_json = serde_json::to_string(&summary).unwrap_or_default();
+    store.finish_run(run_id, status, Some(&summary_json), summary.error.as_deref()).await?;
+    match result {
+        Ok(()) => Ok(summary),
+        // Bad input found mid-run (an answer or review file) is still bad input.
+        Err(ArenaError::BadInput(e)) => Err(ArenaError::BadInput(e)),
+        Err(_) => Ok(summary),
+    }
+}
+
+async fn run_stages(
+    config: &ArenaConfig,
+    store: &Store,
+    options: &ArenaOptions,
+    questions: Option<Vec<crate::data::Question>>,
+    run_id: i64,
+    summary: &mut ArenaSummary,
+) -> Result<(), ArenaError> {
+    let pool = ModelPool::new();
+    let mut question_set = None;
+    if let (Some(questions), Some(file)) = (&questions, &config.question_file) {
+        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
+        let set_id = store.question_set_for_source(&name, &source.display().to_string()).await?;
+        let ids = store.upsert_questions(set_id, questions).await?;
+        question_set = Some((set_id, ids));
+    }
+
+    if config.enabled_candidates().next().is_some() {
+        let (questions, (_, ids)) = (questions.as_deref().unwrap_or_default(), question_set.as_ref().expect("validated"));
+        let answers = answers::generate_answers(config, store, &pool, questions, ids, Some(run_id), options).await?;
+        let failed = answers.failed;
+        summary.answers = Some(answers);
+        if failed > 0 {
+            return Err(ArenaError::Failed(format!(
+                "{failed} answers could not be generated; the others are stored, so a re-run only retries these"
+            )));
+        }
+    }
+
+    if config.reviews.enable {
+        let qs = questions.as_deref().zip(question_set.as_ref().map(|(id, _)| *id));
+        let reviews = reviews::run_reviews(config, store, &pool, qs, Some(run_id), options).await?;
+        let failed = reviews.failed;
+        summary.reviews = Some(reviews);
+        if failed > 0 {
+            return Err(ArenaError::Failed(format!(
+                "{failed} reviews failed (the judge did not answer after retries); every judgment that \
+                 returned is stored, so a re-run only asks for the missing ones"
+            )));
+        }
+    }
+
+    if config.rating.enable {
+        let ratings = report::run_ratings(config)?;
+        summary.report = Some(ratings.report.clone());
+        summary.ratings = Some(ratings);
+    }
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! Reading the judge's verdict out of its reply.
+//!
+//! Judges explain before they decide and often quote the format while explaining, so the
+//! last verdict in the text decides, never the first substring.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::templates::TemplateKind;
+use crate::config::ParserKind;
+use crate::data::Win;
+
+/// What a template asks the judge to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictFormat {
+    /// `[[A]]`, `[[B]]`, `[[C]]` (C is a tie).
+    Abc,
+    /// `[[A>>B]]`, `[[A>B]]`, `[[A=B]]`, `[[B>A]]`, `[[B>>A]]`; strong verdicts weigh 3.
+    FiveLevel,
+    /// `[[8, 6]]`, or llmuses' "8 6" on the first line.
+    TwoScores,
+    /// `[[7]]` (a single answer's score).
+    OneScore,
+    /// A JSON object: `{"winner": "A"}` or `{"score": 7}`.
+    Json,
+    /// llmuses' `[{'model': 'model_a', 'rank': 1}, {'model': 'model_b', 'rank': 2}]`.
+    Ranking,
+}
+
+impl VerdictFormat {
+    /// The format implied by a template's `output_format` and the configured parser.
+    pub fn for_template(output_format: Option<&str>, kind: TemplateKind, parser: ParserKind) -> VerdictFormat {
+        match parser {
+            ParserKind::Json => return VerdictFormat::Json,
+            ParserKind::Ranking => return VerdictFormat::Ranking,
+            ParserKind::Lmsys => {}
+        }
+        let f = output_format.unwrap_or("").replace(' ', "");
+        if kind == TemplateKind::Single {
+            return if f.contains('{') && !f.contains("[[") { VerdictFormat::Json } else { VerdictFormat::OneScore };
+        }
+        if f.contains(">>") || f.contains("A>B") {
+            VerdictFormat::FiveLevel
+        } else if f == "[[A]]" {
+            VerdictFormat::Abc
+        } else if f.contains("rating_a") {
+            VerdictFormat::TwoScores
+        } else if f.contains("'rank'") || f.contains("\"rank\"") {
+            VerdictFormat::Ranking
+        } else if f.starts_with('{') {
+            VerdictFormat::Json
+        } else if f.is_empty() {
+            // llmuses' default output format.
+            VerdictFormat::TwoScores
+        } else {
+            VerdictFormat::Abc
+        }
+    }
+}
+
+/// A readable verdict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// A pairwise verdict, with the first answer shown as model A.
+    Pair { win: Win, scores: Option<[f64; 2]>, weight: f64 },
+    /// A single answer's score.
+    Score(f64),
+}
+
+impl Verdict {
+    pub fn pair(win: Win) -> Verdict {
+        Verdict::Pair { win, scores: None, weight: 1.0 }
+    }
+}
+
+/// Scores outside this range are not verdicts (a judge quoting "[[2023]]" is not grading).
+const SCORE_RANGE: std::ops::RangeInclusive<f64> = 0.0..=10.0;
+
+static ABC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\[\s*([ABC])\s*\]\]").unwrap());
+static FIVE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[\[\s*([AB])\s*(>>|>|=|<<|<)\s*([AB])\s*\]\]").unwrap());
+static TWO_SCORES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*\]\]").unwrap());
+static ONE_SCORE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]").unwrap());
+static ONE_SCORE_BACKUP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\s*(\d+(?:\.\d+)?)\s*\]").unwrap());
+static RATING_WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:rating|score)\s*[:=]\s*(\d+(?:\.\d+)?)\s*(?:/\s*10)?").unwrap());
+
+/// Reads a verdict, or `None` when the reply holds none (the caller may ask again).
+pub fn parse_verdict(format: VerdictFormat, kind: TemplateKind, text: &str) -> Option<Verdict> {
+    let verdict = match format {
+        VerdictFormat::Abc => parse_abc(text),
+        VerdictFormat::FiveLevel => parse_five_level(text).or_else(|| parse_abc(text)),
+        VerdictFormat::TwoScores => parse_two_scores(text),
+        VerdictFormat::OneScore => parse_one_score(text),
+        VerdictFormat::Json => parse_json(text),
+        VerdictFormat::Ranking => parse_ranking(text),
+    }?;
+    // A verdict of the wrong kind for the mode is no verdict.
+    match (kind, verdict) {
+        (TemplateKind::Single, Verdict::Score(_)) | (TemplateKind::Pairwise, Verdict::Pair { .. }) => Some(verdict),
+        _ => None,
+    }
+}
+
+fn parse_abc(text: &str) -> Option<Verdict> {
+    let last = ABC.captures_iter(text).last()?;
+    Some(Verdict::pair(match &last[1] {
+        "A" => Win::ModelA,
+        "B" => Win::ModelB,
+        _ => Win::Tie,
+    }))
+}
+
+fn parse_five_level(text: &str) -> Option<Verdict> {
+    let last = FIVE.captures_iter(text).last()?;
+    let (left, op, right) = (&last[1], &last[2], &last[3]);
+    if left == right {
+        return None;
+    }
+    // Normalise to "A op B".
+    let op = if left == "A" {
+        op.to_string()
+    } else {
+        match op {
+            ">>" => "<<",
+            ">" => "<",
+            "<" => ">",
+            "<<" => ">>",
+            other => other,
+        }
+        .to_string()
+    };
+    let (win, weight) = match op.as_str() {
+        ">>" => (Win::ModelA, 3.0),
+        ">" => (Win::ModelA, 1.0),
+        "=" => (Win::Tie, 1.0),
+        "<" => (Win::ModelB, 1.0),
+        "<<" => (Win::ModelB, 3.0),
+        _ => return None,
+    };
+    Some(Verdict::Pair { win, scores: None, weight })
+}
+
+fn score_pair(a: f64, b: f64) -> Option<Verdict> {
+    if !SCORE_RANGE.contains(&a) || !SCORE_RANGE.contains(&b) {
+        return None;
+    }
+    let win = if a > b {
+        Win::ModelA
+    } else if b > a {
+        Win::ModelB
+    } else {
+        Win::Tie
+    };
+    Some(Verdict::Pair { win, scores: Some([a, b]), weight: 1.0 })
+}
+
+fn parse_two_scores(text: &str) -> Option<Verdict> {
+    if let Some(last) = TWO_SCORES.captures_iter(text).last() {
+        return score_pair(last[1].parse().ok()?, last[2].parse().ok()?);
+    }
+    // llmuses/FastChat v1 reviews put "8 6" (or "8, 6") alone on the first line.
+    let first = text.trim_start().lines().next()?.replace(',', " ");
+    let parts: Vec<&str> = first.split_whitespace().collect();
+    if parts.len() == 2 {
+        return score_pair(parts[0].parse().ok()?, parts[1].parse().ok()?);
+    }
+    None
+}
+
+fn parse_one_score(text: &str) -> Option<Verdict> {
+    let pick = |re: &Regex| {
+        re.captures_iter(text)
+            .filter_map(|c| c[1].parse::<f64>().ok())
+            .filter(|s| SCORE_RANGE.contains(s))
+            .last()
+    };
+    pick(&ONE_SCORE)
+        .or_else(|| pick(&ONE_SCORE_BACKUP))
+        .or_else(|| pick(&RATING_WORD))
+        .map(Verdict::Score)
+}
+
+/// The last JSON object in the text that states a verdict.
+fn parse_json(text: &str) -> Option<Verdict> {
+    let mut found = None;
+    for (start, _) in text.match_indices('{') {
+        let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
+        if let Some(Ok(serde_json::Value::Object(map))) = stream.next() {
+            if let Some(v) = json_verdict(&map) {
+                found = Some(v);
+            }
+        }
+    }
+    found
+}
+
+fn json_verdict(map: &serde_json::Map<String, serde_json::Value>) -> Option<Verdict> {
+    let get = |keys: &[&str]| keys.iter().find_map(|k| map.get(*k));
+    if let Some(w) = get(&["winner", "verdict", "better", "preferred", "choice"]) {
+        let w = w.as_str()?.trim().to_ascii_lowercase();
+        let w = w.trim_matches(|c: char| c == '[' || c == ']');
+        let win = match w {
+            "a" | "model_a" | "assistant a" | "answer a" | "1" => Win::ModelA,
+            "b" | "model_b" | "assistant b" | "answer b" | "2" => Win::ModelB,
+            "c" | "tie" | "draw" | "equal" | "a=b" => Win::Tie,
+            "tie (bothbad)" | "both bad" | "bothbad" => Win::TieBothBad,
+            _ => return None,
+        };
+        return Some(Verdict::pair(win));
+    }
+    if let Some(s) = get(&["scores", "ratings"]) {
+        let arr = s.as_array()?;
+        if arr.len() == 2 {
+            return score_pair(number(&arr[0])?, number(&arr[1])?);
+        }
+        return None;
+    }
+    if let Some(s) = get(&["score", "rating", "grade"]) {
+        let s = number(s)?;
+        return SCORE_RANGE.contains(&s).then_some(Verdict::Score(s));
+    }
+    None
+}
+
+fn number(v: &serde_json::Value) -> Option<f64> {
+    v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())
+}
+
+/// llmuses' ranking list, written as a Python literal.
+fn parse_ranking(text: &str) -> Option<Verdict> {
+    let start = text.rfind("[{")?;
+    let end = start + text[start..].find("}]")? + 2;
+    let json = text[start..end].replace('\'', "\"");
+    let items: Vec<serde_json::Value> = serde_json::from_str(&json).ok()?;
+    let rank_of = |model: &str| {
+        items
+            .iter()
+            .find(|i| i.get("model").and_then(|m| m.as_str()) == Some(model))
+            .and_then(|i| number(i.get("rank")?))
+    };
+    match rank_of("model_a")? as i64 {
+        1 => Some(Verdict::pair(Win::ModelA)),
+        2 => Some(Verdict::pair(Win::ModelB)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TemplateKind::{Pairwise, Single};
+
+    fn win(format: VerdictFormat, text: &str) -> Option<Win> {
+        match parse_verdict(format, Pairwise, text)? {
+            Verdict::Pair { win, .. } => Some(win),
+            Verdict::Score(_) => None,
+        }
+    }
+
+    #[test]
+    fn the_last_abc_verdict_decides() {
+        let text = "Format: [[A]] if A is better, [[B]] if B is better. A is verbose... Final: [[B]]";
+        assert_eq!(win(VerdictFormat::Abc, text), Some(Win::ModelB));
+        assert_eq!(win(VerdictFormat::Abc, "[[C]]"), Some(Win::Tie));
+        assert_eq!(win(VerdictFormat::Abc, "no verdict here"), None);
+        assert_eq!(win(VerdictFormat::Abc, "[A]"), None);
+    }
+
+    #[test]
+    fn five_level_verdicts_and_weights() {
+        let cases = [
+            ("[[A>>B]]", Win::ModelA, 3.0),
+            ("[[A>B]]", Win::ModelA, 1.0),
+            ("[[A=B]]", Win::Tie, 1.0),
+            ("[[B>A]]", Win::ModelB, 1.0),
+            ("[[B>>A]]", Win::ModelB, 3.0),
+            ("[[A<<B]]", Win::ModelB, 3.0),
+            ("mentions [[A>>B]] then decides [[B>A]]", Win::ModelB, 1.0),
+        ];
+        for (text, expect, weight) in cases {
+            let v = parse_verdict(VerdictFormat::FiveLevel, Pairwise, text).unwrap();
+            assert_eq!(v, Verdict::Pair { win: expect, scores: None, weight }, "{text}");
+        }
+    }
+
+    #[test]
+    fn score_pairs() {
+        let v = parse_verdict(VerdictFormat::TwoScores, Pairwise, "I give [[3, 9]] at first... final [[8,6]]").unwrap();
+        assert_eq!(v, Verdict::Pair { win: Win::ModelA, scores: Some([8.0, 6.0]), weight: 1.0 });
+        let v = parse_verdict(VerdictFormat::TwoScores, Pairwise, "7 7\nBoth are fine.").unwrap();
+        assert_eq!(v, Verdict::Pair { win: Win::Tie, scores: Some([7.0, 7.0]), weight: 1.0 });
+        assert_eq!(parse_verdict(VerdictFormat::TwoScores, Pairwise, "great answers"), None);
+    }
+
+    #[test]
+    fn single_scores() {
+        assert_eq!(parse_verdict(VerdictFormat::OneScore, Single, "Rating: [[8]]"), Some(Verdict::Score(8.0)));
+        assert_eq!(parse_verdict(VerdictFormat::OneScore, Single, "[[5]] ... [[6.5]]"), Some(Verdict::Score(6.5)));
+        assert_eq!(parse_verdict(VerdictFormat::OneScore, Single, "Rating: [7]"), Some(Verdict::Score(7.0)));
+        assert_eq!(parse_verdict(VerdictFormat::OneScore, Single, "[[2023]]"), None);
+        assert_eq!(parse_verdict(VerdictFormat::OneScore, Single, "nothing"), None);
+    }
+
+    #[test]
+    fn json_verdicts() {
+        assert_eq!(win(VerdictFormat::Json, r#"thinking {"winner": "B"} done"#), Some(Win::ModelB));
+        assert_eq!(win(VerdictFormat::Json, r#"{"verdict": "tie"}"#), Some(Win::Tie));
+        assert_eq!(win(VerdictFormat::Json, r#"{"scores": [4, 9]}"#), Some(Win::ModelB));
+        assert_eq!(parse_verdict(VerdictFormat::Json, Single, r#"{"score": 9}"#), Some(Verdict::Score(9.0)));
+        assert_eq!(win(VerdictFormat::Json, "{not json}"), None);
+    }
+
+    #[test]
+    fn ranking_lists() {
+        let text = "[{'model': 'model_a', 'rank': 2}, {'model': 'model_b', 'rank': 1}]";
+        assert_eq!(win(VerdictFormat::Ranking, text), Some(Win::ModelB));
+    }
+
+    #[test]
+    fn wrong_kind_is_no_verdict() {
+        assert_eq!(parse_verdict(VerdictFormat::Json, Pairwise, r#"{"score": 9}"#), None);
+    }
+
+    #[test]
+    fn formats_from_templates() {
+        use VerdictFormat as F;
+        let f = |s| VerdictFormat::for_template(Some(s), Pairwise, ParserKind::Lmsys);
+        assert_eq!(f("[[A]]"), F::Abc);
+        assert_eq!(f("[[A>>B]]"), F::FiveLevel);
+        assert_eq!(f("[[rating_a,rating_b]]"), F::TwoScores);
+        assert_eq!(VerdictFormat::for_template(Some("[[rating]]"), Single, ParserKind::Lmsys), F::OneScore);
+        assert_eq!(VerdictFormat::for_template(None, Pairwise, ParserKind::Lmsys), F::TwoScores);
+    }
+}

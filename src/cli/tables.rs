@@ -1,0 +1,98 @@
+//! Human-readable tables for the terminal.
+
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::arena::ArenaSummary;
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(header.iter().map(|h| Cell::new(h)));
+    t
+}
+
+fn right(text: impl ToString) -> Cell {
+    Cell::new(text.to_string()).set_alignment(CellAlignment::Right)
+}
+
+pub fn print_summary(summary: &ArenaSummary) {
+    if let Some(report) = &summary.report {
+        if let Some(rows) = &report.elo {
+            let mut t = table(&["#", "model", "Elo"]);
+            for (i, r) in rows.iter().enumerate() {
+                t.add_row(vec![right(i + 1), Cell::new(&r.model), right(format!("{:.1}", r.rating))]);
+            }
+            println!("Elo ratings (online, K=32)\n{t}");
+        }
+        if let Some(rows) = &report.pairwise {
+            let mut t = table(&["model", "win", "loss", "tie", "win rate", "loss rate", "tie rate"]);
+            for r in rows {
+                t.add_row(vec![
+                    Cell::new(&r.model),
+                    right(r.win),
+                    right(r.loss),
+                    right(r.tie),
+                    right(format!("{:.1}%", r.win_rate * 100.0)),
+                    right(format!("{:.1}%", r.loss_rate * 100.0)),
+                    right(format!("{:.1}%", r.tie_rate * 100.0)),
+                ]);
+            }
+            println!("Pairwise results\n{t}");
+        }
+        if let Some(rows) = &report.score {
+            let mut t = table(&["model", "mean score", "scored", "unreadable"]);
+            for r in rows {
+                t.add_row(vec![
+                    Cell::new(&r.model),
+                    right(r.score.map(|s| format!("{s:.2}")).unwrap_or_else(|| "-".into())),
+                    right(r.count),
+                    right(r.unknown),
+                ]);
+            }
+            println!("Single-answer scores\n{t}");
+        }
+        for w in &report.warnings {
+            eprintln!("note: {w}");
+        }
+    }
+
+    let mut t = table(&["", ""]);
+    t.set_header(vec!["run", &format!("#{}{}", summary.run_id, if summary.dry_run { " (dry run)" } else { "" })]);
+    if let Some(a) = &summary.answers {
+        t.add_row(vec![Cell::new("answers generated"), right(a.generated)]);
+        t.add_row(vec![Cell::new("answers reused"), right(a.reused)]);
+        if a.failed > 0 {
+            t.add_row(vec![Cell::new("answers failed"), right(a.failed)]);
+        }
+        t.add_row(vec![Cell::new("answer tokens (prompt / completion)"), right(format!("{} / {}", a.prompt_tokens, a.completion_tokens))]);
+        if let Some(tps) = a.tokens_per_second {
+            t.add_row(vec![Cell::new("generation speed"), right(format!("{tps:.1} tokens/s"))]);
+        }
+        t.add_row(vec![Cell::new("answers time"), right(format!("{:.1} s", a.seconds))]);
+    }
+    if let Some(r) = &summary.reviews {
+        t.add_row(vec![Cell::new("reviews"), right(r.tasks)]);
+        t.add_row(vec![Cell::new("judgments made"), right(r.judge_calls)]);
+        t.add_row(vec![Cell::new("cache hits"), right(r.cache_hits + r.seeded_from_cache_file)]);
+        t.add_row(vec![Cell::new("retries (HTTP)"), right(r.retries)]);
+        t.add_row(vec![Cell::new("re-asked (unreadable verdict)"), right(r.reasks)]);
+        t.add_row(vec![Cell::new("unknown verdicts"), right(r.unknown)]);
+        if r.failed > 0 {
+            t.add_row(vec![Cell::new("reviews failed"), right(r.failed)]);
+        }
+        if let Some(rate) = r.consistency_rate {
+            t.add_row(vec![
+                Cell::new("judge consistency (swapped positions)"),
+                right(format!("{:.1}% of {}", rate * 100.0, r.consistency_pairs)),
+            ]);
+        }
+        t.add_row(vec![Cell::new("judge tokens (prompt / completion)"), right(format!("{} / {}", r.prompt_tokens, r.completion_tokens))]);
+        t.add_row(vec![Cell::new("reviews time"), right(format!("{:.1} s", r.seconds))]);
+    }
+    if let Some(r) = &summary.ratings {
+        for f in &r.files {
+            t.add_row(vec![Cell::new("report"), Cell::new(f.display())]);
+        }
+    }
+    t.add_row(vec![Cell::new("total time"), right(format!("{:.1} s", summary.seconds))]);
+    println!("{t}");
+}

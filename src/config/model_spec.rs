@@ -1,0 +1,128 @@
+//! Where a model runs: in-process from a local file (mistral.rs) or behind an
+//! OpenAI-compatible endpoint.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::llm::demo;
+
+/// The OpenAI API, used when neither the config nor `OPENAI_BASE_URL` names another server.
+pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
+pub const DEFAULT_API_KEY_ENV: &str = "OPENAI_API_KEY";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// A GGUF file run in-process by mistral.rs.
+    Local { path: PathBuf },
+    /// Any server speaking the OpenAI chat-completions API.
+    Remote { api_base: String, api_key_env: String, model: String },
+}
+
+impl ModelSpec {
+    pub fn describe(&self) -> String {
+        match self {
+            ModelSpec::Local { path } => format!("local {}", path.display()),
+            ModelSpec::Remote { api_base, model, .. } => format!("{model} at {api_base}"),
+        }
+    }
+}
+
+/// Why a `model_id_or_path` could not be turned into a local model file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalModelError {
+    HubId(String),
+    NotFound(PathBuf),
+    NoGgufInFolder(PathBuf),
+    SeveralGgufInFolder(PathBuf, Vec<String>),
+    NotGguf(PathBuf),
+}
+
+impl std::fmt::Display for LocalModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LocalModelError::HubId(id) => write!(
+                f,
+                "\"{id}\" looks like a model hub id, and jury does not download models: set \
+                 model_id_or_path to a local .gguf file or a folder holding one (relative paths \
+                 are resolved against the config file's folder), or set api_base (and model) to \
+                 use an OpenAI-compatible server"
+            ),
+            LocalModelError::NotFound(p) => write!(
+                f,
+                "no file or folder at {} (relative paths are resolved against the config file's folder)",
+                p.display()
+            ),
+            LocalModelError::NoGgufInFolder(p) => {
+                write!(f, "the folder {} holds no .gguf file", p.display())
+            }
+            LocalModelError::SeveralGgufInFolder(p, names) => write!(
+                f,
+                "the folder {} holds several .gguf files ({}): name one of them",
+                p.display(),
+                names.join(", ")
+            ),
+            LocalModelError::NotGguf(p) => write!(
+                f,
+                "{} is not a .gguf file: jury runs local models from GGUF files",
+                p.display()
+            ),
+        }
+    }
+}
+
+/// Resolves `model_id_or_path` to a GGUF file. The demo model may be missing: it is fetched
+/// on first use.
+pub fn resolve_local_model(value: &str, base_dir: &Path) -> Result<PathBuf, LocalModelError> {
+    let path = base_dir.join(value);
+    if path.is_file() {
+        let is_gguf = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+        return if is_gguf { Ok(path) } else { Err(LocalModelError::NotGguf(path)) };
+    }
+    if path.is_dir() {
+        let mut ggufs: Vec<String> = std::fs::read_dir(&path)
+            .map_err(|_| LocalModelError::NotFound(path.clone()))?
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.to_ascii_lowercase().ends_with(".gguf"))
+            .collect();
+        ggufs.sort();
+        return match ggufs.len() {
+            0 => Err(LocalModelError::NoGgufInFolder(path)),
+            1 => Ok(path.join(&ggufs[0])),
+            _ => Err(LocalModelError::SeveralGgufInFolder(path, ggufs)),
+        };
+    }
+    if demo::is_demo_model_path(&path) {
+        return Ok(path);
+    }
+    if looks_like_hub_id(value) {
+        return Err(LocalModelError::HubId(value.to_string()));
+    }
+    Err(LocalModelError::NotFound(path))
+}
+
+/// `org/name` with no file extension and no leading `.` or `/`, e.g. `ZhipuAI/chatglm3-6b`.
+fn looks_like_hub_id(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('/').collect();
+    parts.len() == 2
+        && parts.iter().all(|p| !p.is_empty() && *p != "." && *p != "..")
+        && !value.starts_with('.')
+        && !value.to_ascii_lowercase().ends_with(".gguf")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_ids_are_recognised() {
+        assert!(looks_like_hub_id("ZhipuAI/chatglm3-6b"));
+        assert!(looks_like_hub_id("qwen/Qwen-7B"));
+        assert!(!looks_like_hub_id("./models/x.gguf"));
+        assert!(!looks_like_hub_id("models/x.gguf"));
+        assert!(!looks_like_hub_id("/abs/path/model"));
+        assert!(!looks_like_hub_id("a/b/c"));
+    }
+}

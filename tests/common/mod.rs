@@ -1,0 +1,105 @@
+//! Shared helpers for jury's integration tests.
+
+#![allow(dead_code)]
+
+pub mod mock_judge;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+#[allow(unused_imports)]
+pub use mock_judge::{Call, MockJudge, Reply, prefer, verdict_for};
+
+/// The `jury` binary built for these tests.
+pub fn jury() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jury"));
+    cmd.env_remove("OPENAI_BASE_URL").env_remove("OPENAI_API_KEY").env_remove("JURY_DATABASE_URL");
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run jury")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn write(path: &Path, text: &str) -> PathBuf {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+pub fn db_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("jury.db").display())
+}
+
+/// Questions 1..=n in llmuses' shape, with categories cycling through general ones.
+pub fn questions(n: usize) -> String {
+    (1..=n)
+        .map(|i| json!({"question_id": i, "text": format!("Question number {i}?"), "category": "generic"}).to_string() + "\n")
+        .collect()
+}
+
+/// An llmuses answer file for `model`, answering questions 1..=n with `text(i)`.
+pub fn answers(model: &str, n: usize, text: impl Fn(usize) -> String) -> String {
+    (1..=n)
+        .map(|i| {
+            json!({
+                "question_id": i,
+                "text": format!("Question number {i}?"),
+                "category": "generic",
+                "model_id": model,
+                "metadata": {},
+                "answer": text(i),
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+/// A config that reviews existing answer files with a judge at `judge_url`.
+pub fn review_config(judge_url: &str, mode: &str, bias: &str, targets: &[&str], extra_args: &str, extra_reviews: &str, metrics: &str) -> String {
+    let targets = targets.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        "answers_gen: {{}}\n\
+         reviews_gen:\n  enable: true\n  reviewer:\n    args:\n      model: mock-judge\n      api_base: {judge_url}\n      \
+         api_key_env: JURY_TEST_KEY\n      mode: {mode}\n      position_bias_mitigation: {bias}\n      \
+         timeout: 5\n{extra_args}\n  target_answers: [{targets}]\n  review_file: reviews/review.jsonl\n{extra_reviews}\n\
+         rating_gen:\n  enable: true\n  metrics: {metrics}\n  report_file: reports/rating.csv\n"
+    )
+}
+
+/// Loads and runs a config in-process, as `jury arena` would.
+pub async fn run_config(config_path: &Path, db: &str, dry_run: bool, concurrency: usize) -> jury::arena::ArenaSummary {
+    let config = jury::config::load_arena_config(config_path).unwrap_or_else(|e| panic!("config: {e}"));
+    let store = jury::store::Store::connect(db).await.unwrap();
+    let options = jury::arena::ArenaOptions { dry_run, concurrency, progress: None };
+    let summary = jury::arena::run_arena(&config, "", &store, &options).await.unwrap_or_else(|e| panic!("run: {e}"));
+    store.close().await;
+    summary
+}
+
+pub async fn open_db(db: &str) -> sqlx::SqlitePool {
+    jury::store::Store::connect(db).await.unwrap().pool().clone()
+}

