@@ -33,7 +33,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.jsonl"), answers("a", "GOOD")).unwrap();
     std::fs::write(dir.path().join("b.jsonl"), answers("b", "bad")).unwrap();
-    let judge = MockJudge::start(|call: &Call| Reply::Delayed(LATENCY, Box::new(Reply::Text(verdict_for(call, "GOOD"))))).await;
+    let judge =
+        MockJudge::start(|call: &Call| Reply::Delayed(LATENCY, Box::new(Reply::Text(verdict_for(call, "GOOD"))))).await;
     let config = format!(
         "reviews_gen:\n  reviewer:\n    args:\n      model: mock\n      api_base: {}\n      api_key_env: NONE\n      mode: pairwise\n  \
          target_answers: [a.jsonl, b.jsonl]\n  review_file: review.jsonl\nrating_gen:\n  metrics: [elo]\n  report_file: rating.csv\n",

@@ -26,7 +26,8 @@ async fn main() {
     jury::llm::demo::ensure_demo_model(&path).expect("demo model");
     let pool = ModelPool::new();
     let model = pool.open(&ModelSpec::Local { path }, RemoteOptions::default()).await.expect("load the model");
-    let settings = GenerationSettings { do_sample: Some(false), max_new_tokens: Some(MAX_NEW_TOKENS), ..Default::default() };
+    let settings =
+        GenerationSettings { do_sample: Some(false), max_new_tokens: Some(MAX_NEW_TOKENS), ..Default::default() };
     // Warm-up: the first request pays one-time costs.
     let warm = ChatRequest { system: None, user: "Hello".into(), settings: settings.clone() };
     model.chat(&warm).await.unwrap();
@@ -35,7 +36,8 @@ async fn main() {
         let started = Instant::now();
         let replies: Vec<_> = futures::stream::iter((0..REQUESTS).map(|i| {
             let model = model.clone();
-            let request = ChatRequest { system: None, user: PROMPTS[i % PROMPTS.len()].into(), settings: settings.clone() };
+            let request =
+                ChatRequest { system: None, user: PROMPTS[i % PROMPTS.len()].into(), settings: settings.clone() };
             async move { model.chat(&request).await.unwrap() }
         }))
         .buffer_unordered(concurrency)

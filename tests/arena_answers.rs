@@ -16,7 +16,10 @@ fn server_script(call: &Call) -> Reply {
     }
     let marker = if call.model == "cand-good" { "GOOD" } else { "meh" };
     let question = call.user.lines().next().unwrap_or("").to_string();
-    Reply::Delayed(Duration::from_millis(50), Box::new(Reply::Text(format!("{marker}: {} answers '{question}'", call.model))))
+    Reply::Delayed(
+        Duration::from_millis(50),
+        Box::new(Reply::Text(format!("{marker}: {} answers '{question}'", call.model))),
+    )
 }
 
 fn config(url: &str, temperature: f64) -> String {
@@ -119,7 +122,9 @@ async fn the_whole_pipeline_runs_and_every_setting_takes_effect() {
     assert_eq!((reviews.tasks, reviews.judge_calls), (6, 12));
     assert_eq!(reviews.consistency_rate, Some(1.0));
     let review_records = read_jsonl(&dir.path().join("reviews/review.jsonl"));
-    assert!(review_records.iter().all(|r| r["model_a"] == "good" && r["win_1"] == "model_a" && r["win_2"] == "model_a"));
+    assert!(
+        review_records.iter().all(|r| r["model_a"] == "good" && r["win_1"] == "model_a" && r["win_2"] == "model_a")
+    );
     let report = summary.report.as_ref().unwrap();
     assert_eq!(report.elo.as_ref().unwrap()[0].model, "good");
 
@@ -147,14 +152,24 @@ async fn the_whole_pipeline_runs_and_every_setting_takes_effect() {
     let a = changed.answers.as_ref().unwrap();
     assert_eq!((a.generated, a.reused), (6, 6));
     let new_calls: Vec<Call> = server.calls().into_iter().skip(before).collect();
-    assert!(new_calls.iter().filter(|c| c.model != "mock-judge").all(|c| c.model == "cand-good" && c.body["temperature"] == 0.3));
+    assert!(
+        new_calls
+            .iter()
+            .filter(|c| c.model != "mock-judge")
+            .all(|c| c.model == "cand-good" && c.body["temperature"] == 0.3)
+    );
 }
 
 #[tokio::test]
 async fn mt_bench_questions_are_answered_on_their_first_turn() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fastchat");
-    let mt: String = std::fs::read_to_string(fixtures.join("mt_bench_question.jsonl")).unwrap().lines().take(3).map(|l| l.to_string() + "\n").collect();
+    let mt: String = std::fs::read_to_string(fixtures.join("mt_bench_question.jsonl"))
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(|l| l.to_string() + "\n")
+        .collect();
     write(&dir.path().join("q.jsonl"), &mt);
     let server = MockJudge::start(|call: &Call| Reply::Text(format!("echo: {}", call.user))).await;
     let cfg = write(

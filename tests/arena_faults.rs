@@ -13,7 +13,15 @@ fn setup(dir: &std::path::Path, n: usize) {
 }
 
 fn config(judge: &MockJudge, extra_args: &str) -> String {
-    review_config(&judge.base_url(), "pairwise", "null", &["answers/strong.jsonl", "answers/weak.jsonl"], extra_args, "", "['pairwise']")
+    review_config(
+        &judge.base_url(),
+        "pairwise",
+        "null",
+        &["answers/strong.jsonl", "answers/weak.jsonl"],
+        extra_args,
+        "",
+        "['pairwise']",
+    )
 }
 
 #[tokio::test]
@@ -21,10 +29,13 @@ async fn server_errors_are_retried() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), 4);
     let good = prefer("GOOD");
-    let judge = MockJudge::start(move |call: &Call| {
-        if call.attempt == 0 { Reply::Status { code: 500, retry_after: None } } else { good(call) }
-    })
-    .await;
+    let judge =
+        MockJudge::start(
+            move |call: &Call| {
+                if call.attempt == 0 { Reply::Status { code: 500, retry_after: None } } else { good(call) }
+            },
+        )
+        .await;
     let cfg = write(&dir.path().join("cfg.yaml"), &config(&judge, ""));
     let summary = run_config(&cfg, &db_url(dir.path()), false, 4).await;
     assert!(summary.succeeded(), "{:?}", summary.error);

@@ -8,11 +8,32 @@ use std::collections::BTreeSet;
 use common::*;
 use serde_json::Value;
 
-const PAIR_KEYS: [&str; 11] =
-    ["model_a", "model_b", "scores", "win", "anony", "tstamp", "language", "question_id", "category", "question", "review_text"];
+const PAIR_KEYS: [&str; 11] = [
+    "model_a",
+    "model_b",
+    "scores",
+    "win",
+    "anony",
+    "tstamp",
+    "language",
+    "question_id",
+    "category",
+    "question",
+    "review_text",
+];
 const SWAP_KEYS: [&str; 12] = [
-    "model_a", "model_b", "win_1", "win_2", "anony", "tstamp", "language", "question_id", "category", "question",
-    "review_text_1", "review_text_2",
+    "model_a",
+    "model_b",
+    "win_1",
+    "win_2",
+    "anony",
+    "tstamp",
+    "language",
+    "question_id",
+    "category",
+    "question",
+    "review_text_1",
+    "review_text_2",
 ];
 const SINGLE_KEYS: [&str; 9] =
     ["model", "score", "anony", "tstamp", "language", "question_id", "category", "question", "review_text"];
@@ -103,8 +124,12 @@ async fn pairwise_every_pair_on_every_question() {
     assert_eq!(lines.next(), Some("Model,Elo_Rating"));
     assert!(lines.next().unwrap().starts_with("strong,"));
     let pairwise = std::fs::read_to_string(dir.path().join("reports/rating_pairwise.csv")).unwrap();
-    assert!(pairwise.starts_with("model,win,loss,tie,win_rate,loss_rate,tie_rate\nstrong,10,0,0,1.000000"), "{pairwise}");
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/rating.json")).unwrap()).unwrap();
+    assert!(
+        pairwise.starts_with("model,win,loss,tie,win_rate,loss_rate,tie_rate\nstrong,10,0,0,1.000000"),
+        "{pairwise}"
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/rating.json")).unwrap()).unwrap();
     assert_eq!(json["elo"][0]["model"], "strong");
     assert_eq!(json["pairwise"][0]["win"], 10);
     let weak = json["pairwise"].as_array().unwrap().iter().find(|r| r["model"] == "weak").unwrap();
@@ -118,7 +143,15 @@ async fn swap_position_asks_both_orders_and_maps_labels_back() {
     let judge = MockJudge::start(prefer("GOOD")).await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "swap_position", &["answers/weak.jsonl", "answers/strong.jsonl"], "", "", "['pairwise']"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "swap_position",
+            &["answers/weak.jsonl", "answers/strong.jsonl"],
+            "",
+            "",
+            "['pairwise']",
+        ),
     );
     let summary = run_config(&cfg, &db_url(dir.path()), false, 4).await;
     let reviews = summary.reviews.unwrap();
@@ -152,7 +185,15 @@ async fn swap_position_turns_a_position_biased_judge_into_ties() {
     let judge = MockJudge::start(|_call: &Call| Reply::Text("First is best. [[A]]".into())).await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "swap_position", &["answers/strong.jsonl", "answers/weak.jsonl"], "", "", "['pairwise']"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "swap_position",
+            &["answers/strong.jsonl", "answers/weak.jsonl"],
+            "",
+            "",
+            "['pairwise']",
+        ),
     );
     let summary = run_config(&cfg, &db_url(dir.path()), false, 2).await;
     let reviews = summary.reviews.unwrap();
@@ -250,7 +291,15 @@ async fn single_mode_scores_each_answer() {
     let judge = MockJudge::start(prefer("GOOD")).await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "single", "null", &["answers/strong.jsonl", "answers/weak.jsonl"], "", "", "['score']"),
+        &review_config(
+            &judge.base_url(),
+            "single",
+            "null",
+            &["answers/strong.jsonl", "answers/weak.jsonl"],
+            "",
+            "",
+            "['score']",
+        ),
     );
     let summary = run_config(&cfg, &db_url(dir.path()), false, 4).await;
     assert_eq!(summary.reviews.as_ref().unwrap().judge_calls, 8);
@@ -275,7 +324,15 @@ async fn a_rerun_is_served_from_the_cache_and_a_changed_answer_is_judged_again()
     let judge = MockJudge::start(prefer("GOOD")).await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "swap_position", &["answers/strong.jsonl", "answers/weak.jsonl"], "", "", "['elo']"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "swap_position",
+            &["answers/strong.jsonl", "answers/weak.jsonl"],
+            "",
+            "",
+            "['elo']",
+        ),
     );
     let db = db_url(dir.path());
     let first = run_config(&cfg, &db, false, 4).await;
@@ -287,7 +344,8 @@ async fn a_rerun_is_served_from_the_cache_and_a_changed_answer_is_judged_again()
     assert_eq!((r.judge_calls, r.cache_hits), (0, 10));
     assert_eq!(judge.call_count(), 10, "no judge call on a re-run");
     let mut a: Vec<String> = first_records.iter().map(|r| r["review_text_1"].to_string()).collect();
-    let mut b: Vec<String> = read_jsonl(&dir.path().join("reviews/review.jsonl")).iter().map(|r| r["review_text_1"].to_string()).collect();
+    let mut b: Vec<String> =
+        read_jsonl(&dir.path().join("reviews/review.jsonl")).iter().map(|r| r["review_text_1"].to_string()).collect();
     a.sort();
     b.sort();
     assert_eq!(a, b);
@@ -310,7 +368,15 @@ async fn dry_run_asks_no_judge_and_never_mixes_with_real_verdicts() {
     let judge = MockJudge::start(prefer("GOOD")).await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "null", &["answers/strong.jsonl", "answers/weak.jsonl", "answers/mid.jsonl"], "", "", "['elo', 'pairwise']"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "null",
+            &["answers/strong.jsonl", "answers/weak.jsonl", "answers/mid.jsonl"],
+            "",
+            "",
+            "['elo', 'pairwise']",
+        ),
     );
     let db = db_url(dir.path());
     let dry = run_config(&cfg, &db, true, 4).await;
@@ -331,24 +397,24 @@ async fn dry_run_asks_no_judge_and_never_mixes_with_real_verdicts() {
     assert_eq!(real.reviews.as_ref().unwrap().judge_calls, 18);
     assert_eq!(judge.call_count(), 18);
     let pool = open_db(&db).await;
-    let counts: Vec<(i64, i64)> = sqlx::query_as("SELECT dry_run, COUNT(*) FROM judgments GROUP BY dry_run ORDER BY dry_run")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let counts: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT dry_run, COUNT(*) FROM judgments GROUP BY dry_run ORDER BY dry_run")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(counts, vec![(0, 18), (1, 18)]);
-    let battles: Vec<(i64, i64)> = sqlx::query_as("SELECT dry_run, COUNT(*) FROM battles GROUP BY dry_run ORDER BY dry_run")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let battles: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT dry_run, COUNT(*) FROM battles GROUP BY dry_run ORDER BY dry_run")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(battles, vec![(0, 18), (1, 18)]);
 }
 
 #[tokio::test]
 async fn reference_templates_are_used_only_with_a_reference() {
     let dir = tempfile::tempdir().unwrap();
-    let q = |i: usize, cat: &str| {
-        serde_json::json!({"question_id": i, "text": format!("What is {i} + {i}?"), "category": cat, "model_id": "m", "metadata": {}, "answer": ""})
-    };
+    let q = |i: usize, cat: &str| serde_json::json!({"question_id": i, "text": format!("What is {i} + {i}?"), "category": cat, "model_id": "m", "metadata": {}, "answer": ""});
     let mk = |model: &str, marker: &str| -> String {
         [q(1, "math"), q(2, "math"), q(3, "writing")]
             .iter()
@@ -363,11 +429,22 @@ async fn reference_templates_are_used_only_with_a_reference() {
     write(&dir.path().join("answers/a.jsonl"), &mk("a", "GOOD"));
     write(&dir.path().join("answers/b.jsonl"), &mk("b", "bad"));
     // A reference for question 1 only.
-    write(&dir.path().join("refs.jsonl"), "{\"question_id\": 1, \"text\": \"What is 1 + 1?\", \"answer\": \"REFERENCE-TWO\"}\n");
+    write(
+        &dir.path().join("refs.jsonl"),
+        "{\"question_id\": 1, \"text\": \"What is 1 + 1?\", \"answer\": \"REFERENCE-TWO\"}\n",
+    );
     let judge = MockJudge::start(prefer("GOOD")).await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "null", &["answers/a.jsonl", "answers/b.jsonl"], "", "  reference_file: refs.jsonl", "['pairwise']"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "null",
+            &["answers/a.jsonl", "answers/b.jsonl"],
+            "",
+            "  reference_file: refs.jsonl",
+            "['pairwise']",
+        ),
     );
     run_config(&cfg, &db_url(dir.path()), false, 2).await;
     let calls = judge.calls();
@@ -375,7 +452,10 @@ async fn reference_templates_are_used_only_with_a_reference() {
     for call in &calls {
         assert!(!call.user.contains("None"), "no literal None: {}", call.user);
         if call.user.contains("What is 1 + 1?") {
-            assert!(call.user.contains("<reference_answer>\nREFERENCE-TWO"), "math with a reference uses the reference template");
+            assert!(
+                call.user.contains("<reference_answer>\nREFERENCE-TWO"),
+                "math with a reference uses the reference template"
+            );
         } else {
             assert!(!call.user.contains("reference_answer"), "no reference, no reference template: {}", call.user);
         }
@@ -451,7 +531,15 @@ async fn cache_file_from_an_earlier_run_seeds_the_cache() {
     let judge = MockJudge::start(prefer("GOOD")).await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "null", &["answers/strong.jsonl", "answers/weak.jsonl"], "", "  cache_file: old_reviews.jsonl", "['elo']"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "null",
+            &["answers/strong.jsonl", "answers/weak.jsonl"],
+            "",
+            "  cache_file: old_reviews.jsonl",
+            "['elo']",
+        ),
     );
     let summary = run_config(&cfg, &db_url(dir.path()), false, 2).await;
     let r = summary.reviews.unwrap();
@@ -474,11 +562,41 @@ async fn a_prompt_rendered_twice_at_once_is_paid_for_once() {
     .await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "swap_position", &["answers/x.jsonl", "answers/y.jsonl"], "", "", "['pairwise']"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "swap_position",
+            &["answers/x.jsonl", "answers/y.jsonl"],
+            "",
+            "",
+            "['pairwise']",
+        ),
     );
     let summary = run_config(&cfg, &db_url(dir.path()), false, 8).await;
     let r = summary.reviews.unwrap();
     assert_eq!((r.judge_calls, r.cache_hits), (3, 3));
     assert_eq!(judge.call_count(), 3);
     assert_eq!(read_jsonl(&dir.path().join("reviews/review.jsonl")).len(), 3);
+}
+
+#[tokio::test]
+async fn the_html_report_lists_every_metric_and_escapes_names() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("answers/a.jsonl"), &answers("<script>alert(1)</script>", 2, |i| format!("GOOD {i}")));
+    write(&dir.path().join("answers/b.jsonl"), &answers("plain & simple", 2, |i| format!("bad {i}")));
+    let judge = MockJudge::start(prefer("GOOD")).await;
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        &review_config(&judge.base_url(), "pairwise", "null", &["answers/a.jsonl", "answers/b.jsonl"], "", "", "[elo, pairwise]"),
+    );
+    let summary = run_config(&cfg, &db_url(dir.path()), false, 2).await;
+    let files = &summary.ratings.as_ref().unwrap().files;
+    let html_path = dir.path().join("reports/rating.html");
+    assert!(files.contains(&html_path), "{files:?}");
+    let html = std::fs::read_to_string(html_path).unwrap();
+    assert!(html.contains("<h2>Elo ratings</h2>") && html.contains("<h2>Wins, losses and ties</h2>"));
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("plain &#38; simple") || html.contains("plain &amp; simple"));
+    assert!(html.contains("100.0%"), "the winner's win rate is shown");
 }

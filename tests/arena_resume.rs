@@ -15,7 +15,8 @@ fn count_judgments(db: &std::path::Path) -> i64 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let pool = open_db(&format!("sqlite://{}", db.display())).await;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM judgments WHERE complete = 1").fetch_one(&pool).await.unwrap();
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM judgments WHERE complete = 1").fetch_one(&pool).await.unwrap();
         pool.close().await;
         n
     })
@@ -30,12 +31,19 @@ fn a_killed_run_resumes_without_repeating_paid_judge_calls() {
     // First judge: answers the first 7 requests, then hangs, so the run is mid-way when killed.
     const ANSWERED: usize = 7;
     let good = prefer("GOOD");
-    let first = MockJudge::start_in_background(move |call: &Call| {
-        if call.index < ANSWERED { good(call) } else { Reply::Hang }
-    });
+    let first =
+        MockJudge::start_in_background(move |call: &Call| if call.index < ANSWERED { good(call) } else { Reply::Hang });
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&first.base_url(), "pairwise", "swap_position", &["answers/strong.jsonl", "answers/weak.jsonl"], "", "", "['elo', 'pairwise']"),
+        &review_config(
+            &first.base_url(),
+            "pairwise",
+            "swap_position",
+            &["answers/strong.jsonl", "answers/weak.jsonl"],
+            "",
+            "",
+            "['elo', 'pairwise']",
+        ),
     );
     let db = dir.path().join("jury.db");
     let mut child = jury()
@@ -67,10 +75,12 @@ fn a_killed_run_resumes_without_repeating_paid_judge_calls() {
     assert!(!partial.is_empty() && partial.len() <= ANSWERED / 2 + 1);
 
     // The second run, against a healthy judge, asks only for what never came back.
-    let answered_prompts: Vec<String> = first.calls().iter().filter(|c| c.index < ANSWERED).map(|c| c.user.clone()).collect();
+    let answered_prompts: Vec<String> =
+        first.calls().iter().filter(|c| c.index < ANSWERED).map(|c| c.user.clone()).collect();
     let second = MockJudge::start_in_background(prefer("GOOD"));
     write(&cfg, &std::fs::read_to_string(&cfg).unwrap().replace(&first.base_url(), &second.base_url()));
-    let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(format!("sqlite://{}", db.display())).arg("--json"));
+    let out =
+        run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(format!("sqlite://{}", db.display())).arg("--json"));
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(summary["reviews"]["cache_hits"], ANSWERED);

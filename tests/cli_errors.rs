@@ -56,11 +56,27 @@ fn malformed_configs_exit_2_naming_file_line_and_key() {
     };
     let cases = vec![
         case("yaml syntax", "question_file: q.jsonl\nanswers_gen:\n  m: [unclosed\nreviews_gen: {}\n", &["cfg.yaml:"]),
-        case("wrong type", &BASE.replace("  enable: false\nrating", "  enable: maybe\nrating"), &["cfg.yaml:8:", "reviews_gen.enable", "invalid type"]),
-        case("bad mode", &reviews("      mode: pairwize"), &["cfg.yaml:5:", "reviews_gen.reviewer.args.mode", "pairwize"]),
-        case("bad position bias", &reviews("      position_bias_mitigation: shuffle"), &["cfg.yaml:5:", "position_bias_mitigation", "swap_position"]),
+        case(
+            "wrong type",
+            &BASE.replace("  enable: false\nrating", "  enable: maybe\nrating"),
+            &["cfg.yaml:8:", "reviews_gen.enable", "invalid type"],
+        ),
+        case(
+            "bad mode",
+            &reviews("      mode: pairwize"),
+            &["cfg.yaml:5:", "reviews_gen.reviewer.args.mode", "pairwize"],
+        ),
+        case(
+            "bad position bias",
+            &reviews("      position_bias_mitigation: shuffle"),
+            &["cfg.yaml:5:", "position_bias_mitigation", "swap_position"],
+        ),
         case("bad parser", &reviews("      fn_completion_parser: magic"), &["cfg.yaml:5:", "fn_completion_parser"]),
-        case("missing question file", &BASE.replace("q.jsonl", "nope.jsonl"), &["cfg.yaml:1:", "question_file", "nope.jsonl", "does not exist"]),
+        case(
+            "missing question file",
+            &BASE.replace("q.jsonl", "nope.jsonl"),
+            &["cfg.yaml:1:", "question_file", "nope.jsonl", "does not exist"],
+        ),
         case(
             "hub id",
             "question_file: q.jsonl\nanswers_gen:\n  chatglm3-6b:\n    model_id_or_path: ZhipuAI/chatglm3-6b\n    output_file: o.jsonl\nreviews_gen: {enable: false}\nrating_gen: {enable: false}\n",

@@ -16,7 +16,10 @@ fn model_path() -> PathBuf {
 #[test]
 fn a_dry_run_arena_on_the_real_model() {
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("q.jsonl"), "{\"question_id\": 1, \"text\": \"What is the capital city of France? Answer in one sentence.\", \"category\": \"knowledge\"}\n{\"question_id\": 2, \"text\": \"Name a primary colour.\", \"category\": \"knowledge\"}\n");
+    write(
+        &dir.path().join("q.jsonl"),
+        "{\"question_id\": 1, \"text\": \"What is the capital city of France? Answer in one sentence.\", \"category\": \"knowledge\"}\n{\"question_id\": 2, \"text\": \"Name a primary colour.\", \"category\": \"knowledge\"}\n",
+    );
     let model = model_path();
     let cfg = write(
         &dir.path().join("cfg.yaml"),
@@ -53,7 +56,8 @@ rating_gen:
     assert!(summary["answers"]["completion_tokens"].as_u64().unwrap() >= 4);
     assert_eq!(summary["reviews"]["tasks"], 2);
     // Two prompts per task; two identical answers would make both orders one prompt.
-    let calls = summary["reviews"]["judge_calls"].as_u64().unwrap() + summary["reviews"]["cache_hits"].as_u64().unwrap();
+    let calls =
+        summary["reviews"]["judge_calls"].as_u64().unwrap() + summary["reviews"]["cache_hits"].as_u64().unwrap();
     assert_eq!(calls, 4, "{summary}");
     for file in ["answers/greedy.jsonl", "answers/pirate.jsonl"] {
         let records = read_jsonl(&dir.path().join(file));

@@ -101,7 +101,8 @@ pub async fn generate_answers(
         .flat_map(|c| (0..questions.len()).map(move |q| Job { candidate: c, question: q }))
         .collect();
     let progress = Progress::new(options.progress.as_ref(), "answers", jobs.len() as u64);
-    let mut results: Vec<Vec<Option<Done>>> = candidates.iter().map(|_| (0..questions.len()).map(|_| None).collect()).collect();
+    let mut results: Vec<Vec<Option<Done>>> =
+        candidates.iter().map(|_| (0..questions.len()).map(|_| None).collect()).collect();
     let models = Arc::new(models);
     let mut stream = futures::stream::iter(jobs.into_iter().map(|job| {
         let models = models.clone();
@@ -180,11 +181,11 @@ pub async fn generate_answers(
             }
             Err(other) => return Err(other),
         }
-        if let Some(run_id) = run_id {
-            if last_report.elapsed().as_secs_f64() > 1.0 || done_count == total {
-                last_report = Instant::now();
-                store.set_run_progress(run_id, "answers", done_count, total).await?;
-            }
+        if let Some(run_id) = run_id
+            && (last_report.elapsed().as_secs_f64() > 1.0 || done_count == total)
+        {
+            last_report = Instant::now();
+            store.set_run_progress(run_id, "answers", done_count, total).await?;
         }
     }
     drop(stream);
@@ -196,9 +197,8 @@ pub async fn generate_answers(
             .enumerate()
             .filter_map(|(q, done)| done.as_ref().map(|d| answer_record(candidate, &questions[q], d)))
             .collect();
-        write_jsonl(&candidate.output_file, &records).map_err(|e| {
-            ArenaError::Failed(format!("cannot write {}: {e}", candidate.output_file.display()))
-        })?;
+        write_jsonl(&candidate.output_file, &records)
+            .map_err(|e| ArenaError::Failed(format!("cannot write {}: {e}", candidate.output_file.display())))?;
         summary.files.push(candidate.output_file.clone());
     }
     summary.seconds = started.elapsed().as_secs_f64();

@@ -147,15 +147,21 @@ impl JudgeService {
     async fn judge_once(&self, prompt: &Prompt<'_>, key: &str, seed: Option<Seed>) -> Result<Judgment, JudgeError> {
         let key = key.to_string();
         let existing = self.store.judgment(&key).await?;
-        if let Some(row) = &existing {
-            if row.complete {
-                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                let verdict = verdict_of_row(row, prompt.template.kind);
-                if verdict.is_none() {
-                    self.stats.unknown.fetch_add(1, Ordering::Relaxed);
-                }
-                return Ok(Judgment { id: row.id, verdict, raw_text: row.raw_text.clone(), created_at: row.created_at, from_cache: true });
+        if let Some(row) = &existing
+            && row.complete
+        {
+            self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            let verdict = verdict_of_row(row, prompt.template.kind);
+            if verdict.is_none() {
+                self.stats.unknown.fetch_add(1, Ordering::Relaxed);
             }
+            return Ok(Judgment {
+                id: row.id,
+                verdict,
+                raw_text: row.raw_text.clone(),
+                created_at: row.created_at,
+                from_cache: true,
+            });
         }
         if let Some(seed) = seed {
             self.stats.seeded.fetch_add(1, Ordering::Relaxed);
@@ -163,7 +169,13 @@ impl JudgeService {
             if seed.verdict.is_none() {
                 self.stats.unknown.fetch_add(1, Ordering::Relaxed);
             }
-            return Ok(Judgment { id: row.id, verdict: seed.verdict, raw_text: seed.raw_text, created_at: row.created_at, from_cache: true });
+            return Ok(Judgment {
+                id: row.id,
+                verdict: seed.verdict,
+                raw_text: seed.raw_text,
+                created_at: row.created_at,
+                from_cache: true,
+            });
         }
 
         let mut attempts = existing.as_ref().map_or(0, |r| r.attempts.max(0) as u32);
@@ -205,7 +217,13 @@ impl JudgeService {
                 if verdict.is_none() {
                     self.stats.unknown.fetch_add(1, Ordering::Relaxed);
                 }
-                return Ok(Judgment { id: row.id, verdict, raw_text: text, created_at: row.created_at, from_cache: false });
+                return Ok(Judgment {
+                    id: row.id,
+                    verdict,
+                    raw_text: text,
+                    created_at: row.created_at,
+                    from_cache: false,
+                });
             }
             tracing::debug!(template = %prompt.template.name, attempts, "unreadable verdict; asking again");
         }

@@ -1,6 +1,7 @@
 //! The arena run: questions → candidate answers → judge reviews → ratings.
 
 pub mod answers;
+mod html_report;
 pub mod judge;
 pub mod plan;
 pub mod progress;
@@ -77,16 +78,20 @@ impl ArenaSummary {
 
 /// Runs the three stages in order, each skipped when disabled. Returns the summary; the
 /// run is recorded in the database with its outcome.
-pub async fn run_arena(config: &ArenaConfig, config_text: &str, store: &Store, options: &ArenaOptions) -> Result<ArenaSummary, ArenaError> {
+pub async fn run_arena(
+    config: &ArenaConfig,
+    config_text: &str,
+    store: &Store,
+    options: &ArenaOptions,
+) -> Result<ArenaSummary, ArenaError> {
     let started = Instant::now();
     // Read every input before anything is generated or paid for.
     let questions = match &config.question_file {
         Some(file) => Some(read_questions(file)?),
         None => None,
     };
-    let run_id = store
-        .create_run("arena", config_text, Some(&config.file.display().to_string()), options.dry_run)
-        .await?;
+    let run_id =
+        store.create_run("arena", config_text, Some(&config.file.display().to_string()), options.dry_run).await?;
     let mut summary = ArenaSummary {
         run_id,
         dry_run: options.dry_run,
@@ -137,7 +142,8 @@ async fn run_stages(
     }
 
     if config.enabled_candidates().next().is_some() {
-        let (questions, (_, ids)) = (questions.as_deref().unwrap_or_default(), question_set.as_ref().expect("validated"));
+        let (questions, (_, ids)) =
+            (questions.as_deref().unwrap_or_default(), question_set.as_ref().expect("validated"));
         let answers = answers::generate_answers(config, store, &pool, questions, ids, Some(run_id), options).await?;
         let failed = answers.failed;
         summary.answers = Some(answers);

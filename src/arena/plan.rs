@@ -122,7 +122,11 @@ pub fn plan(book: &AnswerBook, mode: ReviewMode, bias: PositionBias, seed: u64, 
                         PositionBias::None => Order::AsIs,
                         PositionBias::SwapPosition => Order::Both,
                         PositionBias::RandomizeOrder => {
-                            if coin(seed, &q.id, model_a, model_b) { Order::Flipped } else { Order::AsIs }
+                            if coin(seed, &q.id, model_a, model_b) {
+                                Order::Flipped
+                            } else {
+                                Order::AsIs
+                            }
                         }
                     };
                     tasks.push(Task::Pair { question: q.clone(), a: a.clone(), b: b.clone(), order });

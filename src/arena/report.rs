@@ -1,5 +1,6 @@
 //! Stage 3: ratings from the review file. Every metric listed is written: the first to
-//! `report_file`, others beside it as `<stem>_<metric>.csv`, and all of them to `<stem>.json`.
+//! `report_file`, others beside it as `<stem>_<metric>.csv`, and all of them to `<stem>.json`
+//! and to a page, `<stem>.html`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -103,7 +104,8 @@ pub fn battles_from_reviews(mut reviews: Vec<ReviewRecord>) -> ReviewData {
 }
 
 pub fn compute_report(data: &ReviewData, metrics: &[Metric], baseline: Option<&str>) -> RatingReport {
-    let mut report = RatingReport { battles: data.battles.len() as u64, unknown_excluded: data.unknown, ..Default::default() };
+    let mut report =
+        RatingReport { battles: data.battles.len() as u64, unknown_excluded: data.unknown, ..Default::default() };
     let models = data.battles.models();
     for metric in metrics {
         match metric {
@@ -114,7 +116,9 @@ pub fn compute_report(data: &ReviewData, metrics: &[Metric], baseline: Option<&s
                     .zip(ratings)
                     .map(|(m, r)| EloRow { model: m.clone(), rating: (r * 10.0).round() / 10.0 })
                     .collect();
-                rows.sort_by(|a, b| b.rating.partial_cmp(&a.rating).unwrap_or(std::cmp::Ordering::Equal).then(a.model.cmp(&b.model)));
+                rows.sort_by(|a, b| {
+                    b.rating.partial_cmp(&a.rating).unwrap_or(std::cmp::Ordering::Equal).then(a.model.cmp(&b.model))
+                });
                 if rows.is_empty() {
                     report.warnings.push("elo: the reviews hold no pairwise battles".into());
                 }
@@ -127,7 +131,9 @@ pub fn compute_report(data: &ReviewData, metrics: &[Metric], baseline: Option<&s
                 }
                 let (recs, skipped) = records(&data.battles, base_index);
                 if skipped > 0 {
-                    report.warnings.push(format!("pairwise: {skipped} battles without the baseline model were left out"));
+                    report
+                        .warnings
+                        .push(format!("pairwise: {skipped} battles without the baseline model were left out"));
                 }
                 let mut rows: Vec<PairwiseRow> = models
                     .iter()
@@ -147,14 +153,17 @@ pub fn compute_report(data: &ReviewData, metrics: &[Metric], baseline: Option<&s
                     })
                     .filter(|r| r.win + r.loss + r.tie > 0)
                     .collect();
-                rows.sort_by(|a, b| b.win_rate.partial_cmp(&a.win_rate).unwrap_or(std::cmp::Ordering::Equal).then(a.model.cmp(&b.model)));
+                rows.sort_by(|a, b| {
+                    b.win_rate.partial_cmp(&a.win_rate).unwrap_or(std::cmp::Ordering::Equal).then(a.model.cmp(&b.model))
+                });
                 if rows.is_empty() {
                     report.warnings.push("pairwise: the reviews hold no pairwise battles".into());
                 }
                 report.pairwise = Some(rows);
             }
             Metric::Score => {
-                let rows = mean_scores(data.singles.iter().map(|(m, c, s)| ScoredAnswer { model: m, category: c, score: *s }));
+                let rows =
+                    mean_scores(data.singles.iter().map(|(m, c, s)| ScoredAnswer { model: m, category: c, score: *s }));
                 if rows.is_empty() {
                     report.warnings.push("score: the reviews hold no single-answer scores".into());
                 }
@@ -192,12 +201,17 @@ pub fn run_ratings(config: &ArenaConfig) -> Result<RatingSummary, ArenaError> {
     let reviews: Vec<ReviewRecord> = read_reviews(review_file)?.into_iter().map(|l| l.value).collect();
     let data = battles_from_reviews(reviews);
     let report = compute_report(&data, &rating.metrics, rating.baseline_model.as_deref());
-    let report_file = rating
-        .report_file
-        .clone()
-        .ok_or_else(|| ArenaError::Failed("ratings need rating_gen.report_file".into()))?;
-    let files = write_report(&report_file, &rating.metrics, &report)
+    let report_file =
+        rating.report_file.clone().ok_or_else(|| ArenaError::Failed("ratings need rating_gen.report_file".into()))?;
+    let mut files = write_report(&report_file, &rating.metrics, &report)
         .map_err(|e| ArenaError::Failed(format!("cannot write the rating report {}: {e}", report_file.display())))?;
+    let title = config.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "arena".into());
+    let html = super::html_report::render(&title, &review_file.display().to_string(), &report)
+        .map_err(|e| ArenaError::Failed(format!("cannot render the HTML report: {e}")))?;
+    let html_path = report_file.with_extension("html");
+    std::fs::write(&html_path, html)
+        .map_err(|e| ArenaError::Failed(format!("cannot write {}: {e}", html_path.display())))?;
+    files.push(html_path);
     Ok(RatingSummary {
         metrics: rating.metrics.iter().map(|m| m.as_str().to_string()).collect(),
         files,
@@ -259,7 +273,9 @@ fn write_report(report_file: &Path, metrics: &[Metric], report: &RatingReport) -
                         r.count.to_string(),
                         r.unknown.to_string(),
                     ];
-                    row.extend(categories.iter().map(|c| r.by_category.get(*c).map(|s| format!("{s:.4}")).unwrap_or_default()));
+                    row.extend(
+                        categories.iter().map(|c| r.by_category.get(*c).map(|s| format!("{s:.4}")).unwrap_or_default()),
+                    );
                     out.write_record(&row)?;
                 }
             }

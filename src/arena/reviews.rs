@@ -84,10 +84,10 @@ pub async fn run_reviews(
     };
     if let Some((qs, _)) = questions {
         for q in qs {
-            if let Some(r) = &q.reference {
-                if references.get(&q.id, &q.text).is_none() {
-                    references.insert(q.id.clone(), &q.text, r.clone());
-                }
+            if let Some(r) = &q.reference
+                && references.get(&q.id, &q.text).is_none()
+            {
+                references.insert(q.id.clone(), &q.text, r.clone());
             }
         }
     }
@@ -172,11 +172,11 @@ pub async fn run_reviews(
                 break;
             }
         }
-        if let Some(run_id) = run_id {
-            if last_report.elapsed().as_secs_f64() > 1.0 || done == total {
-                last_report = Instant::now();
-                store.set_run_progress(run_id, "reviews", done, total).await?;
-            }
+        if let Some(run_id) = run_id
+            && (last_report.elapsed().as_secs_f64() > 1.0 || done == total)
+        {
+            last_report = Instant::now();
+            store.set_run_progress(run_id, "reviews", done, total).await?;
         }
     }
     drop(results);
@@ -227,27 +227,27 @@ async fn load_answer_book(
         exists
     });
     let mut baseline = None;
-    if judge.mode == ReviewMode::PairwiseBaseline {
-        if let Some(file) = &config.reviews.baseline_file {
-            let answers = read_answers(file)?;
-            let mut models: Vec<&str> = answers.iter().map(|a| a.record.model_id.as_str()).collect();
-            models.dedup();
-            models.sort();
-            models.dedup();
-            match models.as_slice() {
-                [one] => baseline = Some(one.to_string()),
-                [] => return Err(BadInput::one(Problem::new("holds no answers").in_file(file)).into()),
-                many => {
-                    return Err(BadInput::one(
-                        Problem::new(format!("a baseline file must hold one model's answers, found {}", many.join(", ")))
-                            .in_file(file),
-                    )
-                    .into());
-                }
+    if judge.mode == ReviewMode::PairwiseBaseline
+        && let Some(file) = &config.reviews.baseline_file
+    {
+        let answers = read_answers(file)?;
+        let mut models: Vec<&str> = answers.iter().map(|a| a.record.model_id.as_str()).collect();
+        models.dedup();
+        models.sort();
+        models.dedup();
+        match models.as_slice() {
+            [one] => baseline = Some(one.to_string()),
+            [] => return Err(BadInput::one(Problem::new("holds no answers").in_file(file)).into()),
+            many => {
+                return Err(BadInput::one(
+                    Problem::new(format!("a baseline file must hold one model's answers, found {}", many.join(", ")))
+                        .in_file(file),
+                )
+                .into());
             }
-            files.retain(|f| f != file);
-            files.push(file.clone());
         }
+        files.retain(|f| f != file);
+        files.push(file.clone());
     }
 
     let (known, set_id) = match questions {
@@ -288,7 +288,11 @@ async fn load_answer_book(
                 );
                 continue;
             }
-            let category = if category.trim().is_empty() { crate::data::questions::DEFAULT_CATEGORY.to_string() } else { category };
+            let category = if category.trim().is_empty() {
+                crate::data::questions::DEFAULT_CATEGORY.to_string()
+            } else {
+                category
+            };
             let question = match book.question_info.get(&record.question_id) {
                 Some(q) => q.clone(),
                 None => {
@@ -340,7 +344,12 @@ async fn load_answer_book(
 }
 
 /// Every task must have a template before any judge is paid.
-fn check_templates(tasks: &[Task], templates: &Templates, mode: ReviewMode, _parser: crate::config::ParserKind) -> Result<(), BadInput> {
+fn check_templates(
+    tasks: &[Task],
+    templates: &Templates,
+    mode: ReviewMode,
+    _parser: crate::config::ParserKind,
+) -> Result<(), BadInput> {
     let kind = template_kind(mode);
     let mut missing: Vec<String> = Vec::new();
     for task in tasks {
@@ -430,7 +439,8 @@ async fn run_task(ctx: &Context, task: Task) -> Result<(), JudgeError> {
                     let prompt_1 = render(ctx, template, &question, &a, Some(&b));
                     let prompt_2 = render(ctx, template, &question, &b, Some(&a));
                     let (seed_1, seed_2) = ctx.seeds.swap(&a.model, &b.model, &question.text);
-                    let (j1, j2) = tokio::try_join!(ctx.service.judge(&prompt_1, seed_1), ctx.service.judge(&prompt_2, seed_2))?;
+                    let (j1, j2) =
+                        tokio::try_join!(ctx.service.judge(&prompt_1, seed_1), ctx.service.judge(&prompt_2, seed_2))?;
                     let (win_1, _, weight_1) = pair_parts(&j1);
                     let (win_2_shown, _, weight_2) = pair_parts(&j2);
                     // The second judgment saw b first: map its verdict back to a/b.

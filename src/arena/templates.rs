@@ -98,8 +98,8 @@ impl Templates {
     }
 
     pub fn load(file: &Path) -> Result<Templates, BadInput> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
+        let text =
+            std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
         Templates::parse(&text, file)
     }
 
@@ -167,11 +167,8 @@ impl Templates {
     /// skipped when the question has none, and templates with placeholders jury cannot
     /// fill (such as multi-turn ones) are never chosen.
     pub fn select(&self, kind: TemplateKind, category: &str, has_reference: bool) -> Option<&Template> {
-        let candidates = || {
-            self.list
-                .iter()
-                .filter(move |t| t.kind == kind && t.usable && (has_reference || !t.needs_reference()))
-        };
+        let candidates =
+            || self.list.iter().filter(move |t| t.kind == kind && t.usable && (has_reference || !t.needs_reference()));
         candidates().find(|t| t.matches_category(category)).or_else(|| candidates().next())
     }
 

@@ -78,8 +78,7 @@ impl Verdict {
 const SCORE_RANGE: std::ops::RangeInclusive<f64> = 0.0..=10.0;
 
 static ABC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\[\s*([ABC])\s*\]\]").unwrap());
-static FIVE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\[\[\s*([AB])\s*(>>|>|=|<<|<)\s*([AB])\s*\]\]").unwrap());
+static FIVE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\[\s*([AB])\s*(>>|>|=|<<|<)\s*([AB])\s*\]\]").unwrap());
 static TWO_SCORES: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*\]\]").unwrap());
 static ONE_SCORE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]").unwrap());
@@ -172,15 +171,9 @@ fn parse_two_scores(text: &str) -> Option<Verdict> {
 
 fn parse_one_score(text: &str) -> Option<Verdict> {
     let pick = |re: &Regex| {
-        re.captures_iter(text)
-            .filter_map(|c| c[1].parse::<f64>().ok())
-            .filter(|s| SCORE_RANGE.contains(s))
-            .last()
+        re.captures_iter(text).filter_map(|c| c[1].parse::<f64>().ok()).filter(|s| SCORE_RANGE.contains(s)).last()
     };
-    pick(&ONE_SCORE)
-        .or_else(|| pick(&ONE_SCORE_BACKUP))
-        .or_else(|| pick(&RATING_WORD))
-        .map(Verdict::Score)
+    pick(&ONE_SCORE).or_else(|| pick(&ONE_SCORE_BACKUP)).or_else(|| pick(&RATING_WORD)).map(Verdict::Score)
 }
 
 /// The last JSON object in the text that states a verdict.
@@ -188,10 +181,10 @@ fn parse_json(text: &str) -> Option<Verdict> {
     let mut found = None;
     for (start, _) in text.match_indices('{') {
         let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
-        if let Some(Ok(serde_json::Value::Object(map))) = stream.next() {
-            if let Some(v) = json_verdict(&map) {
-                found = Some(v);
-            }
+        if let Some(Ok(serde_json::Value::Object(map))) = stream.next()
+            && let Some(v) = json_verdict(&map)
+        {
+            found = Some(v);
         }
     }
     found

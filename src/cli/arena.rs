@@ -69,9 +69,7 @@ pub async fn run(args: ArenaArgs, bars: MultiProgress) -> anyhow::Result<ExitCod
         eprintln!("warning: {warning}");
     }
     let config_text = std::fs::read_to_string(&args.config).unwrap_or_default();
-    let store = Store::connect(&args.db)
-        .await
-        .with_context(|| format!("cannot open the database {}", args.db))?;
+    let store = Store::connect(&args.db).await.with_context(|| format!("cannot open the database {}", args.db))?;
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     let options = ArenaOptions {
         dry_run: args.dry_run,

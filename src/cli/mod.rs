@@ -74,7 +74,7 @@ fn report_error(error: &anyhow::Error) -> ExitCode {
     ExitCode::from(1)
 }
 
-fn find<'a, T: std::error::Error + 'static>(error: &'a anyhow::Error) -> Option<&'a T> {
+fn find<T: std::error::Error + 'static>(error: &anyhow::Error) -> Option<&T> {
     error.chain().find_map(|e| {
         e.downcast_ref::<T>().or_else(|| {
             e.downcast_ref::<crate::arena::ArenaError>().and_then(|a| match a {

@@ -6,7 +6,7 @@ use crate::arena::ArenaSummary;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_header(header.iter().map(|h| Cell::new(h)));
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(header.iter().map(Cell::new));
     t
 }
 
@@ -63,7 +63,10 @@ pub fn print_summary(summary: &ArenaSummary) {
         if a.failed > 0 {
             t.add_row(vec![Cell::new("answers failed"), right(a.failed)]);
         }
-        t.add_row(vec![Cell::new("answer tokens (prompt / completion)"), right(format!("{} / {}", a.prompt_tokens, a.completion_tokens))]);
+        t.add_row(vec![
+            Cell::new("answer tokens (prompt / completion)"),
+            right(format!("{} / {}", a.prompt_tokens, a.completion_tokens)),
+        ]);
         if let Some(tps) = a.tokens_per_second {
             t.add_row(vec![Cell::new("generation speed"), right(format!("{tps:.1} tokens/s"))]);
         }
@@ -85,7 +88,10 @@ pub fn print_summary(summary: &ArenaSummary) {
                 right(format!("{:.1}% of {}", rate * 100.0, r.consistency_pairs)),
             ]);
         }
-        t.add_row(vec![Cell::new("judge tokens (prompt / completion)"), right(format!("{} / {}", r.prompt_tokens, r.completion_tokens))]);
+        t.add_row(vec![
+            Cell::new("judge tokens (prompt / completion)"),
+            right(format!("{} / {}", r.prompt_tokens, r.completion_tokens)),
+        ]);
         t.add_row(vec![Cell::new("reviews time"), right(format!("{:.1} s", r.seconds))]);
     }
     if let Some(r) = &summary.ratings {

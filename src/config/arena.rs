@@ -6,10 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::lines::LineIndex;
-use super::model_spec::{
-    DEFAULT_API_KEY_ENV, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model,
-};
-use super::raw::{RawArenaConfig, RawCandidate, RawGeneration, RawReviews, RawRating};
+use super::model_spec::{DEFAULT_API_KEY_ENV, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
+use super::raw::{RawArenaConfig, RawCandidate, RawGeneration, RawRating, RawReviews};
 use crate::input::{Problem, Problems};
 use crate::llm::GenerationSettings;
 
@@ -158,10 +156,7 @@ pub(super) struct Validator<'a> {
 
 impl Validator<'_> {
     fn problem(&mut self, key_path: &str, message: impl Into<String>) {
-        let problem = Problem::new(message)
-            .in_file(self.file)
-            .at_line(self.lines.line_of(key_path))
-            .at_key(key_path);
+        let problem = Problem::new(message).in_file(self.file).at_line(self.lines.line_of(key_path)).at_key(key_path);
         self.problems.push(problem);
     }
 
@@ -213,17 +208,12 @@ impl Validator<'_> {
         let rating = self.rating(raw.rating_gen.unwrap_or_default(), &reviews);
         let Validator { file, problems, warnings, .. } = self;
         if let Err(mut bad) = problems.into_result() {
+            // In file order, so the messages read top to bottom.
+            bad.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
             bad.warnings = warnings;
             return Err(bad);
         }
-        Ok(ArenaConfig {
-            file: file.to_path_buf(),
-            question_file,
-            candidates,
-            reviews,
-            rating,
-            warnings,
-        })
+        Ok(ArenaConfig { file: file.to_path_buf(), question_file, candidates, reviews, rating, warnings })
     }
 
     fn candidates(&mut self, raw: &RawArenaConfig) -> Vec<Candidate> {
@@ -293,10 +283,16 @@ impl Validator<'_> {
                 self.warn(&format!("{key}.revision"), "ignored: a local file has no revisions");
             }
             if raw.precision.is_some() {
-                self.warn(&format!("{key}.precision"), "ignored: the precision is fixed by the model file or the server");
+                self.warn(
+                    &format!("{key}.precision"),
+                    "ignored: the precision is fixed by the model file or the server",
+                );
             }
             if raw.template_type.is_some() {
-                self.warn(&format!("{key}.template_type"), "ignored: GGUF files and servers apply their own chat template");
+                self.warn(
+                    &format!("{key}.template_type"),
+                    "ignored: GGUF files and servers apply their own chat template",
+                );
             }
         }
         Some(Candidate {
@@ -321,30 +317,30 @@ impl Validator<'_> {
 
     fn generation(&mut self, key: &str, raw: Option<&RawGeneration>) -> GenerationSettings {
         let Some(raw) = raw else { return GenerationSettings::default() };
-        if let Some(t) = raw.temperature {
-            if !(t >= 0.0 && t.is_finite()) {
-                self.problem(&format!("{key}.temperature"), format!("expected a number >= 0, got {t}"));
-            }
+        if let Some(t) = raw.temperature
+            && !(t >= 0.0 && t.is_finite())
+        {
+            self.problem(&format!("{key}.temperature"), format!("expected a number >= 0, got {t}"));
         }
-        if let Some(p) = raw.top_p {
-            if !(p > 0.0 && p <= 1.0) {
-                self.problem(&format!("{key}.top_p"), format!("expected a number in (0, 1], got {p}"));
-            }
+        if let Some(p) = raw.top_p
+            && !(p > 0.0 && p <= 1.0)
+        {
+            self.problem(&format!("{key}.top_p"), format!("expected a number in (0, 1], got {p}"));
         }
-        if let Some(k) = raw.top_k {
-            if k < 0 {
-                self.problem(&format!("{key}.top_k"), format!("expected a whole number >= 0, got {k}"));
-            }
+        if let Some(k) = raw.top_k
+            && k < 0
+        {
+            self.problem(&format!("{key}.top_k"), format!("expected a whole number >= 0, got {k}"));
         }
-        if let Some(n) = raw.max_new_tokens {
-            if n < 1 || n > u32::MAX as i64 {
-                self.problem(&format!("{key}.max_new_tokens"), format!("expected a whole number >= 1, got {n}"));
-            }
+        if let Some(n) = raw.max_new_tokens
+            && (n < 1 || n > u32::MAX as i64)
+        {
+            self.problem(&format!("{key}.max_new_tokens"), format!("expected a whole number >= 1, got {n}"));
         }
-        if let Some(r) = raw.repetition_penalty {
-            if !(r > 0.0) {
-                self.problem(&format!("{key}.repetition_penalty"), format!("expected a number > 0, got {r}"));
-            }
+        if let Some(r) = raw.repetition_penalty
+            && (r.is_nan() || r <= 0.0)
+        {
+            self.problem(&format!("{key}.repetition_penalty"), format!("expected a number > 0, got {r}"));
         }
         GenerationSettings {
             do_sample: raw.do_sample,
@@ -450,10 +446,9 @@ impl Validator<'_> {
             parse_retries: args.parse_retries.unwrap_or(2),
         };
 
-        let prompt_file = raw
-            .prompt_file
-            .as_deref()
-            .and_then(|v| if enable { self.existing_file("reviews_gen.prompt_file", v, "prompt file") } else { Some(self.path(v)) });
+        let prompt_file = raw.prompt_file.as_deref().and_then(|v| {
+            if enable { self.existing_file("reviews_gen.prompt_file", v, "prompt file") } else { Some(self.path(v)) }
+        });
         let produced: Vec<PathBuf> = candidates.iter().filter(|c| c.enable).map(|c| c.output_file.clone()).collect();
         let target_answers = raw.target_answers.map(|files| {
             let mut out = Vec::new();
@@ -462,10 +457,7 @@ impl Validator<'_> {
                 if enable && !path.is_file() && !produced.contains(&path) {
                     self.problem(
                         &format!("reviews_gen.target_answers[{i}]"),
-                        format!(
-                            "answer file {} does not exist and no enabled candidate writes it",
-                            path.display()
-                        ),
+                        format!("answer file {} does not exist and no enabled candidate writes it", path.display()),
                     );
                 }
                 out.push(path);
@@ -478,7 +470,10 @@ impl Validator<'_> {
                 if enable && mode == ReviewMode::PairwiseBaseline && !path.is_file() && !produced.contains(&path) {
                     self.problem(
                         "reviews_gen.baseline_file",
-                        format!("baseline answer file {} does not exist and no enabled candidate writes it", path.display()),
+                        format!(
+                            "baseline answer file {} does not exist and no enabled candidate writes it",
+                            path.display()
+                        ),
                     );
                 }
                 Some(path)
@@ -493,10 +488,13 @@ impl Validator<'_> {
                 None
             }
         };
-        let reference_file = raw
-            .reference_file
-            .as_deref()
-            .and_then(|v| if enable { self.existing_file("reviews_gen.reference_file", v, "reference file") } else { Some(self.path(v)) });
+        let reference_file = raw.reference_file.as_deref().and_then(|v| {
+            if enable {
+                self.existing_file("reviews_gen.reference_file", v, "reference file")
+            } else {
+                Some(self.path(v))
+            }
+        });
         let review_file = raw.review_file.as_deref().map(|v| self.path(v));
         if enable && review_file.is_none() {
             self.problem("reviews_gen.review_file", "missing: where to write the reviews (JSONL)");
@@ -509,25 +507,25 @@ impl Validator<'_> {
     /// defaults to `OPENAI_BASE_URL` / `OPENAI_API_KEY` as the official clients do.
     fn judge_model(&mut self, args: &super::raw::RawReviewerArgs, enable: bool) -> (ModelSpec, String) {
         let key = "reviews_gen.reviewer.args";
-        if let Some(value) = &args.model_id_or_path {
-            if args.api_base.is_none() {
-                let name = args.model.clone().unwrap_or_else(|| {
-                    Path::new(value).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| value.clone())
-                });
-                if !enable {
-                    return (ModelSpec::Local { path: self.path(value) }, name);
-                }
-                return match resolve_local_model(value, self.base_dir).map(|p| super::normalize(&p)) {
-                    Ok(path) => {
-                        self.require_local_support(&format!("{key}.model_id_or_path"));
-                        (ModelSpec::Local { path }, name)
-                    }
-                    Err(e) => {
-                        self.problem(&format!("{key}.model_id_or_path"), e.to_string());
-                        (ModelSpec::Local { path: self.path(value) }, name)
-                    }
-                };
+        if let Some(value) = &args.model_id_or_path
+            && args.api_base.is_none()
+        {
+            let name = args.model.clone().unwrap_or_else(|| {
+                Path::new(value).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| value.clone())
+            });
+            if !enable {
+                return (ModelSpec::Local { path: self.path(value) }, name);
             }
+            return match resolve_local_model(value, self.base_dir).map(|p| super::normalize(&p)) {
+                Ok(path) => {
+                    self.require_local_support(&format!("{key}.model_id_or_path"));
+                    (ModelSpec::Local { path }, name)
+                }
+                Err(e) => {
+                    self.problem(&format!("{key}.model_id_or_path"), e.to_string());
+                    (ModelSpec::Local { path: self.path(value) }, name)
+                }
+            };
         }
         let model = args.model.clone().unwrap_or_else(|| "gpt-4".to_string());
         let api_base = args

@@ -36,8 +36,12 @@ impl LineIndex {
 
 enum Frame {
     /// A mapping; `key` is set while its value is being read.
-    Map { key: Option<String> },
-    Seq { index: usize },
+    Map {
+        key: Option<String>,
+    },
+    Seq {
+        index: usize,
+    },
 }
 
 #[derive(Default)]

@@ -7,9 +7,7 @@ mod raw;
 
 use std::path::Path;
 
-pub use arena::{
-    ArenaConfig, Candidate, Judge, Metric, ParserKind, PositionBias, Rating, ReviewMode, Reviews,
-};
+pub use arena::{ArenaConfig, Candidate, Judge, Metric, ParserKind, PositionBias, Rating, ReviewMode, Reviews};
 pub use lines::LineIndex;
 pub use model_spec::{DEFAULT_API_KEY_ENV, LocalModelError, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
 
@@ -18,9 +16,8 @@ use crate::input::{BadInput, Problem, Problems};
 /// Reads and validates an arena config. Unknown keys become warnings; everything else that
 /// is wrong is reported at once, each with its line and key path.
 pub fn load_arena_config(file: &Path) -> Result<ArenaConfig, BadInput> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        Problem::new(format!("cannot read the config file: {e}")).in_file(file)
-    })?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Problem::new(format!("cannot read the config file: {e}")).in_file(file))?;
     let file = normalize(&std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()));
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     parse_arena_config(&text, &file, &base_dir)
@@ -40,13 +37,8 @@ pub fn parse_arena_config(text: &str, file: &Path, base_dir: &Path) -> Result<Ar
         serde_path_to_error::deserialize(ignored).map_err(|e| yaml_problem(e, file, &lines))?
     };
 
-    let mut validator = arena::Validator {
-        file,
-        base_dir,
-        lines: &lines,
-        problems: Problems::default(),
-        warnings: Vec::new(),
-    };
+    let mut validator =
+        arena::Validator { file, base_dir, lines: &lines, problems: Problems::default(), warnings: Vec::new() };
     let mut config_warnings = Vec::new();
     for key in unknown_keys {
         let place = match lines.line_of(&key) {
@@ -89,7 +81,9 @@ fn ignored_key_path(path: &serde_ignored::Path<'_>) -> String {
             let parent = ignored_key_path(parent);
             if parent.is_empty() { key.clone() } else { format!("{parent}.{key}") }
         }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => ignored_key_path(parent),
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
+            ignored_key_path(parent)
+        }
     }
 }
 

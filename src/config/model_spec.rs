@@ -63,11 +63,9 @@ impl std::fmt::Display for LocalModelError {
                 p.display(),
                 names.join(", ")
             ),
-            LocalModelError::NotGguf(p) => write!(
-                f,
-                "{} is not a .gguf file: jury runs local models from GGUF files",
-                p.display()
-            ),
+            LocalModelError::NotGguf(p) => {
+                write!(f, "{} is not a .gguf file: jury runs local models from GGUF files", p.display())
+            }
         }
     }
 }

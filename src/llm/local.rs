@@ -5,9 +5,7 @@ use std::time::Instant;
 
 use tokio::sync::Mutex;
 
-use mistralrs::{
-    GgufModelBuilder, Model, RequestBuilder, SamplingParams, StopTokens, TextMessageRole, TokenSource,
-};
+use mistralrs::{GgufModelBuilder, Model, RequestBuilder, SamplingParams, StopTokens, TextMessageRole, TokenSource};
 
 use super::{ChatRequest, ChatResponse, GenerationSettings, LlmError, Usage};
 
@@ -39,10 +37,8 @@ impl LocalChat {
         if !cfg!(feature = "cuda") {
             builder = builder.with_force_cpu();
         }
-        let model = builder
-            .build()
-            .await
-            .map_err(|e| LlmError::Local(format!("cannot load {}: {e:#}", path.display())))?;
+        let model =
+            builder.build().await.map_err(|e| LlmError::Local(format!("cannot load {}: {e:#}", path.display())))?;
         Ok(LocalChat { model, path: path.to_path_buf(), one_at_a_time: Mutex::new(()) })
     }
 
@@ -55,9 +51,8 @@ impl LocalChat {
         if let Some(system) = &request.system {
             builder = builder.add_message(TextMessageRole::System, system);
         }
-        builder = builder
-            .add_message(TextMessageRole::User, &request.user)
-            .set_sampling(sampling_params(&request.settings));
+        builder =
+            builder.add_message(TextMessageRole::User, &request.user).set_sampling(sampling_params(&request.settings));
         let _turn = self.one_at_a_time.lock().await;
         let started = Instant::now();
         let response = self

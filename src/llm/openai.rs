@@ -64,23 +64,14 @@ impl OpenAiChat {
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let body = self.request_body(request);
         let started = Instant::now();
-        let reply: LenientResponse = self
-            .client
-            .chat()
-            .create_byot(body)
-            .await
-            .map_err(|e| self.error(e))?;
+        let reply: LenientResponse = self.client.chat().create_byot(body).await.map_err(|e| self.error(e))?;
         let latency = started.elapsed();
         let choice = reply
             .choices
             .into_iter()
             .next()
             .ok_or_else(|| LlmError::BadResponse(format!("{}: the reply has no choices", self.api_base)))?;
-        let text = choice
-            .message
-            .and_then(|m| m.content)
-            .or(choice.text)
-            .unwrap_or_default();
+        let text = choice.message.and_then(|m| m.content).or(choice.text).unwrap_or_default();
         let usage = reply.usage.map(|u| Usage {
             prompt_tokens: u.prompt_tokens.unwrap_or(0),
             completion_tokens: u.completion_tokens.unwrap_or(0),
@@ -142,11 +133,9 @@ impl OpenAiChat {
     fn error(&self, error: OpenAIError) -> LlmError {
         let base = &self.api_base;
         match error {
-            OpenAIError::ApiError(e) => LlmError::Http {
-                endpoint: base.clone(),
-                status: e.status_code.as_u16(),
-                message: e.api_error.message,
-            },
+            OpenAIError::ApiError(e) => {
+                LlmError::Http { endpoint: base.clone(), status: e.status_code.as_u16(), message: e.api_error.message }
+            }
             OpenAIError::Reqwest(e) if e.is_timeout() => LlmError::Timeout(base.clone()),
             OpenAIError::Reqwest(e) if e.is_connect() => LlmError::Connect(base.clone(), e.to_string()),
             OpenAIError::Reqwest(e) => LlmError::Connect(base.clone(), e.to_string()),

@@ -193,7 +193,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let backoff = Backoff { base: Duration::from_millis(100), max_delay: Duration::from_secs(1), ..Backoff::default() };
+        let backoff =
+            Backoff { base: Duration::from_millis(100), max_delay: Duration::from_secs(1), ..Backoff::default() };
         for attempt in 0..10 {
             let d = backoff.delay(attempt);
             let full = (Duration::from_millis(100) * 2u32.pow(attempt)).min(Duration::from_secs(1));

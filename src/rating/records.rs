@@ -37,11 +37,12 @@ pub fn records(set: &BattleSet, baseline: Option<u32>) -> (Vec<Record>, usize) {
     let mut out = vec![Record::default(); set.models().len()];
     let mut skipped = 0;
     for battle in set.battles() {
-        if let Some(base) = baseline {
-            if battle.a != base && battle.b != base {
-                skipped += 1;
-                continue;
-            }
+        if let Some(base) = baseline
+            && battle.a != base
+            && battle.b != base
+        {
+            skipped += 1;
+            continue;
         }
         let (a, b) = (battle.a as usize, battle.b as usize);
         match battle.outcome {

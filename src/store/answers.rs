@@ -14,7 +14,12 @@ pub struct StoredAnswer {
 }
 
 impl Store {
-    pub async fn find_answer(&self, question_id: i64, model_id: i64, settings_hash: &str) -> Result<Option<StoredAnswer>, StoreError> {
+    pub async fn find_answer(
+        &self,
+        question_id: i64,
+        model_id: i64,
+        settings_hash: &str,
+    ) -> Result<Option<StoredAnswer>, StoreError> {
         Ok(sqlx::query_as::<_, StoredAnswer>(
             "SELECT id, text, prompt_tokens, completion_tokens, latency_ms FROM answers \
              WHERE question_id = $1 AND model_id = $2 AND settings_hash = $3",

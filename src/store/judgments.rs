@@ -86,9 +86,7 @@ impl Store {
         .bind(j.run_id)
         .execute(self.pool())
         .await?;
-        self.judgment(j.cache_key)
-            .await?
-            .ok_or_else(|| StoreError::Sqlx(sqlx::Error::RowNotFound))
+        self.judgment(j.cache_key).await?.ok_or_else(|| StoreError::Sqlx(sqlx::Error::RowNotFound))
     }
 
     pub async fn count_judgments(&self, dry_run: bool) -> Result<i64, StoreError> {

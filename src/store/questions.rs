@@ -20,7 +20,11 @@ impl Store {
     }
 
     /// Inserts or updates questions by their external id; returns the row id of each.
-    pub async fn upsert_questions(&self, set_id: i64, questions: &[Question]) -> Result<HashMap<QuestionId, i64>, StoreError> {
+    pub async fn upsert_questions(
+        &self,
+        set_id: i64,
+        questions: &[Question],
+    ) -> Result<HashMap<QuestionId, i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let mut ids = HashMap::with_capacity(questions.len());
         for q in questions {
@@ -50,7 +54,13 @@ impl Store {
 
     /// Makes sure a question seen only in an answer file exists in `set_id`, without
     /// overwriting one that does.
-    pub async fn ensure_question(&self, set_id: i64, id: &QuestionId, text: &str, category: &str) -> Result<i64, StoreError> {
+    pub async fn ensure_question(
+        &self,
+        set_id: i64,
+        id: &QuestionId,
+        text: &str,
+        category: &str,
+    ) -> Result<i64, StoreError> {
         let turns = serde_json::to_string(&[text]).unwrap_or_else(|_| "[]".into());
         sqlx::query(
             "INSERT INTO questions (question_set_id, external_id, category, turns) VALUES ($1, $2, $3, $4) \
@@ -62,13 +72,12 @@ impl Store {
         .bind(turns)
         .execute(self.pool())
         .await?;
-        let row_id = sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM questions WHERE question_set_id = $1 AND external_id = $2",
-        )
-        .bind(set_id)
-        .bind(id.key())
-        .fetch_one(self.pool())
-        .await?;
+        let row_id =
+            sqlx::query_scalar::<_, i64>("SELECT id FROM questions WHERE question_set_id = $1 AND external_id = $2")
+                .bind(set_id)
+                .bind(id.key())
+                .fetch_one(self.pool())
+                .await?;
         Ok(row_id)
     }
 

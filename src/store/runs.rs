@@ -22,7 +22,13 @@ impl RunStatus {
 }
 
 impl Store {
-    pub async fn create_run(&self, kind: &str, config: &str, config_path: Option<&str>, dry_run: bool) -> Result<i64, StoreError> {
+    pub async fn create_run(
+        &self,
+        kind: &str,
+        config: &str,
+        config_path: Option<&str>,
+        dry_run: bool,
+    ) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar::<_, i64>(
             "INSERT INTO runs (kind, config, config_path, status, dry_run) VALUES ($1, $2, $3, 'running', $4) RETURNING id",
         )
@@ -46,7 +52,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn finish_run(&self, run_id: i64, status: RunStatus, summary: Option<&str>, error: Option<&str>) -> Result<(), StoreError> {
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        summary: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE runs SET status = $1, summary = $2, error = $3, \
              finished_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = $4",

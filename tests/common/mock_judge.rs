@@ -109,9 +109,7 @@ impl MockJudge {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
         });
-        let app = Router::new()
-            .route("/v1/chat/completions", post(handle))
-            .with_state(inner.clone());
+        let app = Router::new().route("/v1/chat/completions", post(handle)).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -56,7 +56,9 @@ pub fn db_url(dir: &Path) -> String {
 /// Questions 1..=n in llmuses' shape, with categories cycling through general ones.
 pub fn questions(n: usize) -> String {
     (1..=n)
-        .map(|i| json!({"question_id": i, "text": format!("Question number {i}?"), "category": "generic"}).to_string() + "\n")
+        .map(|i| {
+            json!({"question_id": i, "text": format!("Question number {i}?"), "category": "generic"}).to_string() + "\n"
+        })
         .collect()
 }
 
@@ -79,7 +81,15 @@ pub fn answers(model: &str, n: usize, text: impl Fn(usize) -> String) -> String 
 }
 
 /// A config that reviews existing answer files with a judge at `judge_url`.
-pub fn review_config(judge_url: &str, mode: &str, bias: &str, targets: &[&str], extra_args: &str, extra_reviews: &str, metrics: &str) -> String {
+pub fn review_config(
+    judge_url: &str,
+    mode: &str,
+    bias: &str,
+    targets: &[&str],
+    extra_args: &str,
+    extra_reviews: &str,
+    metrics: &str,
+) -> String {
     let targets = targets.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
     format!(
         "answers_gen: {{}}\n\
