@@ -30,6 +30,7 @@ fn answers(model: &str, marker: &str) -> String {
 
 #[tokio::main]
 async fn main() {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.jsonl"), answers("a", "GOOD")).unwrap();
     std::fs::write(dir.path().join("b.jsonl"), answers("b", "bad")).unwrap();
@@ -49,7 +50,7 @@ async fn main() {
     let started = Instant::now();
     let summary = run_arena(&config, "", &store, &options).await.unwrap();
     let elapsed = started.elapsed().as_secs_f64();
-    let reviews = summary.reviews.unwrap();
+    let reviews = summary.reviews.unwrap_or_else(|| panic!("the run failed: {:?}", summary.error));
     assert_eq!(reviews.judge_calls as usize, JUDGMENTS);
     let ideal = JUDGMENTS as f64 * LATENCY.as_secs_f64() / CONCURRENCY as f64;
     println!(

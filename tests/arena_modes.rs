@@ -587,7 +587,15 @@ async fn the_html_report_lists_every_metric_and_escapes_names() {
     let judge = MockJudge::start(prefer("GOOD")).await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "null", &["answers/a.jsonl", "answers/b.jsonl"], "", "", "[elo, pairwise]"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "null",
+            &["answers/a.jsonl", "answers/b.jsonl"],
+            "",
+            "",
+            "[elo, pairwise]",
+        ),
     );
     let summary = run_config(&cfg, &db_url(dir.path()), false, 2).await;
     let files = &summary.ratings.as_ref().unwrap().files;
@@ -595,8 +603,95 @@ async fn the_html_report_lists_every_metric_and_escapes_names() {
     assert!(files.contains(&html_path), "{files:?}");
     let html = std::fs::read_to_string(html_path).unwrap();
     assert!(html.contains("<h2>Elo ratings</h2>") && html.contains("<h2>Wins, losses and ties</h2>"));
-    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
     assert!(!html.contains("<script>"));
     assert!(html.contains("plain &#38; simple") || html.contains("plain &amp; simple"));
     assert!(html.contains("100.0%"), "the winner's win rate is shown");
+}
+
+#[tokio::test]
+async fn five_level_verdicts_weigh_strong_wins_three_times() {
+    let dir = tempfile::tempdir().unwrap();
+    write_answers(dir.path(), 2);
+    let graded =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("registry/data/prompts/jury_graded_prompts.jsonl");
+    // Strong verdicts for GOOD answers, a mild one between the two others.
+    let judge = MockJudge::start(|call: &Call| {
+        let (a, b) = (call.answer_a().unwrap_or(""), call.answer_b().unwrap_or(""));
+        Reply::Text(
+            if a.contains("GOOD") {
+                "Clearly better. [[A>>B]]"
+            } else if b.contains("GOOD") {
+                "Clearly worse. [[B>>A]]"
+            } else {
+                "Slightly better. [[A>B]]"
+            }
+            .into(),
+        )
+    })
+    .await;
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "null",
+            &["answers/weak.jsonl", "answers/strong.jsonl", "answers/mid.jsonl"],
+            "",
+            &format!("  prompt_file: {}", graded.display()),
+            "[pairwise]",
+        ),
+    );
+    let db = db_url(dir.path());
+    run_config(&cfg, &db, false, 2).await;
+    let records = read_jsonl(&dir.path().join("reviews/review.jsonl"));
+    assert_eq!(records.len(), 6);
+    for r in &records {
+        if r["model_a"] == "strong" || r["model_b"] == "strong" {
+            assert_eq!(r["weight"], 3.0, "{r}");
+            assert_eq!(r["win"], if r["model_a"] == "strong" { "model_a" } else { "model_b" });
+        } else {
+            assert!(r.get("weight").is_none(), "weight 1 is not written: {r}");
+            assert_eq!(r["win"], "model_a");
+        }
+    }
+    let pool = open_db(&db).await;
+    let weights: Vec<(f64, i64)> =
+        sqlx::query_as("SELECT weight, COUNT(*) FROM battles GROUP BY weight ORDER BY weight")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(weights, vec![(1.0, 2), (3.0, 4)]);
+}
+
+/// A run long enough for several progress updates: the updates must never stall the judging
+/// (an update that waits for a database connection held by a paused judgment would).
+#[tokio::test]
+async fn a_long_run_records_its_progress_and_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_answers(dir.path(), 150);
+    let judge = MockJudge::start(|call: &Call| {
+        Reply::Delayed(std::time::Duration::from_millis(40), Box::new(Reply::Text(verdict_for(call, "GOOD"))))
+    })
+    .await;
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        &review_config(&judge.base_url(), "pairwise", "null", &["answers/strong.jsonl", "answers/weak.jsonl", "answers/mid.jsonl"], "", "", "[elo]"),
+    );
+    let db = db_url(dir.path());
+    let run = run_config(&cfg, &db, false, 8);
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(60), run).await.expect("the run finishes");
+    assert_eq!(summary.reviews.as_ref().unwrap().judge_calls, 450);
+    let pool = open_db(&db).await;
+    let (stage, done, total): (String, i64, i64) =
+        sqlx::query_as("SELECT stage, progress_done, progress_total FROM runs WHERE id = $1")
+            .bind(summary.run_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((stage.as_str(), done, total), ("reviews", 450, 450));
 }

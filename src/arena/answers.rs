@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::progress::Progress;
+use super::progress::{Progress, RunProgress};
 use super::{ArenaError, ArenaOptions};
 use crate::config::{ArenaConfig, Candidate, ModelSpec};
 use crate::data::jsonl::write_jsonl;
@@ -157,7 +157,7 @@ pub async fn generate_answers(
 
     let mut done_count = 0u64;
     let total = (candidates.len() * questions.len()) as u64;
-    let mut last_report = Instant::now();
+    let run_progress = RunProgress::start(store, run_id, "answers", total);
     let mut generated_tokens = 0u64;
     while let Some(result) = stream.next().await {
         done_count += 1;
@@ -181,14 +181,10 @@ pub async fn generate_answers(
             }
             Err(other) => return Err(other),
         }
-        if let Some(run_id) = run_id
-            && (last_report.elapsed().as_secs_f64() > 1.0 || done_count == total)
-        {
-            last_report = Instant::now();
-            store.set_run_progress(run_id, "answers", done_count, total).await?;
-        }
+        run_progress.set(done_count);
     }
     drop(stream);
+    run_progress.finish().await;
     progress.finish();
 
     for (c, candidate) in candidates.iter().enumerate() {

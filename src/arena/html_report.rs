@@ -33,7 +33,11 @@ pub fn render(title: &str, review_file: &str, report: &RatingReport) -> Result<S
             note: "Online Elo over the battles in time order (K = 32, as in llmuses).".into(),
             header: vec!["#".into(), "model".into(), "rating".into()],
             numeric: vec![true, false, true],
-            rows: rows.iter().enumerate().map(|(i, r)| vec![(i + 1).to_string(), r.model.clone(), format!("{:.1}", r.rating)]).collect(),
+            rows: rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| vec![(i + 1).to_string(), r.model.clone(), format!("{:.1}", r.rating)])
+                .collect(),
         });
     }
     if let Some(rows) = &report.pairwise {
@@ -80,7 +84,9 @@ pub fn render(title: &str, review_file: &str, report: &RatingReport) -> Result<S
                         r.count.to_string(),
                         r.unknown.to_string(),
                     ];
-                    row.extend(categories.iter().map(|c| r.by_category.get(*c).map(|s| format!("{s:.2}")).unwrap_or_default()));
+                    row.extend(
+                        categories.iter().map(|c| r.by_category.get(*c).map(|s| format!("{s:.2}")).unwrap_or_default()),
+                    );
                     row
                 })
                 .collect(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::config::{PositionBias, ReviewMode};
-use crate::data::{LoadedAnswer, QuestionId};
+use crate::data::QuestionId;
 
 /// A question as the judge sees it.
 #[derive(Debug, Clone)]
@@ -74,11 +74,6 @@ impl AnswerBook {
     fn answer(&self, model: &str, q: &QuestionId) -> Option<&Arc<AnswerInfo>> {
         self.answers.get(&(model.to_string(), q.clone()))
     }
-}
-
-/// The answer files' text for a question, when the question file does not have it.
-pub fn question_from_answer(answer: &LoadedAnswer) -> (String, String) {
-    (answer.record.text.clone(), answer.record.category.clone())
 }
 
 /// Plans the comparisons. Pairs come in model order, questions in file order.

@@ -13,19 +13,19 @@ use tokio::sync::Mutex;
 
 use super::judge::{JudgeError, JudgeService, Judgment, Prompt, Seed};
 use super::plan::{AnswerBook, AnswerInfo, Order, QuestionInfo, Task, plan};
-use super::progress::Progress;
+use super::progress::{Progress, RunProgress};
 use super::templates::{Template, TemplateKind, Templates};
 use super::verdict::{Verdict, VerdictFormat};
 use super::{ArenaError, ArenaOptions};
 use crate::config::{ArenaConfig, ReviewMode};
 use crate::data::jsonl::JsonlWriter;
 use crate::data::{
-    PairReview, Question, QuestionId, References, ReviewRecord, SingleReview, SwapReview, Win, read_answers,
-    read_references, read_reviews,
+    LoadedAnswer, PairReview, Question, QuestionId, References, ReviewRecord, SingleReview, SwapReview, Win,
+    read_answers, read_references, read_reviews,
 };
 use crate::input::{BadInput, Problem, Problems};
 use crate::llm::{Backoff, ModelPool, RemoteOptions};
-use crate::store::{NewBattle, Store};
+use crate::store::{AnswerImport, NewBattle, Store};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReviewSummary {
@@ -93,7 +93,7 @@ pub async fn run_reviews(
     }
     let (book, baseline) = load_answer_book(config, store, questions, &references).await?;
     let tasks = plan(&book, judge.mode, judge.position_bias, judge.random_seed, baseline.as_deref());
-    check_templates(&tasks, &templates, judge.mode, judge.parser)?;
+    check_templates(&tasks, &templates, judge.mode)?;
     if tasks.is_empty() {
         tracing::warn!("nothing to review: the answer files share no questions (or hold fewer than two models)");
     }
@@ -149,10 +149,10 @@ pub async fn run_reviews(
 
     let total = tasks.len() as u64;
     let progress = Progress::new(options.progress.as_ref(), "reviews", total);
+    let run_progress = RunProgress::start(store, run_id, "reviews", total);
     let mut failed = 0u64;
     let mut fatal = None;
     let mut done = 0u64;
-    let mut last_report = Instant::now();
     let mut results = futures::stream::iter(tasks.into_iter().map(|task| {
         let ctx = ctx.clone();
         async move { run_task(&ctx, task).await }
@@ -172,14 +172,10 @@ pub async fn run_reviews(
                 break;
             }
         }
-        if let Some(run_id) = run_id
-            && (last_report.elapsed().as_secs_f64() > 1.0 || done == total)
-        {
-            last_report = Instant::now();
-            store.set_run_progress(run_id, "reviews", done, total).await?;
-        }
+        run_progress.set(done);
     }
     drop(results);
+    run_progress.finish().await;
     progress.finish();
     if let Some(e) = fatal {
         return Err(e);
@@ -259,8 +255,8 @@ async fn load_answer_book(
         }
     };
 
-    let mut book = AnswerBook::default();
-    let mut model_ids: HashMap<String, i64> = HashMap::new();
+    // Read and check every file first; then record them all in one transaction.
+    let mut pending: Vec<(QuestionInfo, LoadedAnswer)> = Vec::new();
     let mut problems = Problems::default();
     for file in &files {
         let answers = match read_answers(file) {
@@ -293,43 +289,49 @@ async fn load_answer_book(
             } else {
                 category
             };
-            let question = match book.question_info.get(&record.question_id) {
-                Some(q) => q.clone(),
-                None => {
-                    let db_id = store.ensure_question(set_id, &record.question_id, &text, &category).await?;
-                    let language = q
-                        .and_then(|q| q.language.clone())
-                        .or_else(|| loaded.language.clone())
-                        .unwrap_or_else(|| "NA".to_string());
-                    Arc::new(QuestionInfo {
-                        id: record.question_id.clone(),
-                        db_id,
-                        reference: references.get(&record.question_id, &text).map(str::to_string),
-                        text,
-                        category,
-                        language,
-                    })
-                }
+            let language =
+                q.and_then(|q| q.language.clone()).or_else(|| loaded.language.clone()).unwrap_or_else(|| "NA".into());
+            let question = QuestionInfo {
+                id: record.question_id.clone(),
+                db_id: 0,
+                reference: references.get(&record.question_id, &text).map(str::to_string),
+                text,
+                category,
+                language,
             };
-            let model_db_id = match model_ids.get(&record.model_id) {
-                Some(id) => *id,
-                None => {
-                    let id = store.model_id_or_import(&record.model_id).await?;
-                    model_ids.insert(record.model_id.clone(), id);
-                    id
-                }
-            };
-            let db_id = store.answer_id_or_import(question.db_id, model_db_id, &record.answer).await?;
-            let answer = Arc::new(AnswerInfo {
-                model: record.model_id.clone(),
-                model_db_id,
-                db_id,
-                text: record.answer.clone(),
-            });
-            book.add(question, answer);
+            pending.push((question, loaded));
         }
     }
     problems.into_result()?;
+
+    let imports: Vec<AnswerImport<'_>> = pending
+        .iter()
+        .map(|(q, a)| AnswerImport {
+            question_id: &q.id,
+            question_text: &q.text,
+            category: &q.category,
+            model: &a.record.model_id,
+            answer: &a.record.answer,
+        })
+        .collect();
+    let ids = store.import_answers(set_id, &imports).await?;
+    let mut book = AnswerBook::default();
+    for ((mut question, loaded), ids) in pending.into_iter().zip(ids) {
+        let question = match book.question_info.get(&question.id) {
+            Some(q) => q.clone(),
+            None => {
+                question.db_id = ids.question;
+                Arc::new(question)
+            }
+        };
+        let answer = Arc::new(AnswerInfo {
+            model: loaded.record.model_id,
+            model_db_id: ids.model,
+            db_id: ids.answer,
+            text: loaded.record.answer,
+        });
+        book.add(question, answer);
+    }
     // Keep the question file's order when there is one.
     if let Some((qs, _)) = questions {
         let order: HashMap<&QuestionId, usize> = qs.iter().enumerate().map(|(i, q)| (&q.id, i)).collect();
@@ -344,12 +346,7 @@ async fn load_answer_book(
 }
 
 /// Every task must have a template before any judge is paid.
-fn check_templates(
-    tasks: &[Task],
-    templates: &Templates,
-    mode: ReviewMode,
-    _parser: crate::config::ParserKind,
-) -> Result<(), BadInput> {
+fn check_templates(tasks: &[Task], templates: &Templates, mode: ReviewMode) -> Result<(), BadInput> {
     let kind = template_kind(mode);
     let mut missing: Vec<String> = Vec::new();
     for task in tasks {

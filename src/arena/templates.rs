@@ -171,14 +171,6 @@ impl Templates {
             || self.list.iter().filter(move |t| t.kind == kind && t.usable && (has_reference || !t.needs_reference()));
         candidates().find(|t| t.matches_category(category)).or_else(|| candidates().next())
     }
-
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
 }
 
 /// The placeholder names in a Python format string (`{name}`; `{{` and `}}` are literal braces).

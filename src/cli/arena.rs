@@ -22,12 +22,13 @@ use crate::store::{DEFAULT_DATABASE_URL, Store};
         2. reviews  (reviews_gen): a judge compares answers pairwise, against a baseline, or scores \
         them one by one, and review_file receives llmuses review JSONL as judgments complete.\n\
         3. ratings  (rating_gen): the metrics (elo, pairwise, score) are written to report_file \
-        (CSV) and a JSON file beside it.\n\n\
+        (CSV), with a JSON file and an HTML page beside it.\n\n\
         Relative paths in the config are resolved against the config file's folder.\n\n\
         A candidate or the judge is either a local GGUF model run in-process (model_id_or_path: a \
         .gguf file, or a folder holding one) or an OpenAI-compatible server (api_base, model, and \
         api_key_env naming the variable that holds the key). The judge defaults to OPENAI_BASE_URL \
-        and OPENAI_API_KEY, like the official OpenAI clients. A candidate may set system_prompt.\n\n\
+        and OPENAI_API_KEY, like the official OpenAI clients. A candidate may set system_prompt. \
+        README.md lists every config key.\n\n\
         Everything is stored in the database as it happens: answers are reused when the model, \
         settings and question are unchanged, and a judgment is never asked for twice (the review \
         cache is keyed by judge model, template and rendered prompt). A killed run resumes where \

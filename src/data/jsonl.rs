@@ -1,7 +1,7 @@
 //! Reading and appending JSON Lines, with every bad line reported by number and key path.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -118,10 +118,4 @@ pub fn write_jsonl<T: Serialize>(path: &Path, records: &[T]) -> std::io::Result<
         out.flush()?;
     }
     std::fs::rename(&tmp, path)
-}
-
-/// Counts lines without parsing (for progress totals).
-pub fn count_lines(path: &Path) -> std::io::Result<usize> {
-    let reader = BufReader::new(File::open(path)?);
-    Ok(reader.lines().map_while(Result::ok).filter(|l| !l.trim().is_empty()).count())
 }

@@ -1,8 +1,28 @@
 //! Answers, keyed by question, model and the settings that produced them.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
+use crate::data::QuestionId;
+
+/// An answer read from a file, to be recorded with its question and model.
+pub struct AnswerImport<'a> {
+    pub question_id: &'a QuestionId,
+    pub question_text: &'a str,
+    pub category: &'a str,
+    pub model: &'a str,
+    pub answer: &'a str,
+}
+
+/// The rows an imported answer maps to.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportedIds {
+    pub question: i64,
+    pub model: i64,
+    pub answer: i64,
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredAnswer {
@@ -57,43 +77,96 @@ impl Store {
         .bind(prompt_tokens as i64)
         .bind(completion_tokens as i64)
         .bind(latency_ms as i64)
-        .fetch_one(self.pool())
-        .await?;
+        .fetch_all(self.writer())
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?;
         Ok(id)
     }
+}
 
-    /// The stored answer with exactly this text, or a new `imported` one (answers read
-    /// from files, such as a baseline or answers produced elsewhere).
-    pub async fn answer_id_or_import(&self, question_id: i64, model_id: i64, text: &str) -> Result<i64, StoreError> {
-        if let Some(id) = sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM answers WHERE question_id = $1 AND model_id = $2 AND text = $3 ORDER BY id LIMIT 1",
-        )
-        .bind(question_id)
-        .bind(model_id)
-        .bind(text)
-        .fetch_optional(self.pool())
-        .await?
-        {
-            return Ok(id);
+impl Store {
+    /// Records answers read from files in one transaction: questions missing from the set are
+    /// added (existing ones are left alone), models are created as `imported`, and an answer
+    /// whose text is already stored for that question and model keeps its row.
+    pub async fn import_answers(&self, set_id: i64, rows: &[AnswerImport<'_>]) -> Result<Vec<ImportedIds>, StoreError> {
+        let mut tx = self.writer().begin().await?;
+        let mut questions: HashMap<&str, i64> = HashMap::new();
+        let mut models: HashMap<&str, i64> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let question = match questions.get(row.question_id.key()) {
+                Some(id) => *id,
+                None => {
+                    let turns = serde_json::to_string(&[row.question_text]).unwrap_or_else(|_| "[]".into());
+                    sqlx::query(
+                        "INSERT INTO questions (question_set_id, external_id, category, turns) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (question_set_id, external_id) DO NOTHING",
+                    )
+                    .bind(set_id)
+                    .bind(row.question_id.key())
+                    .bind(row.category)
+                    .bind(turns)
+                    .execute(&mut *tx)
+                    .await?;
+                    let id = sqlx::query_scalar::<_, i64>(
+                        "SELECT id FROM questions WHERE question_set_id = $1 AND external_id = $2",
+                    )
+                    .bind(set_id)
+                    .bind(row.question_id.key())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    questions.insert(row.question_id.key(), id);
+                    id
+                }
+            };
+            let model = match models.get(row.model) {
+                Some(id) => *id,
+                None => {
+                    sqlx::query(
+                        "INSERT INTO models (name, backend) VALUES ($1, 'imported') ON CONFLICT (name) DO NOTHING",
+                    )
+                    .bind(row.model)
+                    .execute(&mut *tx)
+                    .await?;
+                    let id = sqlx::query_scalar::<_, i64>("SELECT id FROM models WHERE name = $1")
+                        .bind(row.model)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    models.insert(row.model, id);
+                    id
+                }
+            };
+            let existing = sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM answers WHERE question_id = $1 AND model_id = $2 AND text = $3 ORDER BY id LIMIT 1",
+            )
+            .bind(question)
+            .bind(model)
+            .bind(row.answer)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let answer = match existing {
+                Some(id) => id,
+                None => {
+                    let hash = format!("imported:{}", &hex::encode(Sha256::digest(row.answer.as_bytes()))[..16]);
+                    sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO answers (question_id, model_id, settings_hash, text) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (question_id, model_id, settings_hash) DO UPDATE SET text = excluded.text \
+                         RETURNING id",
+                    )
+                    .bind(question)
+                    .bind(model)
+                    .bind(&hash)
+                    .bind(row.answer)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .pop()
+                    .ok_or(sqlx::Error::RowNotFound)?
+                }
+            };
+            out.push(ImportedIds { question, model, answer });
         }
-        let hash = format!("imported:{}", &hex::encode(Sha256::digest(text.as_bytes()))[..16]);
-        sqlx::query(
-            "INSERT INTO answers (question_id, model_id, settings_hash, text) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (question_id, model_id, settings_hash) DO NOTHING",
-        )
-        .bind(question_id)
-        .bind(model_id)
-        .bind(&hash)
-        .bind(text)
-        .execute(self.pool())
-        .await?;
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM answers WHERE question_id = $1 AND model_id = $2 AND settings_hash = $3",
-        )
-        .bind(question_id)
-        .bind(model_id)
-        .bind(&hash)
-        .fetch_one(self.pool())
-        .await?)
+        tx.commit().await?;
+        Ok(out)
     }
 }

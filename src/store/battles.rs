@@ -43,20 +43,10 @@ impl Store {
         .bind(b.judgment_1_id)
         .bind(b.judgment_2_id)
         .bind(b.run_id)
-        .fetch_one(self.pool())
-        .await?;
+        .fetch_all(self.writer())
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?;
         Ok(id)
-    }
-
-    /// Battles of one run, as (model A, model B, winner) names; used by tests and reports.
-    pub async fn battles_of_run(&self, run_id: i64) -> Result<Vec<(String, String, String)>, StoreError> {
-        Ok(sqlx::query_as::<_, (String, String, String)>(
-            "SELECT ma.name, mb.name, COALESCE(b.winner, '') FROM battles b \
-             JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
-             WHERE b.run_id = $1 ORDER BY b.id",
-        )
-        .bind(run_id)
-        .fetch_all(self.pool())
-        .await?)
     }
 }

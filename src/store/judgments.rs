@@ -55,7 +55,7 @@ impl Store {
     /// Stores (or, for a re-asked unreadable reply, updates) a judgment. Token counts
     /// accumulate over attempts, since every attempt was paid for.
     pub async fn save_judgment(&self, j: &NewJudgment<'_>) -> Result<JudgmentRow, StoreError> {
-        sqlx::query(
+        let row = sqlx::query_as::<_, JudgmentRow>(
             "INSERT INTO judgments (cache_key, judge_model, template, question_id, answer_a_id, answer_b_id, \
                raw_text, verdict, score_a, score_b, weight, attempts, complete, dry_run, prompt_tokens, \
                completion_tokens, run_id) \
@@ -65,7 +65,9 @@ impl Store {
                attempts = excluded.attempts, complete = excluded.complete, \
                prompt_tokens = judgments.prompt_tokens + excluded.prompt_tokens, \
                completion_tokens = judgments.completion_tokens + excluded.completion_tokens, \
-               run_id = excluded.run_id",
+               run_id = excluded.run_id \
+             RETURNING id, cache_key, raw_text, verdict, score_a, score_b, weight, attempts, complete, dry_run, \
+               prompt_tokens, completion_tokens, created_at",
         )
         .bind(j.cache_key)
         .bind(j.judge_model)
@@ -84,15 +86,10 @@ impl Store {
         .bind(j.prompt_tokens as i64)
         .bind(j.completion_tokens as i64)
         .bind(j.run_id)
-        .execute(self.pool())
-        .await?;
-        self.judgment(j.cache_key).await?.ok_or_else(|| StoreError::Sqlx(sqlx::Error::RowNotFound))
-    }
-
-    pub async fn count_judgments(&self, dry_run: bool) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM judgments WHERE dry_run = $1")
-            .bind(dry_run)
-            .fetch_one(self.pool())
-            .await?)
+        .fetch_all(self.writer())
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?;
+        Ok(row)
     }
 }

@@ -1,6 +1,10 @@
 //! Persistence through sqlx; the only module that writes SQL. SQLite (WAL) is the embedded
 //! default. Queries are built at run time with `$1` placeholders, so no database is needed
 //! at build time.
+//!
+//! `INSERT … RETURNING` statements are always read with `fetch_all`: stepping one only to
+//! its first row (`fetch_one`) leaves SQLite's write transaction open, and every other
+//! writer then waits for the busy timeout.
 
 mod answers;
 mod battles;
@@ -15,7 +19,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use answers::StoredAnswer;
+pub use answers::{AnswerImport, ImportedIds, StoredAnswer};
 pub use battles::NewBattle;
 pub use judgments::{JudgmentRow, NewJudgment};
 pub use runs::RunStatus;
@@ -33,9 +37,13 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+/// The database. SQLite allows one writer at a time and makes a second one sleep in its busy
+/// handler (1 ms, 2 ms, … up to 100 ms), so writes go through a pool of one connection and
+/// queue in-process instead; reads use a pool of their own (WAL lets them run alongside).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
 }
 
 impl Store {
@@ -50,25 +58,35 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Another process (a second `jury`) may hold the write lock for a while.
             .busy_timeout(Duration::from_secs(30));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = SqlitePoolOptions::new()
-            // An in-memory database lives and dies with its one connection.
-            .max_connections(if in_memory { 1 } else { 8 })
-            .min_connections(if in_memory { 1 } else { 0 })
-            .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
-            .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        let pool = |max: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                // An in-memory database lives and dies with its one connection.
+                .min_connections(if in_memory { 1 } else { 0 })
+                .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
+                .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+        };
+        let writer = pool(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = if in_memory { writer.clone() } else { pool(4).connect_with(options).await? };
+        Ok(Store { writer, reader })
     }
 
+    /// The pool for reads.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.reader
+    }
+
+    /// The pool for writes (and for reads that must see this process's latest write).
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.reader.close().await;
+        self.writer.close().await;
     }
 }

@@ -19,21 +19,10 @@ impl Store {
         .bind(name)
         .bind(backend)
         .bind(settings.to_string())
-        .fetch_one(self.pool())
-        .await?;
+        .fetch_all(self.writer())
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?;
         Ok(id)
-    }
-
-    /// The model called `name`, created as `imported` if it does not exist yet (answers
-    /// loaded from files); an existing model keeps its description.
-    pub async fn model_id_or_import(&self, name: &str) -> Result<i64, StoreError> {
-        sqlx::query("INSERT INTO models (name, backend) VALUES ($1, 'imported') ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .execute(self.pool())
-            .await?;
-        Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM models WHERE name = $1")
-            .bind(name)
-            .fetch_one(self.pool())
-            .await?)
     }
 }

@@ -14,8 +14,10 @@ impl Store {
         )
         .bind(name)
         .bind(source)
-        .fetch_one(self.pool())
-        .await?;
+        .fetch_all(self.writer())
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?;
         Ok(id)
     }
 
@@ -25,7 +27,7 @@ impl Store {
         set_id: i64,
         questions: &[Question],
     ) -> Result<HashMap<QuestionId, i64>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         let mut ids = HashMap::with_capacity(questions.len());
         for q in questions {
             let turns = serde_json::to_string(&q.turns).unwrap_or_else(|_| "[]".into());
@@ -44,47 +46,13 @@ impl Store {
             .bind(turns)
             .bind(&q.reference)
             .bind(&q.language)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_all(&mut *tx)
+            .await?
+            .pop()
+            .ok_or(sqlx::Error::RowNotFound)?;
             ids.insert(q.id.clone(), id);
         }
         tx.commit().await?;
         Ok(ids)
-    }
-
-    /// Makes sure a question seen only in an answer file exists in `set_id`, without
-    /// overwriting one that does.
-    pub async fn ensure_question(
-        &self,
-        set_id: i64,
-        id: &QuestionId,
-        text: &str,
-        category: &str,
-    ) -> Result<i64, StoreError> {
-        let turns = serde_json::to_string(&[text]).unwrap_or_else(|_| "[]".into());
-        sqlx::query(
-            "INSERT INTO questions (question_set_id, external_id, category, turns) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (question_set_id, external_id) DO NOTHING",
-        )
-        .bind(set_id)
-        .bind(id.key())
-        .bind(category)
-        .bind(turns)
-        .execute(self.pool())
-        .await?;
-        let row_id =
-            sqlx::query_scalar::<_, i64>("SELECT id FROM questions WHERE question_set_id = $1 AND external_id = $2")
-                .bind(set_id)
-                .bind(id.key())
-                .fetch_one(self.pool())
-                .await?;
-        Ok(row_id)
-    }
-
-    pub async fn count_questions(&self, set_id: i64) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM questions WHERE question_set_id = $1")
-            .bind(set_id)
-            .fetch_one(self.pool())
-            .await?)
     }
 }

@@ -36,8 +36,10 @@ impl Store {
         .bind(config)
         .bind(config_path)
         .bind(dry_run)
-        .fetch_one(self.pool())
-        .await?;
+        .fetch_all(self.writer())
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?;
         Ok(id)
     }
 
@@ -47,7 +49,7 @@ impl Store {
             .bind(done as i64)
             .bind(total as i64)
             .bind(run_id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -67,15 +69,8 @@ impl Store {
         .bind(summary)
         .bind(error)
         .bind(run_id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
-    }
-
-    pub async fn run_status(&self, run_id: i64) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar::<_, String>("SELECT status FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(self.pool())
-            .await?)
     }
 }
