@@ -680,7 +680,15 @@ async fn a_long_run_records_its_progress_and_finishes() {
     .await;
     let cfg = write(
         &dir.path().join("cfg.yaml"),
-        &review_config(&judge.base_url(), "pairwise", "null", &["answers/strong.jsonl", "answers/weak.jsonl", "answers/mid.jsonl"], "", "", "[elo]"),
+        &review_config(
+            &judge.base_url(),
+            "pairwise",
+            "null",
+            &["answers/strong.jsonl", "answers/weak.jsonl", "answers/mid.jsonl"],
+            "",
+            "",
+            "[elo]",
+        ),
     );
     let db = db_url(dir.path());
     let run = run_config(&cfg, &db, false, 8);

@@ -238,3 +238,21 @@ fn upstream_llmuses_configs_load_as_is() {
         assert!(err.contains("reviews_gen.reviewer.ref: noted and ignored"), "{name}: {err}");
     }
 }
+
+/// A run that cannot finish (here: no judge listens) exits 1, not 2, and says why.
+#[test]
+fn a_failed_run_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a.jsonl"), &answers("a", 2, |i| format!("x{i}")));
+    write(&dir.path().join("b.jsonl"), &answers("b", 2, |i| format!("y{i}")));
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        "reviews_gen:\n  reviewer:\n    args:\n      api_base: http://127.0.0.1:9/v1\n      api_key_env: JURY_TEST_KEY\n      max_retries: 0\n  \
+         target_answers: [a.jsonl, b.jsonl]\n  review_file: r.jsonl\nrating_gen: {enable: false}\n",
+    );
+    let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(db_url(dir.path())));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("2 reviews failed"), "{err}");
+    assert!(err.contains("cannot reach http://127.0.0.1:9/v1"), "{err}");
+}
