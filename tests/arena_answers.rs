@@ -126,7 +126,7 @@ async fn the_whole_pipeline_runs_and_every_setting_takes_effect() {
         review_records.iter().all(|r| r["model_a"] == "good" && r["win_1"] == "model_a" && r["win_2"] == "model_a")
     );
     let report = summary.report.as_ref().unwrap();
-    assert_eq!(report.elo.as_ref().unwrap()[0].model, "good");
+    assert_eq!(report.elo.as_ref().unwrap().models[0].model, "good");
 
     // The database holds the answers and the run.
     let pool = open_db(&db).await;

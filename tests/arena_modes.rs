@@ -121,8 +121,9 @@ async fn pairwise_every_pair_on_every_question() {
     // Ratings: both metrics written, strong on top.
     let elo = std::fs::read_to_string(dir.path().join("reports/rating.csv")).unwrap();
     let mut lines = elo.lines();
-    assert_eq!(lines.next(), Some("Model,Elo_Rating"));
-    assert!(lines.next().unwrap().starts_with("strong,"));
+    assert_eq!(lines.next(), Some("Model,Elo_Rating,CI_Lower,CI_Upper,Rank_UB,Battles,Wins,Losses,Ties"));
+    let top = lines.next().unwrap();
+    assert!(top.starts_with("strong,") && top.ends_with(",10,10,0,0"), "{top}");
     let pairwise = std::fs::read_to_string(dir.path().join("reports/rating_pairwise.csv")).unwrap();
     assert!(
         pairwise.starts_with("model,win,loss,tie,win_rate,loss_rate,tie_rate\nstrong,10,0,0,1.000000"),
@@ -130,7 +131,8 @@ async fn pairwise_every_pair_on_every_question() {
     );
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/rating.json")).unwrap()).unwrap();
-    assert_eq!(json["elo"][0]["model"], "strong");
+    assert_eq!(json["elo"]["models"][0]["model"], "strong");
+    assert_eq!(json["elo"]["models"][0]["rank_ub"], 1);
     assert_eq!(json["pairwise"][0]["win"], 10);
     let weak = json["pairwise"].as_array().unwrap().iter().find(|r| r["model"] == "weak").unwrap();
     assert_eq!((weak["win"].as_u64(), weak["loss"].as_u64(), weak["tie"].as_u64()), (Some(0), Some(5), Some(5)));
@@ -312,9 +314,9 @@ async fn single_mode_scores_each_answer() {
     }
     let csv = std::fs::read_to_string(dir.path().join("reports/rating.csv")).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("model,score,count,unknown,generic"));
-    assert_eq!(lines.next(), Some("strong,9.0000,4,0,9.0000"));
-    assert_eq!(lines.next(), Some("weak,3.0000,4,0,3.0000"));
+    assert_eq!(lines.next(), Some("model,score,ci_lower,ci_upper,count,unknown,generic"));
+    assert_eq!(lines.next(), Some("strong,9.0000,9.0000,9.0000,4,0,9.0000"));
+    assert_eq!(lines.next(), Some("weak,3.0000,3.0000,3.0000,4,0,3.0000"));
 }
 
 #[tokio::test]

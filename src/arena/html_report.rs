@@ -3,6 +3,7 @@
 use askama::Template;
 
 use super::report::RatingReport;
+use crate::rating::Leaderboard;
 
 /// A table: a header, rows of display text, and which columns hold numbers.
 struct Section {
@@ -25,20 +26,55 @@ struct ReportPage<'a> {
     warnings: &'a [String],
 }
 
-pub fn render(title: &str, review_file: &str, report: &RatingReport) -> Result<String, askama::Error> {
+pub fn render(title: &str, review_file: &str, report: &RatingReport, k: f64) -> Result<String, askama::Error> {
     let mut sections = Vec::new();
-    if let Some(rows) = &report.elo {
-        sections.push(Section {
-            title: "Elo ratings".into(),
-            note: "Online Elo over the battles in time order (K = 32, as in llmuses).".into(),
-            header: vec!["#".into(), "model".into(), "rating".into()],
-            numeric: vec![true, false, true],
-            rows: rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| vec![(i + 1).to_string(), r.model.clone(), format!("{:.1}", r.rating)])
-                .collect(),
-        });
+    let board_section = |title: String, note: String, board: &Leaderboard| Section {
+        title,
+        note,
+        header: ["rank (UB)", "model", "rating", "95% CI", "battles", "wins", "losses", "ties"]
+            .map(String::from)
+            .to_vec(),
+        numeric: vec![true, false, true, true, true, true, true, true],
+        rows: board
+            .models
+            .iter()
+            .map(|m| {
+                vec![
+                    m.rank_ub.to_string(),
+                    m.model.clone(),
+                    format!("{:.1}", m.rating),
+                    match (m.ci_lower, m.ci_upper) {
+                        (Some(lo), Some(hi)) => format!("+{:.1} / −{:.1}", hi - m.rating, m.rating - lo),
+                        _ => "–".into(),
+                    },
+                    m.battles.to_string(),
+                    m.wins.to_string(),
+                    m.losses.to_string(),
+                    m.ties.to_string(),
+                ]
+            })
+            .collect(),
+    };
+    if let Some(board) = &report.elo {
+        sections.push(board_section(
+            "Elo ratings".into(),
+            format!(
+                "Online Elo over the battles in time order (K = {k}); intervals from {} bootstrap rounds.",
+                board.bootstrap_rounds
+            ),
+            board,
+        ));
+    }
+    if let Some(board) = &report.bt {
+        sections.push(board_section(
+            "Bradley–Terry ratings".into(),
+            format!(
+                "Maximum-likelihood ratings (the Chatbot Arena method); 95% intervals from {} bootstrap rounds. \
+                 Rank (UB) counts the models that are better beyond doubt.",
+                board.bootstrap_rounds
+            ),
+            board,
+        ));
     }
     if let Some(rows) = &report.pairwise {
         sections.push(Section {
@@ -66,9 +102,10 @@ pub fn render(title: &str, review_file: &str, report: &RatingReport) -> Result<S
         let mut categories: Vec<&String> = rows.iter().flat_map(|r| r.by_category.keys()).collect();
         categories.sort();
         categories.dedup();
-        let mut header: Vec<String> = ["model", "mean score", "scored", "unreadable"].map(String::from).to_vec();
+        let mut header: Vec<String> =
+            ["model", "mean score", "95% CI", "scored", "unreadable"].map(String::from).to_vec();
         header.extend(categories.iter().map(|c| c.to_string()));
-        let mut numeric = vec![false, true, true, true];
+        let mut numeric = vec![false, true, true, true, true];
         numeric.extend(categories.iter().map(|_| true));
         sections.push(Section {
             title: "Single-answer scores".into(),
@@ -78,14 +115,21 @@ pub fn render(title: &str, review_file: &str, report: &RatingReport) -> Result<S
             rows: rows
                 .iter()
                 .map(|r| {
+                    let o = r.overall.as_ref();
                     let mut row = vec![
                         r.model.clone(),
-                        r.score.map(|s| format!("{s:.2}")).unwrap_or_else(|| "–".into()),
-                        r.count.to_string(),
+                        o.map(|m| format!("{:.2}", m.mean)).unwrap_or_else(|| "–".into()),
+                        match o.and_then(|m| m.ci_lower.zip(m.ci_upper)) {
+                            Some((lo, hi)) => format!("{lo:.2} – {hi:.2}"),
+                            None => "–".into(),
+                        },
+                        o.map_or(0, |m| m.count).to_string(),
                         r.unknown.to_string(),
                     ];
                     row.extend(
-                        categories.iter().map(|c| r.by_category.get(*c).map(|s| format!("{s:.2}")).unwrap_or_default()),
+                        categories
+                            .iter()
+                            .map(|c| r.by_category.get(*c).map(|m| format!("{:.2}", m.mean)).unwrap_or_default()),
                     );
                     row
                 })

@@ -1,6 +1,6 @@
-//! Stage 3: ratings from the review file. Every metric listed is written: the first to
-//! `report_file`, others beside it as `<stem>_<metric>.csv`, and all of them to `<stem>.json`
-//! and to a page, `<stem>.html`.
+//! Stage 3: ratings from the review file, computed by the rating engine. Every metric listed
+//! is written: the first to `report_file`, others beside it as `<stem>_<metric>.csv`, and all
+//! of them to `<stem>.json` and to a page, `<stem>.html`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,14 +9,12 @@ use serde::Serialize;
 
 use super::ArenaError;
 use crate::config::{ArenaConfig, Metric};
-use crate::data::{ReviewRecord, Win, read_reviews};
-use crate::rating::{BattleSet, EloParams, Outcome, ScoredAnswer, mean_scores, online_elo, records};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct EloRow {
-    pub model: String,
-    pub rating: f64,
-}
+use crate::data::battles::{Battles, LoadedBattles, ReadOptions, read_battle_files};
+use crate::rating::scores::ScoreRow;
+use crate::rating::{
+    BattleSet, EloParams, Leaderboard, Method, RatingOptions, Rows, ScoredAnswer, bradley_terry, elo, mean_scores,
+    records,
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PairwiseRow {
@@ -29,24 +27,17 @@ pub struct PairwiseRow {
     pub tie_rate: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ScoreRowOut {
-    pub model: String,
-    pub score: Option<f64>,
-    pub count: u64,
-    pub unknown: u64,
-    pub by_category: std::collections::BTreeMap<String, f64>,
-}
-
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RatingReport {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub elo: Option<Vec<EloRow>>,
+    pub elo: Option<Leaderboard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bt: Option<Leaderboard>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairwise: Option<Vec<PairwiseRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub score: Option<Vec<ScoreRowOut>>,
-    /// Battles used, and reviews left out (unknown verdicts, non-anonymous records).
+    pub score: Option<Vec<ScoreRow>>,
+    /// Battles used, and reviews left out for an unknown verdict.
     pub battles: u64,
     pub unknown_excluded: u64,
     pub warnings: Vec<String>,
@@ -61,127 +52,111 @@ pub struct RatingSummary {
     pub report: RatingReport,
 }
 
-/// Battles and single scores read from review records, oldest first.
-pub struct ReviewData {
-    pub battles: BattleSet,
-    pub unknown: u64,
-    pub singles: Vec<(String, String, Option<f64>)>,
+/// How the metrics are computed.
+#[derive(Debug, Clone)]
+pub struct MetricOptions {
+    pub metrics: Vec<Metric>,
+    pub baseline: Option<String>,
+    pub elo: EloParams,
+    pub bootstrap: usize,
+    pub seed: u64,
 }
 
-pub fn battles_from_reviews(mut reviews: Vec<ReviewRecord>) -> ReviewData {
-    reviews.sort_by(|a, b| a.tstamp().partial_cmp(&b.tstamp()).unwrap_or(std::cmp::Ordering::Equal));
-    let mut battles = BattleSet::new();
-    let mut unknown = 0;
-    let mut singles = Vec::new();
-    for review in reviews {
-        let (model_a, model_b, win, weight, anony) = match &review {
-            ReviewRecord::Pair(r) => (&r.model_a, &r.model_b, r.win, r.weight, r.anony),
-            ReviewRecord::Swap(r) => {
-                let (win, _) = super::reviews::combine_swapped(r.win_1, 1.0, r.win_2, 1.0);
-                (&r.model_a, &r.model_b, win, r.weight, r.anony)
-            }
-            ReviewRecord::Single(r) => {
-                singles.push((r.model.clone(), r.category.clone(), r.score));
-                continue;
-            }
-        };
-        if !anony {
-            continue;
-        }
-        let outcome = match win {
-            Win::ModelA => Outcome::ModelA,
-            Win::ModelB => Outcome::ModelB,
-            Win::Tie => Outcome::Tie,
-            Win::TieBothBad => Outcome::TieBothBad,
-            Win::Unknown => {
-                unknown += 1;
-                continue;
-            }
-        };
-        battles.push(model_a, model_b, outcome, weight);
-    }
-    ReviewData { battles, unknown, singles }
-}
-
-pub fn compute_report(data: &ReviewData, metrics: &[Metric], baseline: Option<&str>) -> RatingReport {
+/// Computes the metrics from battles (in order) and single scores.
+pub fn compute_report(loaded: &LoadedBattles, options: &MetricOptions) -> RatingReport {
+    let empty = BattleSet::new();
+    let set = match &loaded.battles {
+        Battles::Ordered(set) => set,
+        Battles::Counted(_) => &empty,
+    };
+    let rows = match &loaded.battles {
+        Battles::Ordered(set) => Rows::from_battles(set),
+        Battles::Counted(builder) => builder.clone().finish(),
+    };
     let mut report =
-        RatingReport { battles: data.battles.len() as u64, unknown_excluded: data.unknown, ..Default::default() };
-    let models = data.battles.models();
-    for metric in metrics {
+        RatingReport { battles: rows.battles(), unknown_excluded: loaded.unknown, ..RatingReport::default() };
+    let rating_options = |method| RatingOptions {
+        method,
+        bootstrap: options.bootstrap,
+        seed: options.seed,
+        elo: options.elo,
+        anchor: None,
+        baseline: None,
+    };
+    for metric in &options.metrics {
         match metric {
             Metric::Elo => {
-                let ratings = online_elo(&data.battles, EloParams::LLMUSES);
-                let mut rows: Vec<EloRow> = models
-                    .iter()
-                    .zip(ratings)
-                    .map(|(m, r)| EloRow { model: m.clone(), rating: (r * 10.0).round() / 10.0 })
-                    .collect();
-                rows.sort_by(|a, b| {
-                    b.rating.partial_cmp(&a.rating).unwrap_or(std::cmp::Ordering::Equal).then(a.model.cmp(&b.model))
-                });
-                if rows.is_empty() {
+                let board = elo(set, &rating_options(Method::Elo));
+                if board.models.is_empty() {
                     report.warnings.push("elo: the reviews hold no pairwise battles".into());
                 }
-                report.elo = Some(rows);
+                report.elo = Some(board);
+            }
+            Metric::Bt => {
+                let board = bradley_terry(&rows, &rating_options(Method::Bt));
+                if board.models.is_empty() {
+                    report.warnings.push("bt: the reviews hold no pairwise battles".into());
+                }
+                report.warnings.extend(board.warnings.iter().map(|w| format!("bt: {w}")));
+                report.bt = Some(board);
             }
             Metric::Pairwise => {
-                let base_index = baseline.and_then(|b| data.battles.index_of(b));
-                if let (Some(b), None) = (baseline, base_index) {
-                    report.warnings.push(format!("pairwise: the baseline model {b} is in no battle"));
-                }
-                let (recs, skipped) = records(&data.battles, base_index);
-                if skipped > 0 {
-                    report
-                        .warnings
-                        .push(format!("pairwise: {skipped} battles without the baseline model were left out"));
-                }
-                let mut rows: Vec<PairwiseRow> = models
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| Some(*i as u32) != base_index)
-                    .map(|(i, m)| {
-                        let r = recs[i];
-                        PairwiseRow {
-                            model: m.clone(),
-                            win: r.wins,
-                            loss: r.losses,
-                            tie: r.ties,
-                            win_rate: r.win_rate(),
-                            loss_rate: r.loss_rate(),
-                            tie_rate: r.tie_rate(),
-                        }
-                    })
-                    .filter(|r| r.win + r.loss + r.tie > 0)
-                    .collect();
-                rows.sort_by(|a, b| {
-                    b.win_rate.partial_cmp(&a.win_rate).unwrap_or(std::cmp::Ordering::Equal).then(a.model.cmp(&b.model))
-                });
-                if rows.is_empty() {
-                    report.warnings.push("pairwise: the reviews hold no pairwise battles".into());
-                }
-                report.pairwise = Some(rows);
+                report.pairwise = Some(pairwise(set, options.baseline.as_deref(), &mut report.warnings))
             }
             Metric::Score => {
-                let rows =
-                    mean_scores(data.singles.iter().map(|(m, c, s)| ScoredAnswer { model: m, category: c, score: *s }));
+                let rows = mean_scores(
+                    loaded.scores.iter().map(|s| ScoredAnswer {
+                        model: &s.model,
+                        category: &s.category,
+                        score: s.score,
+                    }),
+                    options.bootstrap,
+                    options.seed,
+                );
                 if rows.is_empty() {
                     report.warnings.push("score: the reviews hold no single-answer scores".into());
                 }
-                report.score = Some(
-                    rows.into_iter()
-                        .map(|r| ScoreRowOut {
-                            model: r.model,
-                            score: r.mean,
-                            count: r.count,
-                            unknown: r.unknown,
-                            by_category: r.by_category.into_iter().map(|(c, (mean, _))| (c, mean)).collect(),
-                        })
-                        .collect(),
-                );
+                report.score = Some(rows);
             }
         }
     }
     report
+}
+
+/// Wins, losses and ties per model (only battles against the baseline when one is set).
+fn pairwise(set: &BattleSet, baseline: Option<&str>, warnings: &mut Vec<String>) -> Vec<PairwiseRow> {
+    let base_index = baseline.and_then(|b| set.index_of(b));
+    if let (Some(b), None) = (baseline, base_index) {
+        warnings.push(format!("pairwise: the baseline model {b} is in no battle"));
+    }
+    let (recs, skipped) = records(set, base_index);
+    if skipped > 0 {
+        warnings.push(format!("pairwise: {skipped} battles without the baseline model were left out"));
+    }
+    let mut rows: Vec<PairwiseRow> = set
+        .models()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i as u32) != base_index)
+        .map(|(i, m)| {
+            let r = recs[i];
+            PairwiseRow {
+                model: m.clone(),
+                win: r.wins,
+                loss: r.losses,
+                tie: r.ties,
+                win_rate: r.win_rate(),
+                loss_rate: r.loss_rate(),
+                tie_rate: r.tie_rate(),
+            }
+        })
+        .filter(|r| r.win + r.loss + r.tie > 0)
+        .collect();
+    rows.sort_by(|a, b| b.win_rate.total_cmp(&a.win_rate).then(a.model.cmp(&b.model)));
+    if rows.is_empty() {
+        warnings.push("pairwise: the reviews hold no pairwise battles".into());
+    }
+    rows
 }
 
 pub fn run_ratings(config: &ArenaConfig) -> Result<RatingSummary, ArenaError> {
@@ -198,15 +173,21 @@ pub fn run_ratings(config: &ArenaConfig) -> Result<RatingSummary, ArenaError> {
             review_file.display()
         )));
     }
-    let reviews: Vec<ReviewRecord> = read_reviews(review_file)?.into_iter().map(|l| l.value).collect();
-    let data = battles_from_reviews(reviews);
-    let report = compute_report(&data, &rating.metrics, rating.baseline_model.as_deref());
+    let loaded = read_battle_files(&[review_file], &ReadOptions { keep_order: true, ..ReadOptions::default() })?;
+    let options = MetricOptions {
+        metrics: rating.metrics.clone(),
+        baseline: rating.baseline_model.clone(),
+        elo: EloParams { k: rating.k, ..EloParams::ARENA },
+        bootstrap: rating.bootstrap,
+        seed: rating.seed,
+    };
+    let report = compute_report(&loaded, &options);
     let report_file =
         rating.report_file.clone().ok_or_else(|| ArenaError::Failed("ratings need rating_gen.report_file".into()))?;
     let mut files = write_report(&report_file, &rating.metrics, &report)
         .map_err(|e| ArenaError::Failed(format!("cannot write the rating report {}: {e}", report_file.display())))?;
     let title = config.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "arena".into());
-    let html = super::html_report::render(&title, &review_file.display().to_string(), &report)
+    let html = super::html_report::render(&title, &review_file.display().to_string(), &report, rating.k)
         .map_err(|e| ArenaError::Failed(format!("cannot render the HTML report: {e}")))?;
     let html_path = report_file.with_extension("html");
     std::fs::write(&html_path, html)
@@ -229,6 +210,32 @@ pub fn metric_csv_path(report_file: &Path, metric: Metric, first: bool) -> PathB
     report_file.with_file_name(format!("{stem}_{}.csv", metric.as_str()))
 }
 
+fn optional(x: Option<f64>, digits: usize) -> String {
+    x.map(|v| format!("{v:.digits$}")).unwrap_or_default()
+}
+
+fn write_leaderboard(
+    out: &mut csv::Writer<std::fs::File>,
+    board: &Leaderboard,
+    rating_column: &str,
+) -> csv::Result<()> {
+    out.write_record(["Model", rating_column, "CI_Lower", "CI_Upper", "Rank_UB", "Battles", "Wins", "Losses", "Ties"])?;
+    for m in &board.models {
+        out.write_record([
+            m.model.clone(),
+            format!("{:.1}", m.rating),
+            optional(m.ci_lower, 1),
+            optional(m.ci_upper, 1),
+            m.rank_ub.to_string(),
+            m.battles.to_string(),
+            m.wins.to_string(),
+            m.losses.to_string(),
+            m.ties.to_string(),
+        ])?;
+    }
+    Ok(())
+}
+
 fn write_report(report_file: &Path, metrics: &[Metric], report: &RatingReport) -> std::io::Result<Vec<PathBuf>> {
     if let Some(dir) = report_file.parent() {
         std::fs::create_dir_all(dir)?;
@@ -238,12 +245,9 @@ fn write_report(report_file: &Path, metrics: &[Metric], report: &RatingReport) -
         let path = metric_csv_path(report_file, *metric, i == 0);
         let mut out = csv::Writer::from_path(&path)?;
         match metric {
-            Metric::Elo => {
-                out.write_record(["Model", "Elo_Rating"])?;
-                for r in report.elo.iter().flatten() {
-                    out.write_record([r.model.clone(), format!("{:.1}", r.rating)])?;
-                }
-            }
+            // llmuses' columns first, then the intervals.
+            Metric::Elo => write_leaderboard(&mut out, report.elo.as_ref().expect("computed"), "Elo_Rating")?,
+            Metric::Bt => write_leaderboard(&mut out, report.bt.as_ref().expect("computed"), "Rating")?,
             Metric::Pairwise => {
                 out.write_record(["model", "win", "loss", "tie", "win_rate", "loss_rate", "tie_rate"])?;
                 for r in report.pairwise.iter().flatten() {
@@ -263,19 +267,21 @@ fn write_report(report_file: &Path, metrics: &[Metric], report: &RatingReport) -
                 let mut categories: Vec<&String> = rows.iter().flat_map(|r| r.by_category.keys()).collect();
                 categories.sort();
                 categories.dedup();
-                let mut header = vec!["model".to_string(), "score".into(), "count".into(), "unknown".into()];
+                let mut header: Vec<String> =
+                    ["model", "score", "ci_lower", "ci_upper", "count", "unknown"].map(String::from).to_vec();
                 header.extend(categories.iter().map(|c| c.to_string()));
                 out.write_record(&header)?;
                 for r in rows {
+                    let o = r.overall.as_ref();
                     let mut row = vec![
                         r.model.clone(),
-                        r.score.map(|s| format!("{s:.4}")).unwrap_or_default(),
-                        r.count.to_string(),
+                        optional(o.map(|m| m.mean), 4),
+                        optional(o.and_then(|m| m.ci_lower), 4),
+                        optional(o.and_then(|m| m.ci_upper), 4),
+                        o.map_or(0, |m| m.count).to_string(),
                         r.unknown.to_string(),
                     ];
-                    row.extend(
-                        categories.iter().map(|c| r.by_category.get(*c).map(|s| format!("{s:.4}")).unwrap_or_default()),
-                    );
+                    row.extend(categories.iter().map(|c| optional(r.by_category.get(*c).map(|m| m.mean), 4)));
                     out.write_record(&row)?;
                 }
             }

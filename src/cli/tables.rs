@@ -3,25 +3,48 @@
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::arena::ArenaSummary;
+use crate::rating::Leaderboard;
 
-fn table(header: &[&str]) -> Table {
+pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header(header.iter().map(Cell::new));
     t
 }
 
-fn right(text: impl ToString) -> Cell {
+pub fn right(text: impl ToString) -> Cell {
     Cell::new(text.to_string()).set_alignment(CellAlignment::Right)
+}
+
+/// Rank (UB), model, rating, 95% interval as +/−, battles and the win/loss/tie record.
+pub fn leaderboard(board: &Leaderboard) -> Table {
+    let mut t = table(&["rank (UB)", "model", "rating", "95% CI", "battles", "wins", "losses", "ties"]);
+    for m in &board.models {
+        let ci = match (m.ci_lower, m.ci_upper) {
+            (Some(lo), Some(hi)) => format!("+{:.1}/-{:.1}", hi - m.rating, m.rating - lo),
+            _ => "-".into(),
+        };
+        let name = if m.flags.is_empty() { m.model.clone() } else { format!("{} ({})", m.model, m.flags.join(", ")) };
+        t.add_row(vec![
+            right(m.rank_ub),
+            Cell::new(name),
+            right(format!("{:.1}", m.rating)),
+            right(ci),
+            right(m.battles),
+            right(m.wins),
+            right(m.losses),
+            right(m.ties),
+        ]);
+    }
+    t
 }
 
 pub fn print_summary(summary: &ArenaSummary) {
     if let Some(report) = &summary.report {
-        if let Some(rows) = &report.elo {
-            let mut t = table(&["#", "model", "Elo"]);
-            for (i, r) in rows.iter().enumerate() {
-                t.add_row(vec![right(i + 1), Cell::new(&r.model), right(format!("{:.1}", r.rating))]);
-            }
-            println!("Elo ratings (online, K=32)\n{t}");
+        if let Some(board) = &report.elo {
+            println!("Elo ratings (online)\n{}", leaderboard(board));
+        }
+        if let Some(board) = &report.bt {
+            println!("Bradley-Terry ratings\n{}", leaderboard(board));
         }
         if let Some(rows) = &report.pairwise {
             let mut t = table(&["model", "win", "loss", "tie", "win rate", "loss rate", "tie rate"]);
@@ -39,12 +62,17 @@ pub fn print_summary(summary: &ArenaSummary) {
             println!("Pairwise results\n{t}");
         }
         if let Some(rows) = &report.score {
-            let mut t = table(&["model", "mean score", "scored", "unreadable"]);
+            let mut t = table(&["model", "mean score", "95% CI", "scored", "unreadable"]);
             for r in rows {
+                let o = r.overall.as_ref();
                 t.add_row(vec![
                     Cell::new(&r.model),
-                    right(r.score.map(|s| format!("{s:.2}")).unwrap_or_else(|| "-".into())),
-                    right(r.count),
+                    right(o.map(|m| format!("{:.2}", m.mean)).unwrap_or_else(|| "-".into())),
+                    right(match o.and_then(|m| m.ci_lower.zip(m.ci_upper)) {
+                        Some((lo, hi)) => format!("{lo:.2} - {hi:.2}"),
+                        None => "-".into(),
+                    }),
+                    right(o.map_or(0, |m| m.count)),
                     right(r.unknown),
                 ]);
             }

@@ -109,6 +109,8 @@ pub struct Reviews {
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Elo,
+    /// Bradley–Terry ratings with bootstrap intervals (jury extension).
+    Bt,
     Pairwise,
     Score,
 }
@@ -117,6 +119,7 @@ impl Metric {
     pub fn as_str(self) -> &'static str {
         match self {
             Metric::Elo => "elo",
+            Metric::Bt => "bt",
             Metric::Pairwise => "pairwise",
             Metric::Score => "score",
         }
@@ -129,6 +132,10 @@ pub struct Rating {
     pub metrics: Vec<Metric>,
     pub baseline_model: Option<String>,
     pub report_file: Option<PathBuf>,
+    /// Elo's K; llmuses used 32.
+    pub k: f64,
+    pub bootstrap: usize,
+    pub seed: u64,
 }
 
 impl ArenaConfig {
@@ -544,12 +551,13 @@ impl Validator<'_> {
         for (i, name) in names.iter().enumerate() {
             let metric = match name.trim() {
                 "elo" => Metric::Elo,
+                "bt" => Metric::Bt,
                 "pairwise" => Metric::Pairwise,
                 "score" => Metric::Score,
                 other => {
                     self.problem(
                         &format!("rating_gen.metrics[{i}]"),
-                        format!("expected elo, pairwise or score; got \"{other}\""),
+                        format!("expected elo, bt, pairwise or score; got \"{other}\""),
                     );
                     continue;
                 }
@@ -564,11 +572,18 @@ impl Validator<'_> {
         if enable && reviews.review_file.is_none() && !reviews.enable {
             self.problem("reviews_gen.review_file", "missing: ratings are computed from the review file");
         }
+        let k = raw.k.unwrap_or(32.0);
+        if !(k > 0.0 && k.is_finite()) {
+            self.problem("rating_gen.k", format!("expected a number > 0, got {k}"));
+        }
         Rating {
             enable,
             metrics,
             baseline_model: raw.baseline_model,
             report_file: raw.report_file.as_deref().map(|v| self.path(v)),
+            k,
+            bootstrap: raw.bootstrap.unwrap_or(100).min(100_000) as usize,
+            seed: raw.seed.unwrap_or(42),
         }
     }
 }

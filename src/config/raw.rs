@@ -96,6 +96,12 @@ pub struct RawRating {
     pub metrics: Option<Vec<String>>,
     pub baseline_model: Option<String>,
     pub report_file: Option<String>,
+    // jury extensions
+    /// Elo's K (llmuses used 32).
+    pub k: Option<f64>,
+    /// Bootstrap rounds for the intervals (0: none).
+    pub bootstrap: Option<u64>,
+    pub seed: Option<u64>,
 }
 
 /// Accepts a scalar of any type as text: `revision: v1.0.2`, `revision: 2`, `precision: torch.float16`.

@@ -2,6 +2,7 @@
 //! in llmuses/FastChat shapes.
 
 pub mod answers;
+pub mod battles;
 pub mod ids;
 pub mod jsonl;
 pub mod questions;

@@ -65,6 +65,11 @@ impl BattleSet {
         self.battles.push(Battle { a, b, outcome, weight });
     }
 
+    /// Adds a battle between models already added with [`BattleSet::model`].
+    pub fn push_indexed(&mut self, a: u32, b: u32, outcome: Outcome, weight: f64) {
+        self.battles.push(Battle { a, b, outcome, weight });
+    }
+
     pub fn models(&self) -> &[String] {
         &self.models
     }

@@ -1,6 +1,6 @@
 //! Online Elo: battles in order, each moving both ratings by K times the surprise.
 
-use super::battles::BattleSet;
+use super::battles::{Battle, BattleSet};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EloParams {
@@ -27,12 +27,18 @@ impl Default for EloParams {
 /// `E_a = 1 / (1 + BASE^((R_b − R_a) / SCALE))`, `R_a += K·(S_a − E_a)`, `R_b += K·(1 − S_a − E_b)`.
 /// Battle weights are ignored: online Elo counts each battle once, as Chatbot Arena does.
 pub fn online_elo(set: &BattleSet, params: EloParams) -> Vec<f64> {
-    let mut ratings = vec![params.init; set.models().len()];
-    for battle in set.battles() {
+    online_elo_of(set.models().len(), set.battles().iter().copied(), params)
+}
+
+/// Online Elo over battles among `n` models, in the order given.
+pub fn online_elo_of(n: usize, battles: impl Iterator<Item = Battle>, params: EloParams) -> Vec<f64> {
+    let mut ratings = vec![params.init; n];
+    // BASE^x = e^(x·ln BASE); E_b = 1 − E_a, so one exponential per battle.
+    let factor = params.base.ln() / params.scale;
+    for battle in battles {
         let (a, b) = (battle.a as usize, battle.b as usize);
-        let (ra, rb) = (ratings[a], ratings[b]);
-        let ea = 1.0 / (1.0 + params.base.powf((rb - ra) / params.scale));
-        let eb = 1.0 / (1.0 + params.base.powf((ra - rb) / params.scale));
+        let ea = 1.0 / (1.0 + ((ratings[b] - ratings[a]) * factor).exp());
+        let eb = 1.0 - ea;
         let sa = battle.outcome.score_a();
         ratings[a] += params.k * (sa - ea);
         ratings[b] += params.k * (1.0 - sa - eb);
