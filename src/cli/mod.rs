@@ -2,6 +2,7 @@
 
 mod arena;
 mod logging;
+mod rate;
 mod tables;
 
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ use crate::store::StoreError;
         `jury arena` runs an llmuses/EvalScope-style arena from a YAML config: candidate models \
         answer a question set (local GGUF models in-process, or any OpenAI-compatible server), a \
         judge model reviews the answers, and ratings come out.\n\n\
+        `jury rate` turns battle files (FastChat, llmuses reviews) into a leaderboard with \
+        Bradley-Terry or Elo ratings and bootstrap confidence intervals.\n\n\
         Results are stored in a database (SQLite by default) so that interrupted runs resume \
         without repeating work.",
     after_help = "Logs go to stderr; set RUST_LOG (for example RUST_LOG=jury=debug) for more detail."
@@ -32,28 +35,32 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Arena(arena::ArenaArgs),
+    Rate(rate::RateArgs),
 }
 
 /// Parses arguments, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let progress = logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+    let result = match cli.command {
+        Command::Arena(args) => with_runtime(|| arena::run(args, progress)),
+        Command::Rate(args) => rate::run(args),
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Arena(args) => arena::run(args, progress).await,
-        }
-    });
     match result {
         Ok(code) => code,
         Err(error) => report_error(&error),
     }
+}
+
+/// Runs an async command on a multi-threaded tokio runtime.
+fn with_runtime<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    command: impl FnOnce() -> F,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(command())
 }
 
 fn report_error(error: &anyhow::Error) -> ExitCode {

@@ -6,7 +6,6 @@
 //! tree of JSON values.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -90,10 +89,11 @@ pub fn read_battle_files(files: &[impl AsRef<Path>], options: &ReadOptions) -> R
     let mut all = LoadedBattles::new(options.keep_order);
     for file in files {
         let file = file.as_ref();
-        let bytes = std::fs::read(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
-        match detect(&bytes) {
+        let bytes = map_file(file)?;
+        let bytes: &[u8] = &bytes;
+        match detect(bytes) {
             Kind::Reviews => read_review_file(file, options, &mut all)?,
-            Kind::FastChat => read_fastchat(&bytes, file, options, &mut all)?,
+            Kind::FastChat => read_fastchat(bytes, file, options, &mut all)?,
             Kind::Empty => {}
             Kind::Unknown(line) => {
                 return Err(Problem::new(
@@ -107,6 +107,19 @@ pub fn read_battle_files(files: &[impl AsRef<Path>], options: &ReadOptions) -> R
         }
     }
     Ok(all)
+}
+
+/// The file's bytes, memory-mapped: a large battle file is parsed in place, without a copy.
+fn map_file(file: &Path) -> Result<memmap2::Mmap, BadInput> {
+    let cannot = |e: std::io::Error| BadInput::one(Problem::new(format!("cannot read: {e}")).in_file(file));
+    let handle = std::fs::File::open(file).map_err(cannot)?;
+    if handle.metadata().map_err(cannot)?.is_dir() {
+        return Err(Problem::new("is a folder, not a battle file").in_file(file).into());
+    }
+    // SAFETY: the map is read-only and dropped before this function's caller returns; a file
+    // truncated by another process while it is read can fault, as with any mapped reader.
+    let map = unsafe { memmap2::MmapOptions::new().map(&handle) }.map_err(cannot)?;
+    Ok(map)
 }
 
 enum Kind {
@@ -219,7 +232,7 @@ struct ConvMetadata {
 #[derive(Default)]
 struct Chunk {
     models: Vec<String>,
-    index: HashMap<String, u32>,
+    index: rustc_hash::FxHashMap<String, u32>,
     battles: Vec<(u32, u32, Outcome, f64)>,
     rows: RowBuilder,
     keep_order: bool,
@@ -240,11 +253,11 @@ impl Chunk {
     }
 
     fn add(&mut self, raw: RawBattle<'_>, options: &ReadOptions) {
-        if let Some(c) = &options.category {
-            if raw.category.as_deref() != Some(c.as_str()) {
-                self.filtered_out += 1;
-                return;
-            }
+        if let Some(c) = &options.category
+            && raw.category.as_deref() != Some(c.as_str())
+        {
+            self.filtered_out += 1;
+            return;
         }
         let outcome = match raw.winner.as_ref() {
             "model_a" => Outcome::ModelA,
@@ -257,24 +270,24 @@ impl Chunk {
             }
         };
         let weight = raw.weight.unwrap_or(1.0);
-        if let (Some(base), Some(meta)) = (&options.lengths_against, &raw.conv_metadata) {
-            if let (Some(la), Some(lb)) = (meta.sum_assistant_a_tokens, meta.sum_assistant_b_tokens) {
-                let score_a = outcome.score_a();
-                if raw.model_b == base.as_str() && raw.model_a != base.as_str() {
-                    self.lengths.push(LengthObservation {
-                        model: raw.model_a.to_string(),
-                        score: score_a,
-                        model_length: la,
-                        baseline_length: lb,
-                    });
-                } else if raw.model_a == base.as_str() && raw.model_b != base.as_str() {
-                    self.lengths.push(LengthObservation {
-                        model: raw.model_b.to_string(),
-                        score: 1.0 - score_a,
-                        model_length: lb,
-                        baseline_length: la,
-                    });
-                }
+        if let (Some(base), Some(meta)) = (&options.lengths_against, &raw.conv_metadata)
+            && let (Some(la), Some(lb)) = (meta.sum_assistant_a_tokens, meta.sum_assistant_b_tokens)
+        {
+            let score_a = outcome.score_a();
+            if raw.model_b == base.as_str() && raw.model_a != base.as_str() {
+                self.lengths.push(LengthObservation {
+                    model: raw.model_a.to_string(),
+                    score: score_a,
+                    model_length: la,
+                    baseline_length: lb,
+                });
+            } else if raw.model_a == base.as_str() && raw.model_b != base.as_str() {
+                self.lengths.push(LengthObservation {
+                    model: raw.model_b.to_string(),
+                    score: 1.0 - score_a,
+                    model_length: lb,
+                    baseline_length: la,
+                });
             }
         }
         if self.keep_order {
@@ -381,14 +394,14 @@ fn read_array(bytes: &[u8], file: &Path, options: &ReadOptions) -> Result<Vec<Ch
     let mut starts = vec![skip_ws(bytes, open)];
     for k in 1..pieces {
         let guess = open + (close - open) * k / pieces;
-        if let Some(s) = guess_element_start(bytes, guess, close) {
-            if s > *starts.last().unwrap() {
-                starts.push(s);
-            }
+        if let Some(s) = guess_element_start(bytes, guess, close)
+            && s > *starts.last().unwrap()
+        {
+            starts.push(s);
         }
     }
     let ends: Vec<usize> = starts.iter().skip(1).copied().chain(std::iter::once(close)).collect();
-    let parsed: Vec<Result<(Chunk, usize), (Problem, usize)>> = starts
+    let parsed: Vec<ChunkResult> = starts
         .par_iter()
         .zip(ends.par_iter())
         .map(|(&from, &until)| parse_elements(bytes, file, options, from, until, close))
@@ -396,7 +409,7 @@ fn read_array(bytes: &[u8], file: &Path, options: &ReadOptions) -> Result<Vec<Ch
 
     // Stitch: a chunk counts only if reading reached its start exactly; a gap before a chunk
     // (its guess was inside a string the reader went through) is read again sequentially.
-    let mut parsed: Vec<Option<Result<(Chunk, usize), (Problem, usize)>>> = parsed.into_iter().map(Some).collect();
+    let mut parsed: Vec<Option<ChunkResult>> = parsed.into_iter().map(Some).collect();
     let mut chunks = Vec::new();
     let mut pos = starts[0];
     let mut i = 0;
@@ -460,6 +473,9 @@ fn guess_element_start(bytes: &[u8], from: usize, limit: usize) -> Option<usize>
     None
 }
 
+/// A chunk read, with where reading stopped; or the problem, with where it was met.
+type ChunkResult = Result<(Chunk, usize), (Problem, usize)>;
+
 /// Reads array elements from `from` until reaching `until` (or the array's end). Returns
 /// where it stopped: the start of the next element, or `close`.
 fn parse_elements(
@@ -469,7 +485,7 @@ fn parse_elements(
     from: usize,
     until: usize,
     close: usize,
-) -> Result<(Chunk, usize), (Problem, usize)> {
+) -> ChunkResult {
     let mut chunk = new_chunk(options);
     let mut pos = skip_ws(bytes, from);
     while pos < until && pos < close {

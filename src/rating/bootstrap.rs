@@ -38,11 +38,6 @@ pub fn resample_rows(rows: &Rows, rng: &mut impl Rng) -> Vec<u64> {
     out
 }
 
-/// Battle indices drawn with replacement (for methods that need the battles in order).
-pub fn resample_indices(n: usize, rng: &mut impl Rng) -> Vec<u32> {
-    (0..n).map(|_| rng.random_range(0..n as u32)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

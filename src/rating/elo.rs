@@ -27,19 +27,36 @@ impl Default for EloParams {
 /// `E_a = 1 / (1 + BASE^((R_b − R_a) / SCALE))`, `R_a += K·(S_a − E_a)`, `R_b += K·(1 − S_a − E_b)`.
 /// Battle weights are ignored: online Elo counts each battle once, as Chatbot Arena does.
 pub fn online_elo(set: &BattleSet, params: EloParams) -> Vec<f64> {
-    online_elo_of(set.models().len(), set.battles().iter().copied(), params)
+    online_elo_of(set.models().len(), set.battles().iter().map(PackedBattle::new), params)
+}
+
+/// A battle in 8 bytes (model A, model B, A's score). Replaying millions of battles drawn at
+/// random is bound by memory access; a third of the size keeps most of them in the CPU cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedBattle(u64);
+
+impl PackedBattle {
+    pub fn new(battle: &Battle) -> PackedBattle {
+        // Twice A's score: 0, 1 (a tie) or 2.
+        let score = (battle.outcome.score_a() * 2.0) as u64;
+        PackedBattle(battle.a as u64 | (battle.b as u64) << 31 | score << 62)
+    }
+
+    pub fn unpack(self) -> (usize, usize, f64) {
+        let mask = (1u64 << 31) - 1;
+        ((self.0 & mask) as usize, ((self.0 >> 31) & mask) as usize, (self.0 >> 62) as f64 / 2.0)
+    }
 }
 
 /// Online Elo over battles among `n` models, in the order given.
-pub fn online_elo_of(n: usize, battles: impl Iterator<Item = Battle>, params: EloParams) -> Vec<f64> {
+pub fn online_elo_of(n: usize, battles: impl Iterator<Item = PackedBattle>, params: EloParams) -> Vec<f64> {
     let mut ratings = vec![params.init; n];
     // BASE^x = e^(x·ln BASE); E_b = 1 − E_a, so one exponential per battle.
     let factor = params.base.ln() / params.scale;
     for battle in battles {
-        let (a, b) = (battle.a as usize, battle.b as usize);
+        let (a, b, sa) = battle.unpack();
         let ea = 1.0 / (1.0 + ((ratings[b] - ratings[a]) * factor).exp());
         let eb = 1.0 - ea;
-        let sa = battle.outcome.score_a();
         ratings[a] += params.k * (sa - ea);
         ratings[b] += params.k * (1.0 - sa - eb);
     }

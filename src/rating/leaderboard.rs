@@ -7,9 +7,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::battles::BattleSet;
-use super::bootstrap::{resample_indices, resample_rows, round_rng};
+use rand::Rng;
+
+use super::bootstrap::{resample_rows, round_rng};
 use super::bt::{self, PairCounts};
-use super::elo::{EloParams, online_elo_of};
+use super::elo::{EloParams, PackedBattle, online_elo_of};
 use super::percentile::interval95;
 use super::rows::Rows;
 
@@ -174,15 +176,13 @@ pub fn elo(set: &BattleSet, options: &RatingOptions) -> Leaderboard {
         }
         r
     };
-    let ratings = shift(online_elo_of(set.models().len(), set.battles().iter().copied(), options.elo));
-    let battles = set.battles();
-    let samples: Vec<Vec<f64>> = (0..options.bootstrap as u64)
-        .into_par_iter()
-        .map(|round| {
-            let picks = resample_indices(battles.len(), &mut round_rng(options.seed, round));
-            let drawn = picks.iter().map(|&i| battles[i as usize]);
-            shift(online_elo_of(set.models().len(), drawn, options.elo))
-        })
+    let battles: Vec<PackedBattle> = set.battles().iter().map(PackedBattle::new).collect();
+    let ratings = shift(online_elo_of(set.models().len(), battles.iter().copied(), options.elo));
+    let rounds: Vec<u64> = (0..options.bootstrap as u64).collect();
+    let samples: Vec<Vec<f64>> = rounds
+        .par_chunks(ELO_LANES)
+        .flat_map_iter(|lanes| elo_replays(set.models().len(), &battles, lanes, options))
+        .map(shift)
         .collect();
     let mut board = assemble(Method::Elo, &rows, &ratings, &samples, options, warnings);
     if let Some(b) = options.baseline.as_deref().and_then(|b| rows.index_of(b)) {
@@ -197,6 +197,29 @@ pub fn elo(set: &BattleSet, options: &RatingOptions) -> Leaderboard {
         }));
     }
     board
+}
+
+/// Bootstrap rounds replayed side by side in one thread. One online-Elo replay is a chain of
+/// dependent updates; interleaving independent rounds lets the CPU overlap them.
+const ELO_LANES: usize = 4;
+
+/// Online Elo over battles drawn with replacement, one replay per round in `rounds`; each
+/// round uses its own random stream, so the result does not depend on the interleaving.
+fn elo_replays(models: usize, battles: &[PackedBattle], rounds: &[u64], options: &RatingOptions) -> Vec<Vec<f64>> {
+    let params = options.elo;
+    let factor = params.base.ln() / params.scale;
+    let n = battles.len() as u32;
+    let mut rngs: Vec<_> = rounds.iter().map(|&r| round_rng(options.seed, r)).collect();
+    let mut ratings = vec![vec![params.init; models]; rounds.len()];
+    for _ in 0..n {
+        for (rng, r) in rngs.iter_mut().zip(ratings.iter_mut()) {
+            let (a, b, sa) = battles[rng.random_range(0..n) as usize].unpack();
+            let ea = 1.0 / (1.0 + ((r[b] - r[a]) * factor).exp());
+            r[a] += params.k * (sa - ea);
+            r[b] += params.k * (ea - sa);
+        }
+    }
+    ratings
 }
 
 /// P(a beats b) for a rating difference.

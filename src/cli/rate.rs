@@ -1,0 +1,267 @@
+//! `jury rate`: a leaderboard with confidence intervals from battle files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use comfy_table::Cell;
+use serde::Serialize;
+
+use super::tables::{leaderboard, right, table};
+use crate::data::battles::{Battles, ReadOptions, read_battle_files};
+use crate::input::{BadInput, Problem};
+use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
+use crate::rating::scores::ScoreRow;
+use crate::rating::{EloParams, Leaderboard, Method, RatingOptions, ScoredAnswer, bradley_terry, elo, mean_scores};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Bradley–Terry maximum likelihood (Chatbot Arena's current method)
+    Bt,
+    /// Online Elo over the battles in order
+    Elo,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Rate models from battle files: Bradley-Terry or Elo with bootstrap confidence intervals",
+    long_about = "Rates models from battle files and prints a leaderboard: Rank (UB), model, rating, 95% \
+        confidence interval, battles, wins, losses and ties.\n\n\
+        Files may be FastChat clean battle JSON (a JSON array or JSON Lines of {model_a, model_b, winner, \
+        ...}, winner one of model_a, model_b, tie, tie (bothbad)) or llmuses review JSONL ({win} records, \
+        {win_1, win_2} swapped-position records where a disagreement is a tie, and single-mode {model, \
+        score} records, which give mean scores). Battles with an unknown verdict are left out and counted.\n\n\
+        Bradley-Terry ratings are the maximum-likelihood fit (a tie is half a win for each side), scaled \
+        as 400*beta + 1000 and averaging 1000 unless anchored. Intervals are 95% percentile intervals over \
+        bootstrap rounds that resample the battles with replacement; the same seed gives the same numbers. \
+        Rank (UB) is 1 + the number of models whose lower bound is above this model's upper bound.\n\n\
+        Online Elo plays FastChat battles in file order and llmuses reviews in time order.\n\n\
+        Exit codes: 0 success, 2 bad input.",
+    after_help = "Examples:\n  jury rate clean_battle.json\n  jury rate reviews.jsonl --baseline gpt-4-0314 --json\n  \
+        jury rate battles.json --method elo --k 4 --bootstrap 1000 --seed 7"
+)]
+pub struct RateArgs {
+    /// Battle files (FastChat clean battle JSON/JSONL, llmuses review JSONL)
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Rating method
+    #[arg(long, value_enum, default_value_t = MethodArg::Bt)]
+    method: MethodArg,
+
+    /// Bootstrap rounds for the intervals (0: no intervals)
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    bootstrap: usize,
+
+    /// Seed of the bootstrap
+    #[arg(long, default_value_t = 42, value_name = "S")]
+    seed: u64,
+
+    /// Elo: K factor
+    #[arg(long, default_value_t = 4.0, value_name = "K")]
+    k: f64,
+
+    /// Elo: rating difference that makes one model BASE times likelier to win
+    #[arg(long, default_value_t = 400.0, value_name = "SCALE")]
+    scale: f64,
+
+    /// Elo: odds base
+    #[arg(long, default_value_t = 10.0, value_name = "BASE")]
+    base: f64,
+
+    /// Elo: starting rating
+    #[arg(long, default_value_t = 1000.0, value_name = "INIT")]
+    init: f64,
+
+    /// Fix one model's rating (the others shift with it)
+    #[arg(long, value_name = "MODEL=RATING", value_parser = parse_anchor)]
+    anchor: Option<(String, f64)>,
+
+    /// Report win rates against this model (anchored at 1000 unless --anchor says otherwise)
+    #[arg(long, value_name = "MODEL")]
+    baseline: Option<String>,
+
+    /// Only battles of this category (records with a `category` field)
+    #[arg(long, value_name = "C")]
+    category: Option<String>,
+
+    /// Print one JSON object instead of tables
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_anchor(text: &str) -> Result<(String, f64), String> {
+    let (model, rating) = text.rsplit_once('=').ok_or("expected MODEL=RATING, for example gpt-4=1000")?;
+    let rating: f64 = rating.trim().parse().map_err(|_| format!("\"{rating}\" is not a number"))?;
+    if model.trim().is_empty() || !rating.is_finite() {
+        return Err("expected MODEL=RATING, for example gpt-4=1000".into());
+    }
+    Ok((model.trim().to_string(), rating))
+}
+
+#[derive(Serialize)]
+struct RateOutput<'a> {
+    #[serde(flatten)]
+    board: &'a Leaderboard,
+    unknown_excluded: u64,
+    filtered_out: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length_controlled: Option<Vec<LengthControlled>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scores: Option<Vec<ScoreRow>>,
+}
+
+pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
+    for (name, value) in [("--k", args.k), ("--scale", args.scale), ("--init", args.init)] {
+        if !value.is_finite() || (name != "--init" && value <= 0.0) {
+            return Err(BadInput::one(Problem::new(format!("{name} must be a positive number, got {value}"))).into());
+        }
+    }
+    if !(args.base > 1.0 && args.base.is_finite()) {
+        return Err(BadInput::one(Problem::new(format!("--base must be a number above 1, got {}", args.base))).into());
+    }
+    let method = match args.method {
+        MethodArg::Bt => Method::Bt,
+        MethodArg::Elo => Method::Elo,
+    };
+    let read = ReadOptions {
+        keep_order: method == Method::Elo,
+        category: args.category.clone(),
+        lengths_against: args.baseline.clone(),
+    };
+    let started = std::time::Instant::now();
+    let loaded = read_battle_files(&args.files, &read)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "battle files read");
+    let options = RatingOptions {
+        method,
+        bootstrap: args.bootstrap,
+        seed: args.seed,
+        elo: EloParams { k: args.k, scale: args.scale, base: args.base, init: args.init },
+        anchor: args.anchor.clone(),
+        baseline: args.baseline.clone(),
+    };
+    let mut board = match loaded.battles {
+        Battles::Ordered(ref set) => elo(set, &options),
+        Battles::Counted(ref builder) => bradley_terry(&builder.clone().finish(), &options),
+    };
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "ratings computed");
+    if loaded.unknown > 0 {
+        board.warnings.push(format!("{} battles with an unknown verdict were left out", loaded.unknown));
+    }
+    if loaded.filtered_out > 0 {
+        board.warnings.push(format!(
+            "{} battles outside category {} were left out",
+            loaded.filtered_out,
+            args.category.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(b) = &args.baseline
+        && !board.models.iter().any(|m| &m.model == b)
+    {
+        board.warnings.push(format!("the baseline {b} is in no battle"));
+    }
+    let length_controlled = (!loaded.lengths.is_empty()).then(|| {
+        let mut by_model: BTreeMap<String, Vec<LengthBattle>> = BTreeMap::new();
+        for o in &loaded.lengths {
+            by_model
+                .entry(o.model.clone())
+                .or_default()
+                .push(LengthBattle { score: o.score, length_difference: o.model_length - o.baseline_length });
+        }
+        length_controlled(&by_model, args.bootstrap, args.seed)
+    });
+    let scores = (!loaded.scores.is_empty()).then(|| {
+        mean_scores(
+            loaded.scores.iter().map(|s| ScoredAnswer { model: &s.model, category: &s.category, score: s.score }),
+            args.bootstrap,
+            args.seed,
+        )
+    });
+    if args.json {
+        let out = RateOutput {
+            board: &board,
+            unknown_excluded: loaded.unknown,
+            filtered_out: loaded.filtered_out,
+            length_controlled,
+            scores,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_tables(&board, length_controlled.as_deref(), scores.as_deref(), &options);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_tables(
+    board: &Leaderboard,
+    lc: Option<&[LengthControlled]>,
+    scores: Option<&[ScoreRow]>,
+    options: &RatingOptions,
+) {
+    let method = match board.method {
+        Method::Bt => "Bradley-Terry".to_string(),
+        Method::Elo => format!("online Elo (K={})", options.elo.k),
+    };
+    if !board.models.is_empty() {
+        let intervals = if board.bootstrap_rounds > 0 {
+            format!("95% intervals from {} bootstrap rounds, seed {}", board.bootstrap_rounds, board.seed)
+        } else {
+            "no intervals (--bootstrap 0)".to_string()
+        };
+        println!("{method}: {} battles, {intervals}\n{}", board.battles, leaderboard(board));
+    }
+    if let Some(report) = &board.baseline {
+        let mut t = table(&["model", "battles", "win rate", "95% CI", "predicted", "95% CI"]);
+        let ci = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
+            (Some(lo), Some(hi)) => format!("{:.1}% - {:.1}%", lo * 100.0, hi * 100.0),
+            _ => "-".into(),
+        };
+        for r in &report.rows {
+            t.add_row(vec![
+                Cell::new(&r.model),
+                right(r.battles),
+                right(format!("{:.1}%", r.win_rate * 100.0)),
+                right(ci(r.win_rate_ci_lower, r.win_rate_ci_upper)),
+                right(format!("{:.1}%", r.predicted_win_rate * 100.0)),
+                right(ci(r.predicted_ci_lower, r.predicted_ci_upper)),
+            ]);
+        }
+        println!("Against {} (win rate = (wins + ties/2) / battles; predicted from the ratings)\n{t}", report.model);
+    }
+    if let Some(rows) = lc {
+        let mut t = table(&["model", "battles", "win rate", "LC win rate", "95% CI"]);
+        for r in rows {
+            t.add_row(vec![
+                Cell::new(&r.model),
+                right(r.battles),
+                right(format!("{:.1}%", r.win_rate * 100.0)),
+                right(format!("{:.1}%", r.lc_win_rate * 100.0)),
+                right(match (r.ci_lower, r.ci_upper) {
+                    (Some(lo), Some(hi)) => format!("{:.1}% - {:.1}%", lo * 100.0, hi * 100.0),
+                    _ => "-".into(),
+                }),
+            ]);
+        }
+        println!("Length-controlled win rates (answer length difference set to zero)\n{t}");
+    }
+    if let Some(rows) = scores {
+        let mut t = table(&["model", "mean score", "95% CI", "scored", "unreadable"]);
+        for r in rows {
+            let o = r.overall.as_ref();
+            t.add_row(vec![
+                Cell::new(&r.model),
+                right(o.map(|m| format!("{:.2}", m.mean)).unwrap_or_else(|| "-".into())),
+                right(match o.and_then(|m| m.ci_lower.zip(m.ci_upper)) {
+                    Some((lo, hi)) => format!("{lo:.2} - {hi:.2}"),
+                    None => "-".into(),
+                }),
+                right(o.map_or(0, |m| m.count)),
+                right(r.unknown),
+            ]);
+        }
+        println!("Single-answer scores\n{t}");
+    }
+    for w in &board.warnings {
+        eprintln!("warning: {w}");
+    }
+}
