@@ -325,3 +325,73 @@ fn the_table_shows_rank_rating_interval_and_record() {
     assert!(text.contains("rank (UB)") && text.contains("95% CI") && text.contains("model-"), "{text}");
     assert!(text.contains("2000 battles"), "{text}");
 }
+
+/// The battles an arena stored are rated straight from the database, filtered by source,
+/// category and dry-run-ness, with answer lengths for length control.
+#[tokio::test]
+async fn battles_in_the_database_are_rated() {
+    let dir = tempfile::tempdir().unwrap();
+    // "long" writes long answers and wins; "short" writes short ones and loses to the baseline.
+    let q = |i: usize| if i.is_multiple_of(2) { "math" } else { "writing" };
+    let mk = |model: &str, text: &dyn Fn(usize) -> String| -> String {
+        (1..=6)
+            .map(|i| {
+                json!({"question_id": i, "text": format!("Question {i}?"), "category": q(i), "model_id": model, "metadata": {}, "answer": text(i)})
+                    .to_string()
+                    + "\n"
+            })
+            .collect()
+    };
+    write(&dir.path().join("a/long.jsonl"), &mk("long", &|i| format!("GOOD {}", "detail ".repeat(40 + i))));
+    write(&dir.path().join("a/short.jsonl"), &mk("short", &|i| format!("brief {i}")));
+    write(&dir.path().join("a/base.jsonl"), &mk("base", &|i| format!("GOOD base answer {i} with some words")));
+    let judge = MockJudge::start(|call: &Call| {
+        let (a, b) = (call.answer_a().unwrap_or(""), call.answer_b().unwrap_or(""));
+        // Prefers the longer GOOD answer: a length-biased judge.
+        let pick = if a.contains("GOOD") && (!b.contains("GOOD") || a.len() > b.len()) {
+            "[[A]]"
+        } else if b.contains("GOOD") {
+            "[[B]]"
+        } else {
+            "[[C]]"
+        };
+        Reply::Text(pick.into())
+    })
+    .await;
+    let config = review_config(
+        &judge.base_url(),
+        "pairwise_baseline",
+        "null",
+        &["a/long.jsonl", "a/short.jsonl"],
+        "",
+        "  baseline_file: a/base.jsonl",
+        "[pairwise, bt]",
+    )
+    .replace("  report_file:", "  baseline_model: base\n  report_file:");
+    let cfg = write(&dir.path().join("cfg.yaml"), &config);
+    let db = db_url(dir.path());
+    let summary = run_config(&cfg, &db, false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+    // Stage 3 reports length-controlled win rates from the answer files.
+    let lc = summary.report.as_ref().unwrap().length_controlled.as_ref().expect("length-controlled rates");
+    let long = lc.iter().find(|r| r.model == "long").unwrap();
+    assert_eq!((long.battles, long.win_rate), (6, 1.0));
+
+    let board = rate(&["--db", &db, "--bootstrap", "20", "--baseline", "base"]);
+    assert_eq!(board["battles"], 12);
+    assert_eq!(model(&board, "long")["wins"], 6);
+    assert_eq!(model(&board, "short")["losses"], 6);
+    assert_eq!(model(&board, "base")["rating"], 1000.0);
+    let lc = board["length_controlled"].as_array().unwrap();
+    assert!(lc.iter().any(|r| r["model"] == "long" && r["battles"] == 6), "{lc:?}");
+
+    let math_only = rate(&["--db", &db, "--category", "math", "--bootstrap", "0"]);
+    assert_eq!(math_only["battles"], 6);
+    let human = rate(&["--db", &db, "--source", "human", "--bootstrap", "0"]);
+    assert_eq!(human["models"], json!([]));
+    let judge_only = rate(&["--db", &db, "--source", "judge", "--bootstrap", "0"]);
+    assert_eq!(judge_only["battles"], 12);
+    let dry = rate(&["--db", &db, "--dry-run", "--bootstrap", "0"]);
+    assert_eq!(dry["models"], json!([]));
+    assert!(dry["warnings"].to_string().contains("drop --dry-run"), "{}", dry["warnings"]);
+}

@@ -98,6 +98,31 @@ pub fn render(title: &str, review_file: &str, report: &RatingReport, k: f64) -> 
                 .collect(),
         });
     }
+    if let Some(rows) = &report.length_controlled {
+        sections.push(Section {
+            title: "Length-controlled win rates".into(),
+            note: "Win rate against the baseline with the answers' length difference set to zero (AlpacaEval 2's \
+                   method), beside the plain win rate; judges tend to prefer longer answers."
+                .into(),
+            header: ["model", "battles", "win rate", "LC win rate", "95% CI"].map(String::from).to_vec(),
+            numeric: vec![false, true, true, true, true],
+            rows: rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.model.clone(),
+                        r.battles.to_string(),
+                        percent(r.win_rate),
+                        percent(r.lc_win_rate),
+                        match (r.ci_lower, r.ci_upper) {
+                            (Some(lo), Some(hi)) => format!("{} – {}", percent(lo), percent(hi)),
+                            _ => "–".into(),
+                        },
+                    ]
+                })
+                .collect(),
+        });
+    }
     if let Some(rows) = &report.score {
         let mut categories: Vec<&String> = rows.iter().flat_map(|r| r.by_category.keys()).collect();
         categories.sort();

@@ -7,9 +7,14 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use std::collections::{BTreeMap, HashMap};
+
 use super::ArenaError;
+use super::reviews::combine_swapped;
 use crate::config::{ArenaConfig, Metric};
 use crate::data::battles::{Battles, LoadedBattles, ReadOptions, read_battle_files};
+use crate::data::{ReviewRecord, Win, read_answers, read_reviews};
+use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
 use crate::rating::scores::ScoreRow;
 use crate::rating::{
     BattleSet, EloParams, Leaderboard, Method, RatingOptions, Rows, ScoredAnswer, bradley_terry, elo, mean_scores,
@@ -37,6 +42,9 @@ pub struct RatingReport {
     pub pairwise: Option<Vec<PairwiseRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<Vec<ScoreRow>>,
+    /// Win rates against `baseline_model` with the answers' length difference controlled for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length_controlled: Option<Vec<LengthControlled>>,
     /// Battles used, and reviews left out for an unknown verdict.
     pub battles: u64,
     pub unknown_excluded: u64,
@@ -181,7 +189,10 @@ pub fn run_ratings(config: &ArenaConfig) -> Result<RatingSummary, ArenaError> {
         bootstrap: rating.bootstrap,
         seed: rating.seed,
     };
-    let report = compute_report(&loaded, &options);
+    let mut report = compute_report(&loaded, &options);
+    if let Some(baseline) = &rating.baseline_model {
+        report.length_controlled = length_controlled_from_answers(config, review_file, baseline, &options)?;
+    }
     let report_file =
         rating.report_file.clone().ok_or_else(|| ArenaError::Failed("ratings need rating_gen.report_file".into()))?;
     let mut files = write_report(&report_file, &rating.metrics, &report)
@@ -199,6 +210,55 @@ pub fn run_ratings(config: &ArenaConfig) -> Result<RatingSummary, ArenaError> {
         seconds: started.elapsed().as_secs_f64(),
         report,
     })
+}
+
+/// Length-controlled win rates against the baseline, from the review file and the answer
+/// files' lengths (in characters). `None` when no battle against the baseline has both lengths.
+fn length_controlled_from_answers(
+    config: &ArenaConfig,
+    review_file: &Path,
+    baseline: &str,
+    options: &MetricOptions,
+) -> Result<Option<Vec<LengthControlled>>, ArenaError> {
+    let mut files = config.answer_files_to_review();
+    files.extend(config.reviews.baseline_file.clone());
+    let mut lengths: HashMap<(String, String), f64> = HashMap::new();
+    for file in files.iter().filter(|f| f.is_file()) {
+        for a in read_answers(file)? {
+            lengths.insert(
+                (a.record.model_id.clone(), a.record.question_id.key().to_string()),
+                a.record.answer.chars().count() as f64,
+            );
+        }
+    }
+    let mut by_model: BTreeMap<String, Vec<LengthBattle>> = BTreeMap::new();
+    for line in read_reviews(review_file)? {
+        let (a, b, win, qid) = match &line.value {
+            ReviewRecord::Pair(r) => (&r.model_a, &r.model_b, r.win, &r.question_id),
+            ReviewRecord::Swap(r) => {
+                (&r.model_a, &r.model_b, combine_swapped(r.win_1, 1.0, r.win_2, 1.0).0, &r.question_id)
+            }
+            ReviewRecord::Single(_) => continue,
+        };
+        let score_a = match win {
+            Win::ModelA => 1.0,
+            Win::ModelB => 0.0,
+            Win::Tie | Win::TieBothBad => 0.5,
+            Win::Unknown => continue,
+        };
+        let (model, score) = if b == baseline && a != baseline {
+            (a, score_a)
+        } else if a == baseline && b != baseline {
+            (b, 1.0 - score_a)
+        } else {
+            continue;
+        };
+        let length = |m: &str| lengths.get(&(m.to_string(), qid.key().to_string())).copied();
+        if let (Some(lm), Some(lb)) = (length(model), length(baseline)) {
+            by_model.entry(model.clone()).or_default().push(LengthBattle { score, length_difference: lm - lb });
+        }
+    }
+    Ok((!by_model.is_empty()).then(|| length_controlled(&by_model, options.bootstrap, options.seed)))
 }
 
 /// The CSV path for each metric: the report file for the first, `<stem>_<metric>.csv` beside it for the rest.

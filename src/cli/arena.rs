@@ -21,7 +21,7 @@ use crate::store::{DEFAULT_DATABASE_URL, Store};
         and its answers go to output_file (llmuses answer JSONL).\n\
         2. reviews  (reviews_gen): a judge compares answers pairwise, against a baseline, or scores \
         them one by one, and review_file receives llmuses review JSONL as judgments complete.\n\
-        3. ratings  (rating_gen): the metrics (elo, pairwise, score) are written to report_file \
+        3. ratings  (rating_gen): the metrics (elo, bt, pairwise, score) are written to report_file \
         (CSV), with a JSON file and an HTML page beside it.\n\n\
         Relative paths in the config are resolved against the config file's folder.\n\n\
         A candidate or the judge is either a local GGUF model run in-process (model_id_or_path: a \

@@ -7,12 +7,15 @@ use std::process::ExitCode;
 use comfy_table::Cell;
 use serde::Serialize;
 
-use super::tables::{leaderboard, right, table};
-use crate::data::battles::{Battles, ReadOptions, read_battle_files};
+use super::tables::{leaderboard, length_controlled as length_controlled_table, right, table};
+use crate::data::battles::{Battles, LengthObservation, LoadedBattles, ReadOptions, read_battle_files};
 use crate::input::{BadInput, Problem};
 use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
 use crate::rating::scores::ScoreRow;
-use crate::rating::{EloParams, Leaderboard, Method, RatingOptions, ScoredAnswer, bradley_terry, elo, mean_scores};
+use crate::rating::{
+    EloParams, Leaderboard, Method, Outcome, RatingOptions, ScoredAnswer, bradley_terry, elo, mean_scores,
+};
+use crate::store::{BattleFilter, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
@@ -20,6 +23,13 @@ pub enum MethodArg {
     Bt,
     /// Online Elo over the battles in order
     Elo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceArg {
+    Judge,
+    Human,
+    All,
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,14 +46,30 @@ pub enum MethodArg {
         bootstrap rounds that resample the battles with replacement; the same seed gives the same numbers. \
         Rank (UB) is 1 + the number of models whose lower bound is above this model's upper bound.\n\n\
         Online Elo plays FastChat battles in file order and llmuses reviews in time order.\n\n\
+        With --db, the battles stored by `jury arena` (and, later, human votes) are rated too; \
+        --source picks judge or human battles, --category filters by question category, and answer \
+        lengths feed the length-controlled win rates.\n\n\
         Exit codes: 0 success, 2 bad input.",
     after_help = "Examples:\n  jury rate clean_battle.json\n  jury rate reviews.jsonl --baseline gpt-4-0314 --json\n  \
-        jury rate battles.json --method elo --k 4 --bootstrap 1000 --seed 7"
+        jury rate battles.json --method elo --k 4 --bootstrap 1000 --seed 7\n  \
+        jury rate --db sqlite://jury.db --source judge --baseline smollm2-greedy"
 )]
 pub struct RateArgs {
     /// Battle files (FastChat clean battle JSON/JSONL, llmuses review JSONL)
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// Also rate the battles stored in this database (sqlite://PATH), such as an arena's
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+
+    /// With --db: judge battles, human battles, or both
+    #[arg(long, value_enum, default_value_t = SourceArg::All, requires = "db")]
+    source: SourceArg,
+
+    /// With --db: rate the dry-run battles instead of the real ones
+    #[arg(long, requires = "db")]
+    dry_run: bool,
 
     /// Rating method
     #[arg(long, value_enum, default_value_t = MethodArg::Bt)]
@@ -112,6 +138,12 @@ struct RateOutput<'a> {
 }
 
 pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
+    if args.files.is_empty() && args.db.is_none() {
+        return Err(BadInput::one(Problem::new(
+            "nothing to rate: give battle files, or --db URL to rate the battles stored in a database",
+        ))
+        .into());
+    }
     for (name, value) in [("--k", args.k), ("--scale", args.scale), ("--init", args.init)] {
         if !value.is_finite() || (name != "--init" && value <= 0.0) {
             return Err(BadInput::one(Problem::new(format!("{name} must be a positive number, got {value}"))).into());
@@ -130,8 +162,12 @@ pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
         lengths_against: args.baseline.clone(),
     };
     let started = std::time::Instant::now();
-    let loaded = read_battle_files(&args.files, &read)?;
+    let mut loaded = read_battle_files(&args.files, &read)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "battle files read");
+    let mut notes = Vec::new();
+    if let Some(url) = &args.db {
+        notes = add_stored_battles(&mut loaded, url, &args)?;
+    }
     let options = RatingOptions {
         method,
         bootstrap: args.bootstrap,
@@ -145,6 +181,7 @@ pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
         Battles::Counted(ref builder) => bradley_terry(&builder.clone().finish(), &options),
     };
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "ratings computed");
+    board.warnings.extend(notes);
     if loaded.unknown > 0 {
         board.warnings.push(format!("{} battles with an unknown verdict were left out", loaded.unknown));
     }
@@ -229,20 +266,10 @@ fn print_tables(
         println!("Against {} (win rate = (wins + ties/2) / battles; predicted from the ratings)\n{t}", report.model);
     }
     if let Some(rows) = lc {
-        let mut t = table(&["model", "battles", "win rate", "LC win rate", "95% CI"]);
-        for r in rows {
-            t.add_row(vec![
-                Cell::new(&r.model),
-                right(r.battles),
-                right(format!("{:.1}%", r.win_rate * 100.0)),
-                right(format!("{:.1}%", r.lc_win_rate * 100.0)),
-                right(match (r.ci_lower, r.ci_upper) {
-                    (Some(lo), Some(hi)) => format!("{:.1}% - {:.1}%", lo * 100.0, hi * 100.0),
-                    _ => "-".into(),
-                }),
-            ]);
-        }
-        println!("Length-controlled win rates (answer length difference set to zero)\n{t}");
+        println!(
+            "Length-controlled win rates (answer length difference set to zero)\n{}",
+            length_controlled_table(rows)
+        );
     }
     if let Some(rows) = scores {
         let mut t = table(&["model", "mean score", "95% CI", "scored", "unreadable"]);
@@ -264,4 +291,65 @@ fn print_tables(
     for w in &board.warnings {
         eprintln!("warning: {w}");
     }
+}
+
+/// Adds the database's battles; returns notes for the user (such as dry-run battles left out).
+fn add_stored_battles(loaded: &mut LoadedBattles, url: &str, args: &RateArgs) -> anyhow::Result<Vec<String>> {
+    let filter = BattleFilter {
+        source: match args.source {
+            SourceArg::Judge => Some("judge".into()),
+            SourceArg::Human => Some("human".into()),
+            SourceArg::All => None,
+        },
+        category: args.category.clone(),
+        dry_run: args.dry_run,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (battles, other) = runtime.block_on(async {
+        let store = Store::connect(url).await?;
+        let battles = store.battles_for_rating(&filter).await?;
+        let other = store.count_battles(!args.dry_run).await?;
+        store.close().await;
+        Ok::<_, crate::store::StoreError>((battles, other))
+    })?;
+    let mut notes = Vec::new();
+    if battles.is_empty() && other > 0 {
+        notes.push(if args.dry_run {
+            format!("the database holds no dry-run battles, but {other} real ones: drop --dry-run to rate them")
+        } else {
+            format!("the database holds only dry-run battles ({other}): pass --dry-run to rate them")
+        });
+    }
+    for b in battles {
+        let outcome = match b.winner.as_str() {
+            "model_a" => Outcome::ModelA,
+            "model_b" => Outcome::ModelB,
+            "tie" => Outcome::Tie,
+            "tie (bothbad)" => Outcome::TieBothBad,
+            _ => {
+                loaded.unknown += 1;
+                continue;
+            }
+        };
+        if let Some(base) = &args.baseline {
+            let score_a = outcome.score_a();
+            if &b.model_b == base && &b.model_a != base {
+                loaded.lengths.push(LengthObservation {
+                    model: b.model_a.clone(),
+                    score: score_a,
+                    model_length: b.length_a as f64,
+                    baseline_length: b.length_b as f64,
+                });
+            } else if &b.model_a == base && &b.model_b != base {
+                loaded.lengths.push(LengthObservation {
+                    model: b.model_b.clone(),
+                    score: 1.0 - score_a,
+                    model_length: b.length_b as f64,
+                    baseline_length: b.length_a as f64,
+                });
+            }
+        }
+        loaded.push(&b.model_a, &b.model_b, outcome, b.weight);
+    }
+    Ok(notes)
 }

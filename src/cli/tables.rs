@@ -4,6 +4,7 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::arena::ArenaSummary;
 use crate::rating::Leaderboard;
+use crate::rating::length::LengthControlled;
 
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -38,6 +39,24 @@ pub fn leaderboard(board: &Leaderboard) -> Table {
     t
 }
 
+/// Plain and length-controlled win rates against a baseline.
+pub fn length_controlled(rows: &[LengthControlled]) -> Table {
+    let mut t = table(&["model", "battles", "win rate", "LC win rate", "95% CI"]);
+    for r in rows {
+        t.add_row(vec![
+            Cell::new(&r.model),
+            right(r.battles),
+            right(format!("{:.1}%", r.win_rate * 100.0)),
+            right(format!("{:.1}%", r.lc_win_rate * 100.0)),
+            right(match (r.ci_lower, r.ci_upper) {
+                (Some(lo), Some(hi)) => format!("{:.1}% - {:.1}%", lo * 100.0, hi * 100.0),
+                _ => "-".into(),
+            }),
+        ]);
+    }
+    t
+}
+
 pub fn print_summary(summary: &ArenaSummary) {
     if let Some(report) = &summary.report {
         if let Some(board) = &report.elo {
@@ -60,6 +79,9 @@ pub fn print_summary(summary: &ArenaSummary) {
                 ]);
             }
             println!("Pairwise results\n{t}");
+        }
+        if let Some(rows) = &report.length_controlled {
+            println!("Length-controlled win rates\n{}", length_controlled(rows));
         }
         if let Some(rows) = &report.score {
             let mut t = table(&["model", "mean score", "95% CI", "scored", "unreadable"]);

@@ -62,7 +62,7 @@ pub struct LoadedBattles {
 }
 
 impl LoadedBattles {
-    fn new(keep_order: bool) -> Self {
+    pub fn new(keep_order: bool) -> Self {
         LoadedBattles {
             battles: if keep_order {
                 Battles::Ordered(BattleSet::new())
@@ -76,7 +76,8 @@ impl LoadedBattles {
         }
     }
 
-    fn push(&mut self, a: &str, b: &str, outcome: Outcome, weight: f64) {
+    /// Adds one decided battle (from a source other than a file, such as the database).
+    pub fn push(&mut self, a: &str, b: &str, outcome: Outcome, weight: f64) {
         match &mut self.battles {
             Battles::Ordered(set) => set.push(a, b, outcome, weight),
             Battles::Counted(rows) => rows.push(a, b, outcome, weight),

@@ -50,3 +50,56 @@ impl Store {
         Ok(id)
     }
 }
+
+/// Which stored battles to rate.
+#[derive(Debug, Clone, Default)]
+pub struct BattleFilter {
+    /// `judge` or `human`; `None` for both.
+    pub source: Option<String>,
+    pub category: Option<String>,
+    /// Rate the dry-run battles instead of the real ones (they never mix).
+    pub dry_run: bool,
+}
+
+/// A decided battle as the rating engine needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredBattle {
+    pub model_a: String,
+    pub model_b: String,
+    pub winner: String,
+    pub weight: f64,
+    pub category: String,
+    /// Answer lengths in characters (for length-controlled win rates).
+    pub length_a: i64,
+    pub length_b: i64,
+}
+
+impl Store {
+    /// Decided battles in the order they were recorded.
+    pub async fn battles_for_rating(&self, filter: &BattleFilter) -> Result<Vec<StoredBattle>, StoreError> {
+        Ok(sqlx::query_as::<_, StoredBattle>(
+            "SELECT ma.name AS model_a, mb.name AS model_b, b.winner, b.weight, q.category, \
+               length(aa.text) AS length_a, length(ab.text) AS length_b \
+             FROM battles b \
+             JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
+             JOIN questions q ON q.id = b.question_id \
+             JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
+             WHERE b.winner IS NOT NULL AND b.dry_run = $1 \
+               AND ($2 IS NULL OR b.source = $2) AND ($3 IS NULL OR q.category = $3) \
+             ORDER BY b.created_at, b.id",
+        )
+        .bind(filter.dry_run)
+        .bind(&filter.source)
+        .bind(&filter.category)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// How many battles the dry-run switch would have added (to point users at it).
+    pub async fn count_battles(&self, dry_run: bool) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM battles WHERE winner IS NOT NULL AND dry_run = $1")
+            .bind(dry_run)
+            .fetch_one(self.pool())
+            .await?)
+    }
+}

@@ -20,7 +20,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use answers::{AnswerImport, ImportedIds, StoredAnswer};
-pub use battles::NewBattle;
+pub use battles::{BattleFilter, NewBattle, StoredBattle};
 pub use judgments::{JudgmentRow, NewJudgment};
 pub use runs::RunStatus;
 
