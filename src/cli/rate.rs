@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use comfy_table::Cell;
 use serde::Serialize;
 
-use super::tables::{leaderboard, length_controlled as length_controlled_table, right, table};
+use super::tables::{leaderboard, length_controlled as length_controlled_table, right, scores as scores_table, table};
 use crate::data::battles::{Battles, LengthObservation, LoadedBattles, ReadOptions, read_battle_files};
 use crate::input::{BadInput, Problem};
 use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
@@ -272,21 +272,7 @@ fn print_tables(
         );
     }
     if let Some(rows) = scores {
-        let mut t = table(&["model", "mean score", "95% CI", "scored", "unreadable"]);
-        for r in rows {
-            let o = r.overall.as_ref();
-            t.add_row(vec![
-                Cell::new(&r.model),
-                right(o.map(|m| format!("{:.2}", m.mean)).unwrap_or_else(|| "-".into())),
-                right(match o.and_then(|m| m.ci_lower.zip(m.ci_upper)) {
-                    Some((lo, hi)) => format!("{lo:.2} - {hi:.2}"),
-                    None => "-".into(),
-                }),
-                right(o.map_or(0, |m| m.count)),
-                right(r.unknown),
-            ]);
-        }
-        println!("Single-answer scores\n{t}");
+        println!("Single-answer scores\n{}", scores_table(rows));
     }
     for w in &board.warnings {
         eprintln!("warning: {w}");
@@ -332,22 +318,9 @@ fn add_stored_battles(loaded: &mut LoadedBattles, url: &str, args: &RateArgs) ->
             }
         };
         if let Some(base) = &args.baseline {
-            let score_a = outcome.score_a();
-            if &b.model_b == base && &b.model_a != base {
-                loaded.lengths.push(LengthObservation {
-                    model: b.model_a.clone(),
-                    score: score_a,
-                    model_length: b.length_a as f64,
-                    baseline_length: b.length_b as f64,
-                });
-            } else if &b.model_a == base && &b.model_b != base {
-                loaded.lengths.push(LengthObservation {
-                    model: b.model_b.clone(),
-                    score: 1.0 - score_a,
-                    model_length: b.length_b as f64,
-                    baseline_length: b.length_a as f64,
-                });
-            }
+            let observation =
+                LengthObservation::against(base, &b.model_a, &b.model_b, outcome, b.length_a as f64, b.length_b as f64);
+            loaded.lengths.extend(observation);
         }
         loaded.push(&b.model_a, &b.model_b, outcome, b.weight);
     }

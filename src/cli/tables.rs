@@ -5,6 +5,7 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use crate::arena::ArenaSummary;
 use crate::rating::Leaderboard;
 use crate::rating::length::LengthControlled;
+use crate::rating::scores::ScoreRow;
 
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -57,6 +58,25 @@ pub fn length_controlled(rows: &[LengthControlled]) -> Table {
     t
 }
 
+/// Mean single-answer scores with their intervals.
+pub fn scores(rows: &[ScoreRow]) -> Table {
+    let mut t = table(&["model", "mean score", "95% CI", "scored", "unreadable"]);
+    for r in rows {
+        let o = r.overall.as_ref();
+        t.add_row(vec![
+            Cell::new(&r.model),
+            right(o.map(|m| format!("{:.2}", m.mean)).unwrap_or_else(|| "-".into())),
+            right(match o.and_then(|m| m.ci_lower.zip(m.ci_upper)) {
+                Some((lo, hi)) => format!("{lo:.2} - {hi:.2}"),
+                None => "-".into(),
+            }),
+            right(o.map_or(0, |m| m.count)),
+            right(r.unknown),
+        ]);
+    }
+    t
+}
+
 pub fn print_summary(summary: &ArenaSummary) {
     if let Some(report) = &summary.report {
         if let Some(board) = &report.elo {
@@ -84,21 +104,7 @@ pub fn print_summary(summary: &ArenaSummary) {
             println!("Length-controlled win rates\n{}", length_controlled(rows));
         }
         if let Some(rows) = &report.score {
-            let mut t = table(&["model", "mean score", "95% CI", "scored", "unreadable"]);
-            for r in rows {
-                let o = r.overall.as_ref();
-                t.add_row(vec![
-                    Cell::new(&r.model),
-                    right(o.map(|m| format!("{:.2}", m.mean)).unwrap_or_else(|| "-".into())),
-                    right(match o.and_then(|m| m.ci_lower.zip(m.ci_upper)) {
-                        Some((lo, hi)) => format!("{lo:.2} - {hi:.2}"),
-                        None => "-".into(),
-                    }),
-                    right(o.map_or(0, |m| m.count)),
-                    right(r.unknown),
-                ]);
-            }
-            println!("Single-answer scores\n{t}");
+            println!("Single-answer scores\n{}", scores(rows));
         }
         for w in &report.warnings {
             eprintln!("note: {w}");

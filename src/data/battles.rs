@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::reviews::{ReviewRecord, Win, read_reviews};
 use crate::input::{BadInput, Problem};
+use crate::rating::names::Names;
 use crate::rating::{BattleSet, Outcome, RowBuilder};
 
 /// What to keep while reading.
@@ -35,6 +36,37 @@ pub struct LengthObservation {
     pub score: f64,
     pub model_length: f64,
     pub baseline_length: f64,
+}
+
+impl LengthObservation {
+    /// The observation for a battle between A and B, if exactly one of them is the baseline.
+    pub fn against(
+        baseline: &str,
+        model_a: &str,
+        model_b: &str,
+        outcome: Outcome,
+        length_a: f64,
+        length_b: f64,
+    ) -> Option<Self> {
+        let score_a = outcome.score_a();
+        if model_b == baseline && model_a != baseline {
+            Some(LengthObservation {
+                model: model_a.to_string(),
+                score: score_a,
+                model_length: length_a,
+                baseline_length: length_b,
+            })
+        } else if model_a == baseline && model_b != baseline {
+            Some(LengthObservation {
+                model: model_b.to_string(),
+                score: 1.0 - score_a,
+                model_length: length_b,
+                baseline_length: length_a,
+            })
+        } else {
+            None
+        }
+    }
 }
 
 /// A single-answer score (llmuses single-mode reviews).
@@ -232,8 +264,7 @@ struct ConvMetadata {
 /// One chunk's worth of battles, with models interned locally.
 #[derive(Default)]
 struct Chunk {
-    models: Vec<String>,
-    index: rustc_hash::FxHashMap<String, u32>,
+    models: Names,
     battles: Vec<(u32, u32, Outcome, f64)>,
     rows: RowBuilder,
     keep_order: bool,
@@ -243,16 +274,6 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn model(&mut self, name: &str) -> u32 {
-        if let Some(i) = self.index.get(name) {
-            return *i;
-        }
-        let i = self.models.len() as u32;
-        self.models.push(name.to_string());
-        self.index.insert(name.to_string(), i);
-        i
-    }
-
     fn add(&mut self, raw: RawBattle<'_>, options: &ReadOptions) {
         if let Some(c) = &options.category
             && raw.category.as_deref() != Some(c.as_str())
@@ -274,26 +295,11 @@ impl Chunk {
         if let (Some(base), Some(meta)) = (&options.lengths_against, &raw.conv_metadata)
             && let (Some(la), Some(lb)) = (meta.sum_assistant_a_tokens, meta.sum_assistant_b_tokens)
         {
-            let score_a = outcome.score_a();
-            if raw.model_b == base.as_str() && raw.model_a != base.as_str() {
-                self.lengths.push(LengthObservation {
-                    model: raw.model_a.to_string(),
-                    score: score_a,
-                    model_length: la,
-                    baseline_length: lb,
-                });
-            } else if raw.model_a == base.as_str() && raw.model_b != base.as_str() {
-                self.lengths.push(LengthObservation {
-                    model: raw.model_b.to_string(),
-                    score: 1.0 - score_a,
-                    model_length: lb,
-                    baseline_length: la,
-                });
-            }
+            self.lengths.extend(LengthObservation::against(base, &raw.model_a, &raw.model_b, outcome, la, lb));
         }
         if self.keep_order {
-            let a = self.model(&raw.model_a);
-            let b = self.model(&raw.model_b);
+            let a = self.models.id(&raw.model_a);
+            let b = self.models.id(&raw.model_b);
             self.battles.push((a, b, outcome, weight));
         } else {
             self.rows.push(&raw.model_a, &raw.model_b, outcome, weight);
@@ -311,7 +317,7 @@ fn read_fastchat(bytes: &[u8], file: &Path, options: &ReadOptions, all: &mut Loa
         all.lengths.extend(chunk.lengths);
         match &mut all.battles {
             Battles::Ordered(set) => {
-                let map: Vec<u32> = chunk.models.iter().map(|m| set.model(m)).collect();
+                let map: Vec<u32> = chunk.models.as_slice().iter().map(|m| set.model(m)).collect();
                 for (a, b, outcome, weight) in chunk.battles {
                     set.push_indexed(map[a as usize], map[b as usize], outcome, weight);
                 }

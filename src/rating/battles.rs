@@ -1,6 +1,6 @@
 //! Battles as plain data: models interned to indices so that large battle sets stay compact.
 
-use std::collections::HashMap;
+use super::names::Names;
 
 /// Who won a battle. `unknown` verdicts never become battles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,8 +38,7 @@ pub struct Battle {
 /// Battles among named models, in the order they happened.
 #[derive(Debug, Clone, Default)]
 pub struct BattleSet {
-    models: Vec<String>,
-    index: HashMap<String, u32>,
+    models: Names,
     battles: Vec<Battle>,
 }
 
@@ -50,13 +49,7 @@ impl BattleSet {
 
     /// The index of `name`, adding it if new.
     pub fn model(&mut self, name: &str) -> u32 {
-        if let Some(i) = self.index.get(name) {
-            return *i;
-        }
-        let i = self.models.len() as u32;
-        self.models.push(name.to_string());
-        self.index.insert(name.to_string(), i);
-        i
+        self.models.id(name)
     }
 
     pub fn push(&mut self, model_a: &str, model_b: &str, outcome: Outcome, weight: f64) {
@@ -71,11 +64,11 @@ impl BattleSet {
     }
 
     pub fn models(&self) -> &[String] {
-        &self.models
+        self.models.as_slice()
     }
 
     pub fn index_of(&self, name: &str) -> Option<u32> {
-        self.index.get(name).copied()
+        self.models.get(name)
     }
 
     pub fn battles(&self) -> &[Battle] {

@@ -7,6 +7,7 @@ pub mod bt;
 pub mod elo;
 pub mod leaderboard;
 pub mod length;
+pub mod names;
 pub mod percentile;
 pub mod records;
 pub mod rows;

@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 
 use super::battles::{BattleSet, Outcome};
 use super::bt::PairCounts;
+use super::names::Names;
 use super::records::Record;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,9 +28,8 @@ pub struct Rows {
 /// the battles themselves).
 #[derive(Debug, Clone, Default)]
 pub struct RowBuilder {
-    models: Vec<String>,
-    // FxHash: these maps are hit once or twice per battle, millions of times.
-    index: FxHashMap<String, u32>,
+    models: Names,
+    // FxHash: hit once per battle, millions of times.
     rows: FxHashMap<(u32, u32, u8, u64), u64>,
 }
 
@@ -53,13 +53,7 @@ fn outcome_of(code: u8) -> Outcome {
 
 impl RowBuilder {
     pub fn model(&mut self, name: &str) -> u32 {
-        if let Some(i) = self.index.get(name) {
-            return *i;
-        }
-        let i = self.models.len() as u32;
-        self.models.push(name.to_string());
-        self.index.insert(name.to_string(), i);
-        i
+        self.models.id(name)
     }
 
     pub fn push(&mut self, model_a: &str, model_b: &str, outcome: Outcome, weight: f64) {
@@ -88,7 +82,7 @@ impl RowBuilder {
 
     /// Adds another builder's rows (from a parallel reader), translating its model indices.
     pub fn merge(&mut self, other: RowBuilder) {
-        let map: Vec<u32> = other.models.iter().map(|m| self.model(m)).collect();
+        let map: Vec<u32> = other.models.as_slice().iter().map(|m| self.model(m)).collect();
         for ((a, b, o, w), count) in other.rows {
             self.push_indexed(map[a as usize], map[b as usize], outcome_of(o), f64::from_bits(w), count);
         }
@@ -109,7 +103,7 @@ impl RowBuilder {
                 y.weight.to_bits(),
             ))
         });
-        Rows { models: self.models, rows }
+        Rows { models: self.models.into_vec(), rows }
     }
 }
 
