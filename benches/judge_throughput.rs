@@ -45,7 +45,7 @@ async fn main() {
     std::fs::write(&cfg, config).unwrap();
     let config = load_arena_config(&cfg).unwrap();
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("bench.db").display())).await.unwrap();
-    let options = ArenaOptions { dry_run: false, concurrency: CONCURRENCY, progress: None };
+    let options = ArenaOptions { concurrency: CONCURRENCY, ..ArenaOptions::default() };
 
     let started = Instant::now();
     let summary = run_arena(&config, "", &store, &options).await.unwrap();

@@ -107,6 +107,11 @@ impl Problems {
         self.0.len()
     }
 
+    /// Orders the problems by line (those without one last), keeping the order of equals.
+    pub fn sort_by_line(&mut self) {
+        self.0.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    }
+
     pub fn extend(&mut self, bad: BadInput) {
         self.0.extend(bad.problems);
     }

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod input;
+pub mod jobs;
 pub mod llm;
 pub mod rating;
 pub mod store;
+pub mod web;

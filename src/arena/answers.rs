@@ -160,6 +160,9 @@ pub async fn generate_answers(
     let run_progress = RunProgress::start(store, run_id, "answers", total);
     let mut generated_tokens = 0u64;
     while let Some(result) = stream.next().await {
+        if options.cancelled() {
+            break;
+        }
         done_count += 1;
         progress.inc();
         match result {
@@ -186,6 +189,9 @@ pub async fn generate_answers(
     drop(stream);
     run_progress.finish().await;
     progress.finish();
+    if options.cancelled() {
+        return Err(ArenaError::Cancelled);
+    }
 
     for (c, candidate) in candidates.iter().enumerate() {
         let records: Vec<AnswerRecord> = results[c]

@@ -32,11 +32,21 @@ pub struct ArenaOptions {
     pub concurrency: usize,
     /// Where progress bars are drawn; `None` draws none.
     pub progress: Option<indicatif::MultiProgress>,
+    /// Record the run under this existing `runs` row (a queued job) instead of a new one.
+    pub run_id: Option<i64>,
+    /// Stops the run between steps; what was done is kept.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Default for ArenaOptions {
     fn default() -> Self {
-        ArenaOptions { dry_run: false, concurrency: 8, progress: None }
+        ArenaOptions { dry_run: false, concurrency: 8, progress: None, run_id: None, cancel: None }
+    }
+}
+
+impl ArenaOptions {
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
     }
 }
 
@@ -50,6 +60,8 @@ pub enum ArenaError {
     Model(#[from] LlmError),
     #[error("{0}")]
     Failed(String),
+    #[error("the run was cancelled; everything finished before that is stored")]
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,8 +102,12 @@ pub async fn run_arena(
         Some(file) => Some(read_questions(file)?),
         None => None,
     };
-    let run_id =
-        store.create_run("arena", config_text, Some(&config.file.display().to_string()), options.dry_run).await?;
+    let run_id = match options.run_id {
+        Some(id) => id,
+        None => {
+            store.create_run("arena", config_text, Some(&config.file.display().to_string()), options.dry_run).await?
+        }
+    };
     let mut summary = ArenaSummary {
         run_id,
         dry_run: options.dry_run,
@@ -107,6 +123,10 @@ pub async fn run_arena(
     summary.seconds = started.elapsed().as_secs_f64();
     let status = match &result {
         Ok(()) => RunStatus::Succeeded,
+        Err(ArenaError::Cancelled) => {
+            summary.error = Some(ArenaError::Cancelled.to_string());
+            RunStatus::Cancelled
+        }
         Err(e) => {
             summary.error = Some(e.to_string());
             RunStatus::Failed
@@ -134,9 +154,14 @@ async fn run_stages(
     let pool = ModelPool::new();
     let mut question_set = None;
     if let (Some(questions), Some(file)) = (&questions, &config.question_file) {
-        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
-        let set_id = store.question_set_for_source(&name, &source.display().to_string()).await?;
+        let set_id = match config.question_set_id {
+            Some(id) => id,
+            None => {
+                let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
+                store.question_set_for_source(&name, &source.display().to_string()).await?
+            }
+        };
         let ids = store.upsert_questions(set_id, questions).await?;
         question_set = Some((set_id, ids));
     }
@@ -154,6 +179,9 @@ async fn run_stages(
         }
     }
 
+    if options.cancelled() {
+        return Err(ArenaError::Cancelled);
+    }
     if config.reviews.enable {
         let qs = questions.as_deref().zip(question_set.as_ref().map(|(id, _)| *id));
         let reviews = reviews::run_reviews(config, store, &pool, qs, Some(run_id), options).await?;
@@ -167,6 +195,9 @@ async fn run_stages(
         }
     }
 
+    if options.cancelled() {
+        return Err(ArenaError::Cancelled);
+    }
     if config.rating.enable {
         let ratings = report::run_ratings(config)?;
         summary.report = Some(ratings.report.clone());

@@ -159,6 +159,10 @@ pub async fn run_reviews(
     }))
     .buffer_unordered(options.concurrency.max(1) * 2);
     while let Some(result) = results.next().await {
+        if options.cancelled() {
+            fatal = Some(ArenaError::Cancelled);
+            break;
+        }
         done += 1;
         progress.inc();
         match result {

@@ -76,6 +76,7 @@ pub async fn run(args: ArenaArgs, bars: MultiProgress) -> anyhow::Result<ExitCod
         dry_run: args.dry_run,
         concurrency: args.concurrency as usize,
         progress: show_progress.then_some(bars),
+        ..ArenaOptions::default()
     };
     let summary = run_arena(&config, &config_text, &store, &options).await?;
     store.close().await;

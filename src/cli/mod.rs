@@ -3,6 +3,7 @@
 mod arena;
 mod logging;
 mod rate;
+mod serve;
 mod tables;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ use crate::store::StoreError;
         `jury arena` runs an llmuses/EvalScope-style arena from a YAML config: candidate models \
         answer a question set (local GGUF models in-process, or any OpenAI-compatible server), a \
         judge model reviews the answers, and ratings come out.\n\n\
+        `jury serve` shows it all in the browser: leaderboards, battles, question sets, runs and \
+        human voting.\n\n\
         `jury rate` turns battle files (FastChat, llmuses reviews) into a leaderboard with \
         Bradley-Terry or Elo ratings and bootstrap confidence intervals.\n\n\
         Results are stored in a database (SQLite by default) so that interrupted runs resume \
@@ -36,6 +39,7 @@ pub struct Cli {
 pub enum Command {
     Arena(arena::ArenaArgs),
     Rate(rate::RateArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// Parses arguments, runs the command and maps the outcome to an exit code.
@@ -45,6 +49,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Arena(args) => with_runtime(|| arena::run(args, progress)),
         Command::Rate(args) => rate::run(args),
+        Command::Serve(args) => with_runtime(|| serve::run(args)),
     };
     match result {
         Ok(code) => code,

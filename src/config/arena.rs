@@ -16,6 +16,8 @@ pub struct ArenaConfig {
     /// The config file itself; relative paths inside it were resolved against its folder.
     pub file: PathBuf,
     pub question_file: Option<PathBuf>,
+    /// The stored question set the questions belong to (else one is made from the file).
+    pub question_set_id: Option<i64>,
     /// In file order, enabled or not (disabled ones still name answer files for reviews).
     pub candidates: Vec<Candidate>,
     pub reviews: Reviews,
@@ -197,6 +199,7 @@ impl Validator<'_> {
     }
 
     pub fn validate(mut self, raw: RawArenaConfig) -> Result<ArenaConfig, crate::input::BadInput> {
+        let question_set_id = raw.question_set_id;
         let candidates = self.candidates(&raw);
         let any_enabled = candidates.iter().any(|c| c.enable);
         let question_file = match &raw.question_file {
@@ -220,7 +223,15 @@ impl Validator<'_> {
             bad.warnings = warnings;
             return Err(bad);
         }
-        Ok(ArenaConfig { file: file.to_path_buf(), question_file, candidates, reviews, rating, warnings })
+        Ok(ArenaConfig {
+            file: file.to_path_buf(),
+            question_file,
+            question_set_id,
+            candidates,
+            reviews,
+            rating,
+            warnings,
+        })
     }
 
     fn candidates(&mut self, raw: &RawArenaConfig) -> Vec<Candidate> {

@@ -8,6 +8,8 @@ use serde::{Deserialize, Deserializer};
 pub struct RawArenaConfig {
     #[serde(alias = "questions_file")]
     pub question_file: Option<String>,
+    /// jury extension: record the questions under this stored question set (web-started runs).
+    pub question_set_id: Option<i64>,
     pub answers_gen: Option<IndexMap<String, Option<RawCandidate>>>,
     pub reviews_gen: Option<RawReviews>,
     #[serde(alias = "elo_rating")]

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::ids::QuestionId;
-use super::jsonl::{Line, read_jsonl};
+use super::jsonl::{Line, parse_jsonl_lenient, read_jsonl};
 use crate::input::{BadInput, Problem, Problems};
 
 /// One answer, in llmuses' answer-file shape (the field order is the file's).
@@ -50,8 +50,13 @@ pub struct LoadedAnswer {
 
 /// Reads an answer file. Every line must carry a `model_id` and an answer.
 pub fn read_answers(file: &Path) -> Result<Vec<LoadedAnswer>, BadInput> {
-    let lines: Vec<Line<RawAnswer>> = read_jsonl(file)?;
-    let mut problems = Problems::default();
+    let text = std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
+    parse_answers(&text, file)
+}
+
+/// Parses answer JSONL text (`file` names it in messages).
+pub fn parse_answers(text: &str, file: &Path) -> Result<Vec<LoadedAnswer>, BadInput> {
+    let (lines, mut problems): (Vec<Line<RawAnswer>>, Problems) = parse_jsonl_lenient(text, file);
     let mut seen: HashMap<(String, QuestionId), usize> = HashMap::new();
     let mut out = Vec::with_capacity(lines.len());
     for Line { line, value } in lines {
@@ -93,6 +98,7 @@ pub fn read_answers(file: &Path) -> Result<Vec<LoadedAnswer>, BadInput> {
             line,
         });
     }
+    problems.sort_by_line();
     problems.into_result()?;
     Ok(out)
 }

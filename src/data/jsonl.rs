@@ -21,6 +21,14 @@ pub struct Line<T> {
 
 /// Parses JSONL text. Blank lines are skipped; a UTF-8 byte-order mark is tolerated.
 pub fn parse_jsonl<T: DeserializeOwned>(text: &str, file: &Path) -> Result<Vec<Line<T>>, BadInput> {
+    let (lines, problems) = parse_jsonl_lenient(text, file);
+    problems.into_result()?;
+    Ok(lines)
+}
+
+/// Like [`parse_jsonl`], but returns the good lines along with the problems of the bad ones,
+/// so a caller can check the good lines too and report everything at once.
+pub fn parse_jsonl_lenient<T: DeserializeOwned>(text: &str, file: &Path) -> (Vec<Line<T>>, Problems) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     let mut problems = Problems::default();
@@ -50,8 +58,7 @@ pub fn parse_jsonl<T: DeserializeOwned>(text: &str, file: &Path) -> Result<Vec<L
     if extra > 0 {
         problems.push(Problem::new(format!("... and {extra} more bad lines")).in_file(file));
     }
-    problems.into_result()?;
-    Ok(out)
+    (out, problems)
 }
 
 /// Reads and parses a JSONL file.

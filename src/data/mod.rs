@@ -8,7 +8,7 @@ pub mod jsonl;
 pub mod questions;
 pub mod reviews;
 
-pub use answers::{AnswerRecord, LoadedAnswer, References, read_answers, read_references};
+pub use answers::{AnswerRecord, LoadedAnswer, References, parse_answers, read_answers, read_references};
 pub use ids::QuestionId;
 pub use questions::{Question, parse_questions, read_questions};
 pub use reviews::{PairReview, ReviewRecord, SingleReview, SwapReview, Win, read_reviews};

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::ids::QuestionId;
-use super::jsonl::{Line, parse_jsonl};
+use super::jsonl::{Line, parse_jsonl_lenient};
 use crate::input::{BadInput, Problem, Problems};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +43,7 @@ pub fn read_questions(file: &Path) -> Result<Vec<Question>, BadInput> {
 /// Parses and validates a whole question file: every line must be a question with text,
 /// and ids must be unique.
 pub fn parse_questions(text: &str, file: &Path) -> Result<Vec<Question>, BadInput> {
-    let lines: Vec<Line<RawQuestion>> = parse_jsonl(text, file)?;
-    let mut problems = Problems::default();
+    let (lines, mut problems): (Vec<Line<RawQuestion>>, Problems) = parse_jsonl_lenient(text, file);
     let mut seen: HashMap<QuestionId, usize> = HashMap::new();
     let mut out = Vec::with_capacity(lines.len());
     for Line { line, value } in lines {
@@ -94,6 +93,7 @@ pub fn parse_questions(text: &str, file: &Path) -> Result<Vec<Question>, BadInpu
             reference,
         });
     }
+    problems.sort_by_line();
     problems.into_result()?;
     if out.is_empty() {
         return Err(Problem::new("holds no questions").in_file(file).into());

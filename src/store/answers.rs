@@ -170,3 +170,40 @@ impl Store {
         Ok(out)
     }
 }
+
+/// A stored answer written back out as a file line.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedAnswer {
+    pub question_id: String,
+    pub question: String,
+    pub category: String,
+    pub answer: String,
+}
+
+impl Store {
+    /// The models that answered questions of a set.
+    pub async fn models_with_answers(&self, set_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT m.name FROM answers a JOIN models m ON m.id = a.model_id \
+             JOIN questions q ON q.id = a.question_id WHERE q.question_set_id = $1 ORDER BY m.name",
+        )
+        .bind(set_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// A model's latest answer to each question of a set.
+    pub async fn answers_for_export(&self, set_id: i64, model: &str) -> Result<Vec<ExportedAnswer>, StoreError> {
+        Ok(sqlx::query_as::<_, ExportedAnswer>(
+            "SELECT q.external_id AS question_id, json_extract(q.turns, '$[0]') AS question, q.category, a.text AS answer \
+             FROM answers a JOIN questions q ON q.id = a.question_id JOIN models m ON m.id = a.model_id \
+             WHERE q.question_set_id = $1 AND m.name = $2 \
+               AND a.id = (SELECT MAX(a2.id) FROM answers a2 WHERE a2.question_id = a.question_id AND a2.model_id = a.model_id) \
+             ORDER BY q.id",
+        )
+        .bind(set_id)
+        .bind(model)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

@@ -103,3 +103,199 @@ impl Store {
             .await?)
     }
 }
+
+/// Which battles a leaderboard or a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct BattleScope {
+    /// `judge`, `human`, or `None` for both.
+    pub source: Option<String>,
+    pub category: Option<String>,
+    pub question_set: Option<i64>,
+    pub dry_run: bool,
+}
+
+/// Battles grouped by models and outcome: what ratings need, a few thousand rows however
+/// many battles there are.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BattleGroup {
+    pub model_a: String,
+    pub model_b: String,
+    pub winner: String,
+    pub weight: f64,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BattleSummary {
+    pub id: i64,
+    pub model_a: String,
+    pub model_b: String,
+    pub winner: Option<String>,
+    pub source: String,
+    pub judge_model: Option<String>,
+    pub category: String,
+    pub question_external_id: String,
+    pub question_set_id: i64,
+    pub question: String,
+    pub weight: f64,
+    pub dry_run: bool,
+    pub created_at: f64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BattleDetail {
+    pub id: i64,
+    pub model_a: String,
+    pub model_b: String,
+    pub winner: Option<String>,
+    pub source: String,
+    pub judge_model: Option<String>,
+    pub category: String,
+    pub question_external_id: String,
+    pub question_set_id: i64,
+    pub turns: String,
+    pub reference_answer: Option<String>,
+    pub answer_a: String,
+    pub answer_b: String,
+    pub weight: f64,
+    pub dry_run: bool,
+    pub created_at: f64,
+    pub review_1: Option<String>,
+    pub verdict_1: Option<String>,
+    pub review_2: Option<String>,
+    pub verdict_2: Option<String>,
+}
+
+/// A battle in FastChat's clean battle shape.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedBattle {
+    pub model_a: String,
+    pub model_b: String,
+    pub winner: String,
+    pub source: String,
+    pub judge_model: Option<String>,
+    pub category: String,
+    pub question_id: String,
+    pub tstamp: f64,
+}
+
+/// The shared WHERE clause of battle queries ($1 dry_run, $2 source, $3 category, $4 question set).
+const SCOPE: &str = "b.dry_run = $1 AND ($2 IS NULL OR b.source = $2) AND ($3 IS NULL OR q.category = $3) \
+                     AND ($4 IS NULL OR q.question_set_id = $4)";
+
+impl Store {
+    pub async fn battle_groups(&self, scope: &BattleScope) -> Result<Vec<BattleGroup>, StoreError> {
+        let sql = format!(
+            "SELECT ma.name AS model_a, mb.name AS model_b, b.winner, b.weight, COUNT(*) AS count \
+             FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
+             JOIN questions q ON q.id = b.question_id \
+             WHERE b.winner IS NOT NULL AND {SCOPE} \
+             GROUP BY b.model_a_id, b.model_b_id, b.winner, b.weight"
+        );
+        Ok(sqlx::query_as::<_, BattleGroup>(sqlx::AssertSqlSafe(sql))
+            .bind(scope.dry_run)
+            .bind(&scope.source)
+            .bind(&scope.category)
+            .bind(scope.question_set)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// One page of battles, newest first, and how many match. `model` matches either side;
+    /// `other` (with `model`) the opponent; `winner` the verdict.
+    pub async fn list_battles(
+        &self,
+        scope: &BattleScope,
+        model: Option<&str>,
+        other: Option<&str>,
+        winner: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<BattleSummary>, i64), StoreError> {
+        let filter = format!(
+            "FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
+             JOIN questions q ON q.id = b.question_id \
+             WHERE b.winner IS NOT NULL AND {SCOPE} \
+               AND ($5 IS NULL OR ma.name = $5 OR mb.name = $5) \
+               AND ($6 IS NULL OR (ma.name = $5 AND mb.name = $6) OR (ma.name = $6 AND mb.name = $5)) \
+               AND ($7 IS NULL OR b.winner = $7)"
+        );
+        let rows = sqlx::query_as::<_, BattleSummary>(sqlx::AssertSqlSafe(format!(
+            "SELECT b.id, ma.name AS model_a, mb.name AS model_b, b.winner, b.source, b.judge_model, q.category, \
+               q.external_id AS question_external_id, q.question_set_id, json_extract(q.turns, '$[0]') AS question, \
+               b.weight, b.dry_run, b.created_at {filter} ORDER BY b.id DESC LIMIT $8 OFFSET $9"
+        )))
+        .bind(scope.dry_run)
+        .bind(&scope.source)
+        .bind(&scope.category)
+        .bind(scope.question_set)
+        .bind(model)
+        .bind(other)
+        .bind(winner)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let total = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+            .bind(scope.dry_run)
+            .bind(&scope.source)
+            .bind(&scope.category)
+            .bind(scope.question_set)
+            .bind(model)
+            .bind(other)
+            .bind(winner)
+            .fetch_one(self.pool())
+            .await?;
+        Ok((rows, total))
+    }
+
+    pub async fn battle_detail(&self, id: i64) -> Result<Option<BattleDetail>, StoreError> {
+        Ok(sqlx::query_as::<_, BattleDetail>(
+            "SELECT b.id, ma.name AS model_a, mb.name AS model_b, b.winner, b.source, b.judge_model, q.category, \
+               q.external_id AS question_external_id, q.question_set_id, q.turns, q.reference_answer, \
+               aa.text AS answer_a, ab.text AS answer_b, b.weight, b.dry_run, b.created_at, \
+               j1.raw_text AS review_1, j1.verdict AS verdict_1, j2.raw_text AS review_2, j2.verdict AS verdict_2 \
+             FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
+             JOIN questions q ON q.id = b.question_id \
+             JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
+             LEFT JOIN judgments j1 ON j1.id = b.judgment_1_id LEFT JOIN judgments j2 ON j2.id = b.judgment_2_id \
+             WHERE b.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Every decided real battle, oldest first, for export.
+    pub async fn export_battles(&self) -> Result<Vec<ExportedBattle>, StoreError> {
+        Ok(sqlx::query_as::<_, ExportedBattle>(
+            "SELECT ma.name AS model_a, mb.name AS model_b, b.winner, b.source, b.judge_model, q.category, \
+               q.external_id AS question_id, b.created_at AS tstamp \
+             FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
+             JOIN questions q ON q.id = b.question_id \
+             WHERE b.winner IS NOT NULL AND b.winner != 'unknown' AND b.dry_run = 0 ORDER BY b.created_at, b.id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The categories that have battles (for filter menus).
+    pub async fn battle_categories(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT q.category FROM battles b JOIN questions q ON q.id = b.question_id ORDER BY 1",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Changes whenever battles may have changed — a new battle, judgment or vote, from this
+    /// process or another — so cached ratings know when to refresh. Primary-key maxima: O(1).
+    pub async fn battles_version(&self) -> Result<(i64, i64, i64), StoreError> {
+        Ok(sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM battles), (SELECT COALESCE(MAX(id), 0) FROM judgments), \
+               (SELECT COALESCE(MAX(id), 0) FROM votes)",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+}

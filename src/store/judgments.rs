@@ -93,3 +93,24 @@ impl Store {
         Ok(row)
     }
 }
+
+impl Store {
+    /// Single-answer scores (model, category, score or `None` when unreadable) in scope.
+    pub async fn single_scores(
+        &self,
+        scope: &super::BattleScope,
+    ) -> Result<Vec<(String, String, Option<f64>)>, StoreError> {
+        Ok(sqlx::query_as::<_, (String, String, Option<f64>)>(
+            "SELECT m.name, q.category, CASE WHEN j.verdict = 'score' THEN j.score_a END \
+             FROM judgments j JOIN answers a ON a.id = j.answer_a_id JOIN models m ON m.id = a.model_id \
+             JOIN questions q ON q.id = j.question_id \
+             WHERE j.answer_b_id IS NULL AND j.complete = 1 AND j.dry_run = $1 \
+               AND ($2 IS NULL OR q.category = $2) AND ($3 IS NULL OR q.question_set_id = $3)",
+        )
+        .bind(scope.dry_run)
+        .bind(&scope.category)
+        .bind(scope.question_set)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

@@ -12,6 +12,7 @@ mod judgments;
 mod models;
 mod questions;
 mod runs;
+mod votes;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,10 +20,14 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use answers::{AnswerImport, ImportedIds, StoredAnswer};
-pub use battles::{BattleFilter, NewBattle, StoredBattle};
+pub use answers::{AnswerImport, ExportedAnswer, ImportedIds, StoredAnswer};
+pub use battles::{
+    BattleDetail, BattleFilter, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle,
+};
 pub use judgments::{JudgmentRow, NewJudgment};
-pub use runs::RunStatus;
+pub use questions::{QuestionSetSummary, StoredQuestion};
+pub use runs::{RunRow, RunStatus};
+pub use votes::{VoteBattle, VoteOutcome};
 
 /// The database used when neither `--db` nor `JURY_DATABASE_URL` names one.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://jury.db";

@@ -26,3 +26,9 @@ impl Store {
         Ok(id)
     }
 }
+
+impl Store {
+    pub async fn model_names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT name FROM models ORDER BY name").fetch_all(self.pool()).await?)
+    }
+}

@@ -74,3 +74,120 @@ impl Store {
         Ok(())
     }
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunRow {
+    pub id: i64,
+    pub kind: String,
+    pub title: Option<String>,
+    pub config: String,
+    pub status: String,
+    pub dry_run: bool,
+    pub stage: Option<String>,
+    pub progress_done: i64,
+    pub progress_total: i64,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    pub cancel_requested: bool,
+    pub work_dir: Option<String>,
+    pub created_at: f64,
+    pub finished_at: Option<f64>,
+}
+
+const RUN_COLUMNS: &str = "id, kind, title, config, status, dry_run, stage, progress_done, progress_total, summary, \
+                           error, cancel_requested, work_dir, created_at, finished_at";
+
+impl Store {
+    /// Queues a run for the job worker.
+    pub async fn enqueue_run(
+        &self,
+        kind: &str,
+        title: &str,
+        config: &str,
+        dry_run: bool,
+        work_dir: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "INSERT INTO runs (kind, title, config, status, dry_run, work_dir) VALUES ($1, $2, $3, 'queued', $4, $5) RETURNING id",
+        )
+        .bind(kind)
+        .bind(title)
+        .bind(config)
+        .bind(dry_run)
+        .bind(work_dir)
+        .fetch_all(self.writer())
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?)
+    }
+
+    /// Takes the oldest queued run and marks it running.
+    pub async fn claim_next_run(&self) -> Result<Option<RunRow>, StoreError> {
+        Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'running' WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1) \
+             RETURNING {RUN_COLUMNS}"
+        )))
+        .fetch_all(self.writer())
+        .await?
+        .pop())
+    }
+
+    /// Runs the job worker was doing when the server stopped go back to the queue (their
+    /// finished work is stored, so they resume rather than restart).
+    pub async fn requeue_interrupted_runs(&self) -> Result<u64, StoreError> {
+        Ok(sqlx::query("UPDATE runs SET status = 'queued' WHERE status = 'running' AND work_dir IS NOT NULL")
+            .execute(self.writer())
+            .await?
+            .rows_affected())
+    }
+
+    pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
+        Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn list_runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
+        Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"
+        )))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Asks a run to stop: a queued run is cancelled at once, a running one at its next step.
+    pub async fn request_cancel(&self, id: i64) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE runs SET cancel_requested = 1, \
+               status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
+               finished_at = CASE WHEN status = 'queued' THEN (julianday('now') - 2440587.5) * 86400.0 ELSE finished_at END \
+             WHERE id = $1 AND status IN ('queued', 'running')",
+        )
+        .bind(id)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
+    }
+
+    pub async fn cancel_requested(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar::<_, bool>("SELECT cancel_requested FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .unwrap_or(false))
+    }
+}
+
+impl Store {
+    /// Puts a run interrupted by a shutdown back in the queue.
+    pub async fn requeue_run(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL WHERE id = $1")
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mock_judge;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -104,7 +105,7 @@ pub fn review_config(
 pub async fn run_config(config_path: &Path, db: &str, dry_run: bool, concurrency: usize) -> jury::arena::ArenaSummary {
     let config = jury::config::load_arena_config(config_path).unwrap_or_else(|e| panic!("config: {e}"));
     let store = jury::store::Store::connect(db).await.unwrap();
-    let options = jury::arena::ArenaOptions { dry_run, concurrency, progress: None };
+    let options = jury::arena::ArenaOptions { dry_run, concurrency, ..Default::default() };
     let summary = jury::arena::run_arena(&config, "", &store, &options).await.unwrap_or_else(|e| panic!("run: {e}"));
     store.close().await;
     summary

@@ -1,0 +1,118 @@
+//! Background runs: arena rounds started from the web are queued in the `runs` table and run
+//! here one at a time. They keep going when the page is closed, can be cancelled, and after a
+//! restart resume where they stopped (every answer and judgment is already stored).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::arena::{ArenaError, ArenaOptions, run_arena};
+use crate::config::load_arena_config;
+use crate::store::{RunRow, RunStatus, Store};
+
+/// The config file every queued run keeps in its work folder.
+pub const RUN_CONFIG_FILE: &str = "config.yaml";
+
+/// Wakes the worker when a run is queued; stops it on shutdown.
+#[derive(Clone)]
+pub struct Jobs {
+    wake: Arc<Notify>,
+}
+
+impl Jobs {
+    /// A run was queued: look now rather than at the next poll.
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Starts the worker. It stops taking runs when `shutdown` is cancelled; a run in progress is
+/// stopped between steps and put back in the queue.
+pub fn spawn_worker(store: Store, shutdown: CancellationToken, concurrency: usize) -> (Jobs, JoinHandle<()>) {
+    let wake = Arc::new(Notify::new());
+    let jobs = Jobs { wake: wake.clone() };
+    let handle = tokio::spawn(async move {
+        match store.requeue_interrupted_runs().await {
+            Ok(n) if n > 0 => tracing::info!(runs = n, "resuming runs interrupted by the last shutdown"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("cannot requeue interrupted runs: {e}"),
+        }
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            match store.claim_next_run().await {
+                Ok(Some(run)) => execute(&store, run, &shutdown, concurrency).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("cannot read the run queue: {e}");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    });
+    (jobs, handle)
+}
+
+async fn execute(store: &Store, run: RunRow, shutdown: &CancellationToken, concurrency: usize) {
+    tracing::info!(run = run.id, title = run.title.as_deref().unwrap_or(""), "starting run");
+    let Some(work_dir) = run.work_dir.clone() else {
+        let _ = store.finish_run(run.id, RunStatus::Failed, None, Some("the run has no work folder")).await;
+        return;
+    };
+    let config = match load_arena_config(&Path::new(&work_dir).join(RUN_CONFIG_FILE)) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = store.finish_run(run.id, RunStatus::Failed, None, Some(&e.to_string())).await;
+            return;
+        }
+    };
+    // Cancel on request (checked twice a second) or on shutdown.
+    let cancel = CancellationToken::new();
+    let watcher = {
+        let (store, cancel, shutdown, id) = (store.clone(), cancel.clone(), shutdown.clone(), run.id);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => { cancel.cancel(); break; }
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                        if store.cancel_requested(id).await.unwrap_or(false) {
+                            cancel.cancel();
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let options = ArenaOptions {
+        dry_run: run.dry_run,
+        concurrency,
+        progress: None,
+        run_id: Some(run.id),
+        cancel: Some(cancel.clone()),
+    };
+    let result = run_arena(&config, &run.config, store, &options).await;
+    watcher.abort();
+    match result {
+        Ok(summary) if summary.status == RunStatus::Cancelled.as_str() && shutdown.is_cancelled() => {
+            tracing::info!(run = run.id, "stopped by the shutdown; it will resume at the next start");
+            let _ = store.requeue_run(run.id).await;
+        }
+        Ok(summary) => tracing::info!(run = run.id, status = %summary.status, "run finished"),
+        Err(ArenaError::BadInput(e)) => {
+            let _ = store.finish_run(run.id, RunStatus::Failed, None, Some(&e.to_string())).await;
+        }
+        Err(e) => tracing::error!(run = run.id, "run failed: {e}"),
+    }
+}

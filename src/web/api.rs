@@ -1,0 +1,243 @@
+//! The JSON API: what the pages show, for scripts.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, WebError};
+use super::imports;
+use super::leaderboard::BoardQuery;
+use super::pages::vote::{VoteQuery, check_winner, parse_set};
+use super::runs::{RunRequest, start};
+use super::state::AppState;
+use super::uploads;
+use crate::store::{RunRow, VoteOutcome};
+
+type ApiResult = Result<Response, ApiError>;
+
+#[derive(Serialize)]
+struct BoardModel<'a> {
+    model: &'a str,
+    rating: f64,
+    ci_lower: Option<f64>,
+    ci_upper: Option<f64>,
+    rank_ub: usize,
+    battles: u64,
+    wins: u64,
+    losses: u64,
+    ties: u64,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    flags: &'a [String],
+}
+
+pub async fn leaderboard(State(state): State<AppState>, Query(q): Query<BoardQuery>) -> ApiResult {
+    let key = q.key()?;
+    let view = state.boards.get(&state.store, &key).await?;
+    let b = &view.board;
+    let models: Vec<BoardModel<'_>> = b
+        .models
+        .iter()
+        .map(|m| BoardModel {
+            model: &m.model,
+            rating: m.rating,
+            ci_lower: m.ci_lower,
+            ci_upper: m.ci_upper,
+            rank_ub: m.rank_ub,
+            battles: m.battles,
+            wins: m.wins,
+            losses: m.losses,
+            ties: m.ties,
+            flags: &m.flags,
+        })
+        .collect();
+    Ok(Json(json!({
+        "method": b.method,
+        "source": key.scope.source.as_deref().unwrap_or("all"),
+        "category": key.scope.category,
+        "question_set": key.scope.question_set,
+        "dry_run": key.scope.dry_run,
+        "battles": b.battles,
+        "bootstrap_rounds": b.bootstrap_rounds,
+        "models": models,
+        "win_fraction": b.win_fraction,
+        "battle_counts": b.battle_counts,
+        "baseline": b.baseline,
+        "scores": view.scores,
+        "warnings": b.warnings,
+        "computed_at": view.computed_at,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NameQuery {
+    name: Option<String>,
+}
+
+pub async fn create_question_set(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NameQuery>,
+    body: Bytes,
+) -> ApiResult {
+    state.admin.check_bearer(&headers)?;
+    let name = q
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| WebError::BadRequest("name the set: POST /api/question-sets?name=NAME".into()))?;
+    let questions = uploads::questions(&body, "upload", state.max_upload_bytes).map_err(WebError::Rejected)?;
+    let id = state.store.create_question_set(name, None, &questions).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "questions": questions.len()}))).into_response())
+}
+
+pub async fn list_question_sets(State(state): State<AppState>) -> ApiResult {
+    let sets: Vec<Value> = state
+        .store
+        .list_question_sets()
+        .await?
+        .into_iter()
+        .map(|s| json!({"id": s.id, "name": s.name, "questions": s.questions, "answers": s.answers, "models": s.models, "created_at": s.created_at}))
+        .collect();
+    Ok(Json(sets).into_response())
+}
+
+pub async fn delete_question_set(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    state.admin.check_bearer(&headers)?;
+    if !state.store.delete_question_set(id).await? {
+        return Err(WebError::NotFound.into());
+    }
+    state.boards.invalidate();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SetQuery {
+    question_set: Option<String>,
+}
+
+pub async fn create_answers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SetQuery>,
+    body: Bytes,
+) -> ApiResult {
+    state.admin.check_bearer(&headers)?;
+    let set = parse_set(&q.question_set)?
+        .ok_or_else(|| WebError::BadRequest("name the set: POST /api/answers?question_set=ID".into()))?;
+    let (answers, models) = imports::answers(&state, set, &body, "upload").await?;
+    Ok((StatusCode::CREATED, Json(json!({"answers": answers, "models": models}))).into_response())
+}
+
+pub async fn next_vote(State(state): State<AppState>, Query(q): Query<VoteQuery>) -> ApiResult {
+    let battle = state
+        .store
+        .next_vote_battle(parse_set(&q.question_set)?)
+        .await?
+        .ok_or_else(|| WebError::Conflict("nothing to vote on: no two models answered the same question".into()))?;
+    Ok(Json(json!({
+        "battle_id": battle.battle_id,
+        "question": battle.question,
+        "category": battle.category,
+        "answer_a": battle.answer_a,
+        "answer_b": battle.answer_b,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct VoteBody {
+    winner: String,
+}
+
+pub async fn vote(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Json(body): Json<VoteBody>,
+) -> ApiResult {
+    check_winner(&body.winner)?;
+    state.votes.check(client.ip())?;
+    let voter = state.secrets.voter_key(&client.ip().to_string());
+    match state.store.cast_vote(id, &body.winner, &voter).await? {
+        VoteOutcome::Recorded { model_a, model_b } => {
+            state.boards.invalidate();
+            Ok(Json(json!({"model_a": model_a, "model_b": model_b})).into_response())
+        }
+        VoteOutcome::AlreadyVoted => Err(WebError::Conflict("this battle already has a vote".into()).into()),
+        VoteOutcome::NotFound => Err(WebError::NotFound.into()),
+    }
+}
+
+fn run_json(run: &RunRow) -> Value {
+    json!({
+        "id": run.id,
+        "kind": run.kind,
+        "title": run.title,
+        "status": run.status,
+        "dry_run": run.dry_run,
+        "stage": run.stage,
+        "progress_done": run.progress_done,
+        "progress_total": run.progress_total,
+        "error": run.error,
+        "cancel_requested": run.cancel_requested,
+        "summary": run.summary.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()),
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+    })
+}
+
+pub async fn create_run(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<RunRequest>,
+) -> ApiResult {
+    state.admin.check_bearer(&headers)?;
+    let id = start(&state, &request).await?;
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(run_json(&run))).into_response())
+}
+
+pub async fn get_run(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    Ok(Json(run_json(&run)).into_response())
+}
+
+pub async fn cancel_run(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult {
+    state.admin.check_bearer(&headers)?;
+    state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    state.store.request_cancel(id).await?;
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    Ok((StatusCode::ACCEPTED, Json(run_json(&run))).into_response())
+}
+
+/// Every decided real battle as FastChat clean battle JSON, so other tools can rate them.
+pub async fn export_battles(State(state): State<AppState>) -> ApiResult {
+    let battles: Vec<Value> = state
+        .store
+        .export_battles()
+        .await?
+        .into_iter()
+        .map(|b| {
+            json!({
+                "model_a": b.model_a,
+                "model_b": b.model_b,
+                "winner": b.winner,
+                "judge": b.judge_model.unwrap_or_else(|| "human".into()),
+                "source": b.source,
+                "anony": true,
+                "tstamp": b.tstamp,
+                "category": b.category,
+                "question_id": b.question_id,
+            })
+        })
+        .collect();
+    Ok(Json(battles).into_response())
+}

@@ -1,0 +1,254 @@
+//! `jury serve`: the leaderboard, battles, question sets, runs and human voting, as pages
+//! and as a JSON API, on one embedded database.
+
+mod api;
+mod charts;
+pub mod error;
+mod imports;
+mod leaderboard;
+mod pages;
+mod registry;
+mod runs;
+mod security;
+mod state;
+mod uploads;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use self::error::{ApiError, PageError, WebError};
+use self::registry::{DEMO_QUESTIONS, Registry};
+use self::security::{AdminGate, Secrets};
+use self::state::{AppState, VoteLimiter};
+use crate::config::ModelSpec;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub db: String,
+    pub admin_token: Option<String>,
+    /// Where web-started runs keep their files.
+    pub data_dir: PathBuf,
+    /// The shipped configs and demo data (`registry/`).
+    pub registry_dir: PathBuf,
+    pub max_upload_bytes: usize,
+    /// Votes per client per minute (0: no limit).
+    pub votes_per_minute: u32,
+    /// Requests in flight at once in a run.
+    pub concurrency: usize,
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    http: JoinHandle<std::io::Result<()>>,
+    worker: JoinHandle<()>,
+    store: Store,
+}
+
+impl Server {
+    /// Stops taking requests, lets the run in progress store its work and requeue itself,
+    /// and closes the database.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.worker.await;
+        let _ = self.http.await;
+        self.store.close().await;
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Opens the database, seeds it when empty, starts the job worker and the HTTP server.
+pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
+    let store = Store::connect(&options.db).await?;
+    let registry = Registry::load(&options.registry_dir);
+    seed(&store, &registry).await?;
+    fetch_demo_model(&registry);
+    std::fs::create_dir_all(&options.data_dir)?;
+    let shutdown = CancellationToken::new();
+    let (jobs, worker) = crate::jobs::spawn_worker(store.clone(), shutdown.clone(), options.concurrency);
+    let state = AppState {
+        store: store.clone(),
+        secrets: Secrets::random(),
+        admin: AdminGate::new(options.admin_token.clone()),
+        boards: Default::default(),
+        votes: VoteLimiter::per_minute(options.votes_per_minute),
+        jobs,
+        registry: Arc::new(registry),
+        data_dir: std::path::absolute(&options.data_dir)?,
+        max_upload_bytes: options.max_upload_bytes,
+    };
+    let listener = tokio::net::TcpListener::bind(options.addr).await?;
+    let addr = listener.local_addr()?;
+    if state.admin.enabled() {
+        tracing::info!("uploads, deletions and runs need the admin token");
+    } else {
+        tracing::warn!(
+            "no JURY_ADMIN_TOKEN: anyone who can reach {addr} can upload, delete and start runs (writes are unprotected)"
+        );
+    }
+    let app = router(state, options.max_upload_bytes);
+    let stop = shutdown.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+    });
+    tracing::info!("jury is serving on http://{addr}");
+    Ok(Server { addr, shutdown, http, worker, store })
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    let server = start(options).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: letting the current run store its work");
+    server.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// On an empty database: the demo question set, so the site has something to show at once.
+async fn seed(store: &Store, registry: &Registry) -> anyhow::Result<()> {
+    if !store.list_question_sets().await?.is_empty() {
+        return Ok(());
+    }
+    let (text, label) = match registry.dir.as_ref().map(|d| d.join("data/questions/demo_questions.jsonl")) {
+        Some(path) if path.is_file() => (std::fs::read_to_string(&path)?, path.display().to_string()),
+        _ => (DEMO_QUESTIONS.to_string(), "demo_questions.jsonl".to_string()),
+    };
+    let questions = crate::data::parse_questions(&text, std::path::Path::new(&label))?;
+    store.create_question_set("demo", Some("registry:demo"), &questions).await?;
+    tracing::info!(questions = questions.len(), "seeded the demo question set");
+    Ok(())
+}
+
+/// Starts fetching the demo model in the background if a shipped candidate needs it.
+fn fetch_demo_model(registry: &Registry) {
+    let missing = registry.candidates.iter().find_map(|c| match &c.model {
+        ModelSpec::Local { path } if crate::llm::demo::is_demo_model_path(path) && !path.is_file() => {
+            Some(path.clone())
+        }
+        _ => None,
+    });
+    if let Some(path) = missing {
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::llm::demo::ensure_demo_model(&path) {
+                tracing::warn!("cannot fetch the demo model (runs that generate answers will fail): {e}");
+            }
+        });
+    }
+}
+
+pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
+    Router::new()
+        .route("/", get(pages::leaderboard::show))
+        .route("/battles", get(pages::battles::list))
+        .route("/battles/{id}", get(pages::battles::show))
+        .route("/questions", get(pages::questions::list).post(pages::questions::upload))
+        .route("/questions/{id}", get(pages::questions::show))
+        .route("/questions/{id}/delete", post(pages::questions::delete))
+        .route("/questions/{id}/answers", post(pages::questions::upload_answers))
+        .route("/runs", get(pages::runs::list).post(pages::runs::create))
+        .route("/runs/{id}", get(pages::runs::show))
+        .route("/runs/{id}/cancel", post(pages::runs::cancel))
+        .route("/vote", get(pages::vote::show))
+        .route("/vote/{id}", post(pages::vote::submit))
+        .route("/login", get(pages::auth::show).post(pages::auth::login))
+        .route("/logout", post(pages::auth::logout))
+        .route("/api/leaderboard", get(api::leaderboard))
+        .route("/api/question-sets", get(api::list_question_sets).post(api::create_question_set))
+        .route("/api/question-sets/{id}", delete(api::delete_question_set))
+        .route("/api/answers", post(api::create_answers))
+        .route("/api/vote/next", get(api::next_vote))
+        .route("/api/vote/{id}", post(api::vote))
+        .route("/api/runs", post(api::create_run))
+        .route("/api/runs/{id}", get(api::get_run).delete(api::cancel_run))
+        .route("/api/battles/export", get(api::export_battles))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024))
+        .layer(middleware::from_fn(tidy_responses))
+        .with_state(state)
+}
+
+/// Unknown paths: JSON under `/api/`, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError(WebError::NotFound).into_response()
+    } else {
+        PageError(WebError::NotFound).into_response()
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        PageError(self).into_response()
+    }
+}
+
+/// Security headers on everything; and errors raised before a handler runs (a malformed
+/// id, JSON body or form) answered in the same shape as the handlers' own: JSON under
+/// `/api/`, a page elsewhere.
+async fn tidy_responses(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    let status = response.status();
+    if (status.is_client_error() || status.is_server_error()) && plain {
+        let body = axum::body::to_bytes(std::mem::take(response.body_mut()), 64 * 1024).await.unwrap_or_default();
+        let message = String::from_utf8_lossy(&body).trim().to_string();
+        let error = match status {
+            StatusCode::NOT_FOUND => WebError::NotFound,
+            StatusCode::PAYLOAD_TOO_LARGE => WebError::BadRequest("the request is too large".into()),
+            s if s.is_server_error() => WebError::Internal(message),
+            _ => WebError::BadRequest(if message.is_empty() { "bad request".into() } else { message }),
+        };
+        let mut replaced = if api { ApiError(error).into_response() } else { PageError(error).into_response() };
+        *replaced.status_mut() = status;
+        response = replaced;
+    }
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}

@@ -1,0 +1,168 @@
+//! `/`: the leaderboards (combined, judge, human), with filters and charts.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::{Nav, ago, date, nav, page, query};
+use crate::rating::ModelRating;
+use crate::rating::leaderboard::BaselineRow;
+use crate::rating::scores::ScoreRow;
+use crate::store::QuestionSetSummary;
+use crate::web::charts::{self, HeatMap, IntervalChart};
+use crate::web::error::PageError;
+use crate::web::leaderboard::BoardQuery;
+use crate::web::state::AppState;
+
+pub struct Tab {
+    pub label: &'static str,
+    pub href: String,
+    pub active: bool,
+}
+
+pub struct Row {
+    pub model: ModelRating,
+    pub ci: String,
+    pub flags: String,
+    pub baseline: Option<BaselineRow>,
+    pub battles_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "leaderboard.html")]
+struct LeaderboardPage {
+    nav: Nav,
+    tabs: Vec<Tab>,
+    source_label: &'static str,
+    human: bool,
+    query: BoardQuery,
+    categories: Vec<String>,
+    question_sets: Vec<QuestionSetSummary>,
+    rows: Vec<Row>,
+    baseline: Option<String>,
+    battles: u64,
+    votes: i64,
+    updated: String,
+    updated_date: String,
+    intervals: Option<IntervalChart>,
+    win_fraction: Option<HeatMap>,
+    battle_counts: Option<HeatMap>,
+    scores: Vec<ScoreRow>,
+    score_categories: Vec<String>,
+    warnings: Vec<String>,
+    dry_run: bool,
+    dry_run_only: bool,
+    bootstrap_rounds: usize,
+    selected_set: Option<i64>,
+}
+
+impl LeaderboardPage {
+    fn score_cell(&self, row: &ScoreRow, category: &str) -> String {
+        row.by_category.get(category).map(|m| format!("{:.2}", m.mean)).unwrap_or_default()
+    }
+
+    fn score_mean(&self, row: &ScoreRow) -> String {
+        row.overall.as_ref().map(|m| format!("{:.2}", m.mean)).unwrap_or_else(|| "–".into())
+    }
+
+    fn score_interval(&self, row: &ScoreRow) -> String {
+        match row.overall.as_ref().and_then(|m| m.ci_lower.zip(m.ci_upper)) {
+            Some((lo, hi)) => format!("{lo:.2} – {hi:.2}"),
+            None => "–".into(),
+        }
+    }
+
+    fn score_count(&self, row: &ScoreRow) -> u64 {
+        row.overall.as_ref().map_or(0, |m| m.count)
+    }
+
+    fn rating(&self, row: &Row) -> String {
+        format!("{:.1}", row.model.rating)
+    }
+
+    fn percent(&self, x: &f64) -> String {
+        format!("{:.1}%", x * 100.0)
+    }
+
+    fn is_selected_set(&self, id: &i64) -> bool {
+        self.selected_set == Some(*id)
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Query(q): Query<BoardQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (nav, cookie) = nav(&state, &headers, "leaderboard");
+    let key = q.key()?;
+    let view = state.boards.get(&state.store, &key).await?;
+    let board = &view.board;
+    let link = |source: &str| {
+        query(&[
+            ("source", Some(source.to_string())),
+            ("category", key.scope.category.clone()),
+            ("question_set", key.scope.question_set.map(|s| s.to_string())),
+            ("baseline", key.baseline.clone()),
+            ("dry_run", key.scope.dry_run.then(|| "1".to_string())),
+        ])
+    };
+    let current = key.scope.source.clone().unwrap_or_else(|| "all".into());
+    let tabs = [("Combined", "all"), ("Judge", "judge"), ("Human", "human")]
+        .into_iter()
+        .map(|(label, source)| Tab { label, href: format!("/{}", link(source)), active: current == source })
+        .collect();
+    let rows = board
+        .models
+        .iter()
+        .map(|m| Row {
+            ci: match (m.ci_lower, m.ci_upper) {
+                (Some(lo), Some(hi)) => format!("+{:.1} / −{:.1}", hi - m.rating, m.rating - lo),
+                _ => "–".into(),
+            },
+            flags: m.flags.join(", "),
+            baseline: board.baseline.as_ref().and_then(|b| b.rows.iter().find(|r| r.model == m.model).cloned()),
+            battles_href: format!(
+                "/battles{}",
+                query(&[("model", Some(m.model.clone())), ("source", key.scope.source.clone())])
+            ),
+            model: m.clone(),
+        })
+        .collect();
+    let mut score_categories: Vec<String> = view.scores.iter().flat_map(|r| r.by_category.keys().cloned()).collect();
+    score_categories.sort();
+    score_categories.dedup();
+    // A newcomer's demo produces dry-run battles only: point at them.
+    let dry_run_only = !key.scope.dry_run && board.models.is_empty() && state.store.count_battles(true).await? > 0;
+    let template = LeaderboardPage {
+        tabs,
+        source_label: match current.as_str() {
+            "judge" => "judge",
+            "human" => "human",
+            _ => "judge and human",
+        },
+        human: current == "human",
+        categories: state.store.battle_categories().await?,
+        question_sets: state.store.list_question_sets().await?,
+        baseline: key.baseline.clone(),
+        battles: board.battles,
+        votes: state.store.count_votes().await?,
+        updated: ago(view.computed_at),
+        updated_date: date(view.computed_at),
+        intervals: charts::intervals(board),
+        win_fraction: charts::win_fraction(board),
+        battle_counts: charts::battle_counts(board),
+        scores: view.scores.clone(),
+        score_categories,
+        warnings: board.warnings.clone(),
+        dry_run: key.scope.dry_run,
+        dry_run_only,
+        bootstrap_rounds: board.bootstrap_rounds,
+        selected_set: key.scope.question_set,
+        rows,
+        query: q,
+        nav,
+    };
+    page(template, cookie)
+}

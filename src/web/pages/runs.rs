@@ -1,0 +1,123 @@
+//! `/runs`: start an arena round, watch it, cancel it.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{Nav, ago, nav, page};
+use crate::config::ModelSpec;
+use crate::store::{QuestionSetSummary, RunRow};
+use crate::web::error::{PageError, WebError};
+use crate::web::runs::{RunRequest, start};
+use crate::web::security::check_csrf;
+use crate::web::state::AppState;
+
+pub struct RunItem {
+    pub run: RunRow,
+    pub when: String,
+    pub percent: i64,
+}
+
+impl RunItem {
+    fn new(run: RunRow) -> RunItem {
+        let percent = if run.progress_total > 0 { run.progress_done * 100 / run.progress_total } else { 0 };
+        RunItem { when: ago(run.created_at), percent, run }
+    }
+}
+
+pub struct CandidateOption {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "runs.html")]
+struct RunsPage {
+    nav: Nav,
+    runs: Vec<RunItem>,
+    question_sets: Vec<QuestionSetSummary>,
+    candidates: Vec<CandidateOption>,
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    let (nav, cookie) = nav(&state, &headers, "runs");
+    let runs = state.store.list_runs(50).await?.into_iter().map(RunItem::new).collect();
+    let mut candidates: Vec<CandidateOption> = state
+        .registry
+        .candidates
+        .iter()
+        .map(|c| CandidateOption {
+            name: c.name.clone(),
+            description: format!(
+                "generates answers with {}{}",
+                match &c.model {
+                    ModelSpec::Local { path } =>
+                        path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+                    other => other.describe(),
+                },
+                c.system_prompt.as_ref().map(|p| format!("; system prompt: \"{p}\"")).unwrap_or_default()
+            ),
+        })
+        .collect();
+    for name in state.store.model_names().await? {
+        if !candidates.iter().any(|c| c.name == name) {
+            candidates.push(CandidateOption { name, description: "stored answers".into() });
+        }
+    }
+    let template = RunsPage { nav, runs, question_sets: state.store.list_question_sets().await?, candidates };
+    page(template, cookie)
+}
+
+pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
+    state.admin.check_cookie(&headers, &state.secrets)?;
+    let (request, csrf) = RunRequest::from_form(&body);
+    check_csrf(&headers, &state.secrets, csrf.as_deref().unwrap_or(""))?;
+    let id = start(&state, &request).await?;
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    nav: Nav,
+    item: RunItem,
+    summary: Option<String>,
+    active: bool,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (nav, cookie) = nav(&state, &headers, "runs");
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    let summary = run
+        .summary
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    let active = run.status == "queued" || run.status == "running";
+    page(RunPage { nav, summary, active, item: RunItem::new(run) }, cookie)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    state.admin.check_cookie(&headers, &state.secrets)?;
+    check_csrf(&headers, &state.secrets, &form.csrf)?;
+    state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    state.store.request_cancel(id).await?;
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}

@@ -1,0 +1,173 @@
+//! A real `jury serve` on 127.0.0.1:0, with its own database and folders, and a small client
+//! that keeps the session cookie and form token like a browser.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use jury::web::{ServeOptions, Server, start};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub db: String,
+}
+
+pub struct Settings {
+    pub admin_token: Option<String>,
+    pub votes_per_minute: u32,
+    pub max_upload_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { admin_token: None, votes_per_minute: 0, max_upload_bytes: 1 << 20 }
+    }
+}
+
+pub fn registry_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("registry")
+}
+
+impl TestServer {
+    pub async fn start(settings: Settings) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("jury.db").display());
+        let server = Self::launch(dir.path(), &db, &settings).await;
+        let base = format!("http://{}", server.addr);
+        TestServer { server: Some(server), base, dir, db }
+    }
+
+    async fn launch(dir: &Path, db: &str, settings: &Settings) -> Server {
+        start(ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            db: db.to_string(),
+            admin_token: settings.admin_token.clone(),
+            data_dir: dir.join("data"),
+            registry_dir: registry_dir(),
+            max_upload_bytes: settings.max_upload_bytes,
+            votes_per_minute: settings.votes_per_minute,
+            concurrency: 4,
+        })
+        .await
+        .expect("server starts")
+    }
+
+    /// Stops the server (as on SIGTERM) and starts a new one on the same database.
+    pub async fn restart(&mut self, settings: Settings) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+        let server = Self::launch(self.dir.path(), &self.db, &settings).await;
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+
+    /// Waits for a run to leave queued/running; returns its JSON.
+    pub async fn wait_for_run(&self, id: i64, timeout: Duration) -> Value {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let run: Value =
+                client.get(self.url(&format!("/api/runs/{id}"))).send().await.unwrap().json().await.unwrap();
+            let status = run["status"].as_str().unwrap_or("").to_string();
+            if status != "queued" && status != "running" {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "run {id} did not finish: {run}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A browser-like client: keeps cookies, reads form tokens from pages.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { http, cookies: Vec::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for v in response.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let pair = v.split(';').next().unwrap();
+            let (k, val) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !val.is_empty() && !v.contains("Max-Age=0") {
+                self.cookies.push((k.to_string(), val.to_string()));
+            }
+        }
+    }
+
+    pub async fn get(&mut self, url: &str) -> (u16, String) {
+        let r = self.http.get(url).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
+    /// The CSRF token on a page.
+    pub async fn csrf(&mut self, url: &str) -> String {
+        let (_, html) = self.get(url).await;
+        let at = html.find("name=\"csrf\" value=\"").expect("a form token on the page") + 19;
+        html[at..at + 64].to_string()
+    }
+
+    pub async fn post_form(&mut self, url: &str, fields: &[(&str, &str)]) -> (u16, String, Option<String>) {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let r = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        (status, r.text().await.unwrap(), location)
+    }
+
+    pub async fn post_file(
+        &mut self,
+        url: &str,
+        fields: &[(&str, &str)],
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> (u16, String, Option<String>) {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
+        let r = self.http.post(url).header("cookie", self.cookie_header()).multipart(form).send().await.unwrap();
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        (status, r.text().await.unwrap(), location)
+    }
+}

@@ -1,0 +1,490 @@
+//! Every route of `jury serve`, against a real server on 127.0.0.1:0: status, body, errors,
+//! auth, CSRF, rate limits, escaping, runs that survive a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::server::{Browser, Settings, TestServer};
+use common::*;
+use serde_json::{Value, json};
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+fn question_lines(n: usize, prefix: &str) -> String {
+    (1..=n)
+        .map(|i| json!({"question_id": i, "text": format!("{prefix} question {i}?"), "category": if i % 2 == 0 { "math" } else { "writing" }}).to_string() + "\n")
+        .collect()
+}
+
+fn answer_lines(model: &str, n: usize, text: impl Fn(usize) -> String) -> String {
+    (1..=n)
+        .map(|i| {
+            json!({"question_id": i, "model_id": model, "answer": text(i), "text": "", "category": "", "metadata": {}})
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+/// A set with answers from `models`, through the API; returns the set id.
+async fn seed_set(server: &TestServer, name: &str, n: usize, models: &[&str]) -> i64 {
+    let r = http()
+        .post(server.url(&format!("/api/question-sets?name={name}")))
+        .body(question_lines(n, name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    for m in models {
+        let body = answer_lines(m, n, |i| {
+            if m.contains("good") { format!("GOOD answer {i} by {m}") } else { format!("answer {i} by {m}") }
+        });
+        let r = http().post(server.url(&format!("/api/answers?question_set={id}"))).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    id
+}
+
+#[tokio::test]
+async fn pages_render_with_security_headers_and_a_session() {
+    let server = TestServer::start(Settings::default()).await;
+    let r = http().get(server.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("jury_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>Leaderboard</h1>"));
+    // The demo question set was seeded on the empty database.
+    let sets: Value = http().get(server.url("/api/question-sets")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(sets[0]["name"], "demo");
+    assert_eq!(sets[0]["questions"], 10);
+    for path in ["/battles", "/questions", "/questions/1", "/runs", "/vote", "/login"] {
+        let r = http().get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+    }
+    // Unknown things: a styled page for browsers, JSON for the API.
+    let r = http().get(server.url("/battles/999")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("<h1>404 Not Found</h1>"));
+    let r = http().get(server.url("/api/runs/abc")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("abc"));
+    let r = http().get(server.url("/api/nothing")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "not found");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn question_sets_are_validated_whole_before_anything_is_stored() {
+    let server = TestServer::start(Settings { max_upload_bytes: 4096, ..Settings::default() }).await;
+    let before: Value = http().get(server.url("/api/question-sets")).send().await.unwrap().json().await.unwrap();
+
+    // One bad line (3), a duplicate id (4), an empty question (5): all reported, nothing stored.
+    let body = "{\"question_id\": 1, \"text\": \"fine\"}\n{\"question_id\": 2, \"text\": \"also fine\"}\n{\"question_id\": 3, \"text\": \n{\"question_id\": 1, \"text\": \"again\"}\n{\"question_id\": 5, \"text\": \"  \"}\n";
+    let r = http().post(server.url("/api/question-sets?name=broken")).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let errors: Value = r.json().await.unwrap();
+    let lines: Vec<u64> = errors["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![3, 4, 5], "{errors}");
+    assert!(errors["errors"][1]["message"].as_str().unwrap().contains("duplicate"));
+    let after: Value = http().get(server.url("/api/question-sets")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(before, after, "nothing stored");
+
+    // Too large, no name, empty.
+    let r =
+        http().post(server.url("/api/question-sets?name=big")).body(question_lines(200, "big")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("limit is 4096"));
+    let r = http().post(server.url("/api/question-sets")).body(question_lines(1, "x")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http().post(server.url("/api/question-sets?name=empty")).body("").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Good JSONL, MT-Bench turns and CSV.
+    let r = http().post(server.url("/api/question-sets?name=ok")).body(question_lines(3, "ok")).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["questions"], 3);
+    let mt = "{\"question_id\": 81, \"category\": \"writing\", \"turns\": [\"Write a poem.\", \"Shorter.\"]}\n";
+    let r = http().post(server.url("/api/question-sets?name=mt")).body(mt).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let csv = "question_id,text,category\n1,\"What is 2+2?\",math\n2,Name a colour,general\n";
+    let r = http().post(server.url("/api/question-sets?name=csv")).body(csv).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (status, html) = Browser::new().get(&server.url(&format!("/questions/{id}"))).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("What is 2+2?") && html.contains("Name a colour"));
+
+    // Answers: an unknown question is reported by line; good ones are counted.
+    let r = http()
+        .post(server.url(&format!("/api/answers?question_set={id}")))
+        .body(
+            answer_lines("m", 2, |i| format!("a{i}"))
+                + &answer_lines("m", 3, |i| format!("b{i}")).lines().nth(2).unwrap().to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["errors"][0]["line"], 3, "{e}");
+    assert!(e["errors"][0]["message"].as_str().unwrap().contains("not in the set"));
+    let r = http()
+        .post(server.url(&format!("/api/answers?question_set={id}")))
+        .body(answer_lines("m", 2, |i| format!("a{i}")) + &answer_lines("n", 2, |i| format!("b{i}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"answers": 4, "models": 2}));
+
+    // Deleting a set removes it.
+    let r = http().delete(server.url(&format!("/api/question-sets/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let r = http().delete(server.url(&format!("/api/question-sets/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn votes_count_once_and_are_rate_limited() {
+    let server = TestServer::start(Settings { votes_per_minute: 3, ..Settings::default() }).await;
+    let set = seed_set(&server, "v", 4, &["alpha", "beta"]).await;
+    let next: Value = http()
+        .get(server.url(&format!("/api/vote/next?question_set={set}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = next["battle_id"].as_i64().unwrap();
+    assert!(next.get("model_a").is_none() && next.get("model_b").is_none(), "no model names before the vote: {next}");
+    assert!(next["question"].as_str().unwrap().starts_with("v question"));
+    // Undecided human battles are not shown.
+    assert_eq!(http().get(server.url(&format!("/battles/{id}"))).send().await.unwrap().status(), 404);
+
+    let bad =
+        http().post(server.url(&format!("/api/vote/{id}"))).json(&json!({"winner": "both"})).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let r =
+        http().post(server.url(&format!("/api/vote/{id}"))).json(&json!({"winner": "model_a"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let revealed: Value = r.json().await.unwrap();
+    let mut names =
+        vec![revealed["model_a"].as_str().unwrap().to_string(), revealed["model_b"].as_str().unwrap().to_string()];
+    names.sort();
+    assert_eq!(names, ["alpha", "beta"]);
+    let again =
+        http().post(server.url(&format!("/api/vote/{id}"))).json(&json!({"winner": "model_b"})).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+    let missing = http().post(server.url("/api/vote/987654")).json(&json!({"winner": "tie"})).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // The vote is in the human leaderboard at once.
+    let board: Value =
+        http().get(server.url("/api/leaderboard?source=human")).send().await.unwrap().json().await.unwrap();
+    let winner = revealed["model_a"].as_str().unwrap();
+    assert_eq!(board["battles"], 1);
+    assert_eq!(board["models"][0]["model"], winner);
+    assert_eq!(board["models"][0]["wins"], 1);
+
+    // The fourth vote within a minute from this client is refused, with Retry-After.
+    let mut last = None;
+    for _ in 0..3 {
+        let next: Value = http().get(server.url("/api/vote/next")).send().await.unwrap().json().await.unwrap();
+        let r = http()
+            .post(server.url(&format!("/api/vote/{}", next["battle_id"])))
+            .json(&json!({"winner": "tie"}))
+            .send()
+            .await
+            .unwrap();
+        last = Some((r.status().as_u16(), r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string())));
+    }
+    let (status, retry) = last.unwrap();
+    assert_eq!(status, 429);
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
+    let server = TestServer::start(Settings::default()).await;
+    let set = seed_set(&server, "r", 5, &["good-one", "plain-one", "plain-two"]).await;
+    let judge = MockJudge::start(prefer("GOOD")).await;
+    let request = json!({
+        "question_set": set,
+        "candidates": ["good-one", "plain-one", "plain-two"],
+        "mode": "pairwise",
+        "position_bias": "swap_position",
+        "judge": "openai",
+        "judge_model": "mock-judge",
+        "judge_api_base": judge.base_url(),
+        "judge_api_key_env": "JURY_TEST_KEY",
+    });
+    let r = http().post(server.url("/api/runs")).json(&request).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let run = server.wait_for_run(id, Duration::from_secs(60)).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["summary"]["reviews"]["judge_calls"], 30);
+    assert_eq!(judge.call_count(), 30);
+
+    let board: Value = http()
+        .get(server.url(&format!("/api/leaderboard?source=judge&question_set={set}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board["battles"], 15);
+    assert_eq!(board["models"][0]["model"], "good-one");
+    assert_eq!(board["models"][0]["rank_ub"], 1);
+    assert!(
+        board["models"][0]["ci_lower"].as_f64().unwrap() > board["models"][2]["ci_upper"].as_f64().unwrap() - 1000.0
+    );
+    let writing: Value =
+        http().get(server.url("/api/leaderboard?category=writing")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(writing["battles"], 9, "3 writing questions x 3 pairs");
+
+    // Pages show it: leaderboard, battle list, a battle with both reviews.
+    let mut browser = Browser::new();
+    let (_, html) = browser.get(&server.url("/")).await;
+    assert!(html.contains("good-one") && html.contains("<svg"), "charts are inline SVG");
+    let (_, html) = browser.get(&server.url("/battles?model=good-one")).await;
+    assert!(html.contains("10 battles"), "{html}");
+    let export: Value = http().get(server.url("/api/battles/export")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(export.as_array().unwrap().len(), 15);
+    assert_eq!(export[0]["judge"], "mock-judge");
+    let first = server.url("/battles/1");
+    let (status, html) = browser.get(&first).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("shown first") && html.contains("Final verdict"), "both reviews of a swapped battle");
+
+    // The export is FastChat battle JSON: `jury rate` reads it back.
+    let file = write(&server.dir.path().join("export.json"), &export.to_string());
+    let out = common::run(jury().arg("rate").arg(&file).args(["--bootstrap", "0", "--json"]));
+    let rated: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rated["models"][0]["model"], "good-one");
+    let ours = board["models"][0]["rating"].as_f64().unwrap();
+    assert!((rated["models"][0]["rating"].as_f64().unwrap() - ours).abs() < 1e-6, "the same engine, the same numbers");
+
+    // Bad requests are refused before anything is queued.
+    for bad in [
+        json!({"question_set": set, "candidates": ["good-one"], "mode": "pairwise"}),
+        json!({"question_set": 999, "candidates": ["good-one", "plain-one"]}),
+        json!({"question_set": set, "candidates": ["nobody", "plain-one"]}),
+        json!({"question_set": set, "candidates": ["good-one", "plain-one"], "judge": "oracle"}),
+    ] {
+        let r = http().post(server.url("/api/runs")).json(&bad).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn runs_can_be_cancelled_and_resume_after_a_restart() {
+    let mut server = TestServer::start(Settings::default()).await;
+    let set = seed_set(&server, "slow", 8, &["good-a", "plain-b"]).await;
+    let judge = MockJudge::start(|call: &Call| {
+        Reply::Delayed(Duration::from_millis(300), Box::new(Reply::Text(verdict_for(call, "GOOD"))))
+    })
+    .await;
+    // Each run its own judge name, so the second does not reuse the first one's judgments.
+    let request = |title: &str| {
+        json!({"question_set": set, "candidates": ["good-a", "plain-b"], "judge": "openai", "judge_model": format!("judge-{title}"),
+               "judge_api_base": judge.base_url(), "judge_api_key_env": "JURY_TEST_KEY", "title": title,
+               "position_bias": "swap_position"})
+    };
+    // Cancel: the run stops between steps and says so.
+    let id = http()
+        .post(server.url("/api/runs"))
+        .json(&request("to cancel"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let r = http().delete(server.url(&format!("/api/runs/{id}"))).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let run = server.wait_for_run(id, Duration::from_secs(30)).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+
+    // Restart mid-run: the run is put back in the queue and finishes after the restart,
+    // asking the judge only for what it had not answered.
+    let id = http()
+        .post(server.url("/api/runs"))
+        .json(&request("to resume"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let mid: Value = http().get(server.url(&format!("/api/runs/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(mid["status"], "running", "{mid}");
+    server.restart(Settings::default()).await;
+    let run = server.wait_for_run(id, Duration::from_secs(60)).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["summary"]["reviews"]["tasks"], 8);
+    // All 16 prompts (8 questions, both orders) were asked, none more than twice: once cut off by
+    // the shutdown at most, then once more; nothing that came back was asked again.
+    let per_prompt: std::collections::HashMap<String, usize> =
+        judge.calls().iter().filter(|c| c.model == "judge-to resume").fold(Default::default(), |mut m, c| {
+            *m.entry(c.user.clone()).or_default() += 1;
+            m
+        });
+    assert_eq!(per_prompt.len(), 16);
+    assert!(per_prompt.values().all(|&n| n <= 2), "{per_prompt:?}");
+    assert_eq!(
+        run["summary"]["reviews"]["judge_calls"].as_u64().unwrap()
+            + run["summary"]["reviews"]["cache_hits"].as_u64().unwrap(),
+        16
+    );
+    assert!(
+        run["summary"]["reviews"]["cache_hits"].as_u64().unwrap() > 0,
+        "judgments made before the restart were kept"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_admin_token_guards_writes_and_forms_need_their_token() {
+    let token = "s3cret-token";
+    let server = TestServer::start(Settings { admin_token: Some(token.into()), ..Settings::default() }).await;
+    // API: writes need the bearer token; reads and votes do not.
+    let r = http().post(server.url("/api/question-sets?name=x")).body(question_lines(2, "x")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http()
+        .post(server.url("/api/question-sets?name=x"))
+        .bearer_auth("wrong")
+        .body(question_lines(2, "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http()
+        .post(server.url("/api/question-sets?name=x"))
+        .bearer_auth(token)
+        .body(question_lines(2, "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let set = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(http().get(server.url("/api/leaderboard")).send().await.unwrap().status(), 200);
+    assert_eq!(http().delete(server.url(&format!("/api/question-sets/{set}"))).send().await.unwrap().status(), 401);
+    assert_eq!(http().delete(server.url("/api/runs/1")).send().await.unwrap().status(), 401);
+
+    // Pages: a form without its token is refused; a write without signing in is refused.
+    let mut browser = Browser::new();
+    let csrf = browser.csrf(&server.url("/login")).await;
+    let (status, _, _) = browser.post_form(&server.url(&format!("/questions/{set}/delete")), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 401);
+    let (status, html, _) = browser.post_form(&server.url("/login"), &[("csrf", &csrf), ("token", "nope")]).await;
+    assert_eq!(status, 401);
+    assert!(html.contains("not the admin token"));
+    let (status, _, _) = browser.post_form(&server.url("/login"), &[("csrf", "forged"), ("token", token)]).await;
+    assert_eq!(status, 403);
+    let (status, _, location) = browser.post_form(&server.url("/login"), &[("csrf", &csrf), ("token", token)]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/")));
+    let (_, html) = browser.get(&server.url("/questions")).await;
+    assert!(html.contains("Sign out") && html.contains("upload-questions"));
+    // Signed in, a forged token is still refused; the real one works.
+    let (status, _, _) =
+        browser.post_form(&server.url(&format!("/questions/{set}/delete")), &[("csrf", "0".repeat(64).as_str())]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = browser.post_form(&server.url(&format!("/questions/{set}/delete")), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    // Another browser's token does not work with this session.
+    let mut other = Browser::new();
+    let their = other.csrf(&server.url("/login")).await;
+    let (status, _, _) = browser.post_form(&server.url("/logout"), &[("csrf", &their)]).await;
+    assert_eq!(status, 403);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn user_and_model_text_is_escaped_everywhere() {
+    let server = TestServer::start(Settings::default()).await;
+    let evil_q = "<script>alert('q')</script>";
+    let evil_model = "<img src=x onerror=alert(1)>";
+    let evil_answer = "</pre></div><script>alert('a')</script>";
+    let body = json!({"question_id": 1, "text": evil_q, "category": "<b>cat</b>"}).to_string() + "\n";
+    let set = http()
+        .post(server.url("/api/question-sets?name=%3Ci%3Eset%3C%2Fi%3E"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let answers = json!({"question_id": 1, "model_id": evil_model, "answer": evil_answer}).to_string()
+        + "\n"
+        + &(json!({"question_id": 1, "model_id": "plain", "answer": "fine"}).to_string() + "\n");
+    assert_eq!(
+        http()
+            .post(server.url(&format!("/api/answers?question_set={set}")))
+            .body(answers)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let next: Value = http().get(server.url("/api/vote/next")).send().await.unwrap().json().await.unwrap();
+    let id = next["battle_id"].as_i64().unwrap();
+    http().post(server.url(&format!("/api/vote/{id}"))).json(&json!({"winner": "tie"})).send().await.unwrap();
+    let mut browser = Browser::new();
+    for path in [
+        "/".to_string(),
+        "/?source=human".to_string(),
+        "/battles".to_string(),
+        format!("/battles/{id}"),
+        "/questions".to_string(),
+        format!("/questions/{set}"),
+        "/vote".to_string(),
+        "/runs".to_string(),
+    ] {
+        let (status, html) = browser.get(&server.url(&path)).await;
+        assert_eq!(status, 200, "{path}");
+        for raw in ["<script>alert", "<img src=x", "<b>cat</b>", "<i>set</i>"] {
+            assert!(!html.contains(raw), "{path} shows raw markup {raw}");
+        }
+    }
+    let (_, html) = browser.get(&server.url(&format!("/battles/{id}"))).await;
+    assert!(
+        html.contains("&#60;script&#62;alert(&#39;q&#39;)&#60;/script&#62;") || html.contains("&lt;script&gt;"),
+        "{html}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let server = TestServer::start(Settings { max_upload_bytes: 1024, ..Settings::default() }).await;
+    let r = http().post(server.url("/api/question-sets?name=huge")).body(vec![b' '; 200_000]).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("too large"));
+    server.stop().await;
+}
