@@ -5,48 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::server::{Browser, Settings, TestServer};
+use common::server::{Browser, Settings, TestServer, answer_lines, question_lines, seed_set};
 use common::*;
 use serde_json::{Value, json};
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()
-}
-
-fn question_lines(n: usize, prefix: &str) -> String {
-    (1..=n)
-        .map(|i| json!({"question_id": i, "text": format!("{prefix} question {i}?"), "category": if i % 2 == 0 { "math" } else { "writing" }}).to_string() + "\n")
-        .collect()
-}
-
-fn answer_lines(model: &str, n: usize, text: impl Fn(usize) -> String) -> String {
-    (1..=n)
-        .map(|i| {
-            json!({"question_id": i, "model_id": model, "answer": text(i), "text": "", "category": "", "metadata": {}})
-                .to_string()
-                + "\n"
-        })
-        .collect()
-}
-
-/// A set with answers from `models`, through the API; returns the set id.
-async fn seed_set(server: &TestServer, name: &str, n: usize, models: &[&str]) -> i64 {
-    let r = http()
-        .post(server.url(&format!("/api/question-sets?name={name}")))
-        .body(question_lines(n, name))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    for m in models {
-        let body = answer_lines(m, n, |i| {
-            if m.contains("good") { format!("GOOD answer {i} by {m}") } else { format!("answer {i} by {m}") }
-        });
-        let r = http().post(server.url(&format!("/api/answers?question_set={id}"))).body(body).send().await.unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    }
-    id
 }
 
 #[tokio::test]
@@ -129,7 +93,7 @@ async fn question_sets_are_validated_whole_before_anything_is_stored() {
         .post(server.url(&format!("/api/answers?question_set={id}")))
         .body(
             answer_lines("m", 2, |i| format!("a{i}"))
-                + &answer_lines("m", 3, |i| format!("b{i}")).lines().nth(2).unwrap().to_string(),
+                + answer_lines("m", 3, |i| format!("b{i}")).lines().nth(2).unwrap(),
         )
         .send()
         .await
@@ -289,6 +253,14 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
         let r = http().post(server.url("/api/runs")).json(&bad).send().await.unwrap();
         assert_eq!(r.status(), 400, "{bad}");
     }
+
+    // Deleting the set takes its battles off the leaderboard at once.
+    let r = http().delete(server.url(&format!("/api/question-sets/{set}"))).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let board: Value =
+        http().get(server.url("/api/leaderboard?source=judge")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(board["battles"], 0, "{board}");
+    assert_eq!(board["models"].as_array().unwrap().len(), 0);
     server.stop().await;
 }
 

@@ -278,24 +278,4 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
-
-    /// The categories that have battles (for filter menus).
-    pub async fn battle_categories(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar::<_, String>(
-            "SELECT DISTINCT q.category FROM battles b JOIN questions q ON q.id = b.question_id ORDER BY 1",
-        )
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Changes whenever battles may have changed — a new battle, judgment or vote, from this
-    /// process or another — so cached ratings know when to refresh. Primary-key maxima: O(1).
-    pub async fn battles_version(&self) -> Result<(i64, i64, i64), StoreError> {
-        Ok(sqlx::query_as::<_, (i64, i64, i64)>(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM battles), (SELECT COALESCE(MAX(id), 0) FROM judgments), \
-               (SELECT COALESCE(MAX(id), 0) FROM votes)",
-        )
-        .fetch_one(self.pool())
-        .await?)
-    }
 }

@@ -11,6 +11,7 @@ mod battles;
 mod judgments;
 mod models;
 mod questions;
+mod revisions;
 mod runs;
 mod votes;
 
@@ -26,8 +27,9 @@ pub use battles::{
 };
 pub use judgments::{JudgmentRow, NewJudgment};
 pub use questions::{QuestionSetSummary, StoredQuestion};
+pub use revisions::Revisions;
 pub use runs::{RunRow, RunStatus};
-pub use votes::{VoteBattle, VoteOutcome};
+pub use votes::{AnsweredPair, VoteBattle, VoteOutcome};
 
 /// The database used when neither `--db` nor `JURY_DATABASE_URL` names one.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://jury.db";

@@ -92,6 +92,13 @@ impl Store {
         .await?)
     }
 
+    /// Every category of the stored questions (for filter menus).
+    pub async fn question_categories(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT DISTINCT category FROM questions ORDER BY 1")
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     pub async fn question_set(&self, id: i64) -> Result<Option<QuestionSetSummary>, StoreError> {
         Ok(self.list_question_sets().await?.into_iter().find(|s| s.id == id))
     }

@@ -1,8 +1,5 @@
 //! Human votes on anonymous battles: a battle is created when a pair is shown, and takes
-//! exactly one vote.
-
-use rand::Rng;
-use rand::seq::IndexedRandom;
+//! exactly one vote. Which pair to show is the caller's choice (see `web::voting`).
 
 use super::{Store, StoreError};
 
@@ -22,48 +19,79 @@ pub enum VoteOutcome {
     Recorded {
         model_a: String,
         model_b: String,
+        /// The two models' ids, the smaller first.
+        pair: (i64, i64),
     },
     AlreadyVoted,
     NotFound,
 }
 
-#[derive(sqlx::FromRow)]
-struct Pair {
-    model_a: i64,
-    model_b: i64,
-    shared: i64,
-    votes: i64,
+/// Two models that answered common questions (`model_a < model_b`, by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnsweredPair {
+    pub model_a: i64,
+    pub model_b: i64,
+    /// How many questions both answered.
+    pub shared: i64,
 }
 
 impl Store {
-    /// Picks the pair of models with the fewest human battles so far (among pairs that answered
-    /// a common question), a random question both answered, and a random side for each; records
-    /// the battle and returns it. `None` when no two models share a question.
-    pub async fn next_vote_battle(&self, question_set: Option<i64>) -> Result<Option<VoteBattle>, StoreError> {
-        let pairs = sqlx::query_as::<_, Pair>(
-            "WITH shared AS ( \
-               SELECT a1.model_id AS model_a, a2.model_id AS model_b, COUNT(DISTINCT a1.question_id) AS shared \
-               FROM answers a1 JOIN answers a2 ON a2.question_id = a1.question_id AND a2.model_id > a1.model_id \
-               JOIN questions q ON q.id = a1.question_id \
-               WHERE ($1 IS NULL OR q.question_set_id = $1) \
-               GROUP BY a1.model_id, a2.model_id), \
-             votes AS ( \
-               SELECT MIN(model_a_id, model_b_id) AS model_a, MAX(model_a_id, model_b_id) AS model_b, COUNT(*) AS votes \
-               FROM battles WHERE source = 'human' AND winner IS NOT NULL GROUP BY 1, 2) \
-             SELECT s.model_a, s.model_b, s.shared, COALESCE(v.votes, 0) AS votes \
-             FROM shared s LEFT JOIN votes v ON v.model_a = s.model_a AND v.model_b = s.model_b",
+    /// Every pair of models that answered a common question (of one set, or of all), with how
+    /// many they share. Counted here rather than by a self-join in SQL, which would visit every
+    /// pair of answers to every question: seconds with a hundred models.
+    pub async fn answered_pairs(&self, question_set: Option<i64>) -> Result<Vec<AnsweredPair>, StoreError> {
+        let rows = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT DISTINCT a.question_id, a.model_id FROM answers a JOIN questions q ON q.id = a.question_id \
+             WHERE ($1 IS NULL OR q.question_set_id = $1) ORDER BY a.question_id, a.model_id",
         )
         .bind(question_set)
         .fetch_all(self.pool())
         .await?;
-        let Some(fewest) = pairs.iter().map(|p| p.votes).min() else { return Ok(None) };
-        let candidates: Vec<&Pair> = pairs.iter().filter(|p| p.votes == fewest && p.shared > 0).collect();
-        let (pair, flip, pick) = {
-            let mut rng = rand::rng();
-            let Some(pair) = candidates.choose(&mut rng) else { return Ok(None) };
-            (*pair, rng.random_bool(0.5), rng.random_range(0..pair.shared))
-        };
-        // The question: the pick-th of those both models answered (latest answer of each).
+        let mut models: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        models.sort_unstable();
+        models.dedup();
+        let index = |id: i64| models.binary_search(&id).expect("listed above");
+        let n = models.len();
+        let mut shared = vec![0i64; n * n];
+        for question in rows.chunk_by(|x, y| x.0 == y.0) {
+            for (k, &(_, a)) in question.iter().enumerate() {
+                for &(_, b) in &question[k + 1..] {
+                    shared[index(a) * n + index(b)] += 1;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for i in 0..n {
+            for j in i + 1..n {
+                if shared[i * n + j] > 0 {
+                    out.push(AnsweredPair { model_a: models[i], model_b: models[j], shared: shared[i * n + j] });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Human votes cast so far per pair of models, `(model_a, model_b, votes)` with `model_a < model_b`.
+    pub async fn votes_per_pair(&self) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        Ok(sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT MIN(model_a_id, model_b_id), MAX(model_a_id, model_b_id), COUNT(*) \
+             FROM battles WHERE source = 'human' AND winner IS NOT NULL GROUP BY 1, 2",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Opens a human battle between two models on the `pick`-th question (by id) that both
+    /// answered, with the latest answer of each; `flip` puts `second` on side A. `None` when
+    /// they share no such question (any more).
+    pub async fn open_vote_battle(
+        &self,
+        first: i64,
+        second: i64,
+        question_set: Option<i64>,
+        pick: i64,
+        flip: bool,
+    ) -> Result<Option<VoteBattle>, StoreError> {
         let row = sqlx::query_as::<_, (i64, i64, i64, String, String, String, String)>(
             "SELECT q.id, \
                (SELECT id FROM answers WHERE question_id = q.id AND model_id = $1 ORDER BY id DESC LIMIT 1), \
@@ -77,17 +105,17 @@ impl Store {
                AND EXISTS (SELECT 1 FROM answers WHERE question_id = q.id AND model_id = $2) \
              ORDER BY q.id LIMIT 1 OFFSET $4",
         )
-        .bind(pair.model_a)
-        .bind(pair.model_b)
+        .bind(first)
+        .bind(second)
         .bind(question_set)
         .bind(pick)
         .fetch_optional(self.pool())
         .await?;
         let Some((question_id, answer_1, answer_2, question, category, text_1, text_2)) = row else { return Ok(None) };
         let (model_a, model_b, answer_a, answer_b, text_a, text_b) = if flip {
-            (pair.model_b, pair.model_a, answer_2, answer_1, text_2, text_1)
+            (second, first, answer_2, answer_1, text_2, text_1)
         } else {
-            (pair.model_a, pair.model_b, answer_1, answer_2, text_1, text_2)
+            (first, second, answer_1, answer_2, text_1, text_2)
         };
         let battle_id = sqlx::query_scalar::<_, i64>(
             "INSERT INTO battles (question_id, answer_a_id, answer_b_id, model_a_id, model_b_id, source) \
@@ -134,15 +162,15 @@ impl Store {
             .bind(winner)
             .execute(&mut *tx)
             .await?;
-        let (model_a, model_b) = sqlx::query_as::<_, (String, String)>(
-            "SELECT ma.name, mb.name FROM battles b JOIN models ma ON ma.id = b.model_a_id \
+        let (model_a, model_b, id_a, id_b) = sqlx::query_as::<_, (String, String, i64, i64)>(
+            "SELECT ma.name, mb.name, ma.id, mb.id FROM battles b JOIN models ma ON ma.id = b.model_a_id \
              JOIN models mb ON mb.id = b.model_b_id WHERE b.id = $1",
         )
         .bind(battle_id)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(VoteOutcome::Recorded { model_a, model_b })
+        Ok(VoteOutcome::Recorded { model_a, model_b, pair: (id_a.min(id_b), id_a.max(id_b)) })
     }
 
     pub async fn count_votes(&self) -> Result<i64, StoreError> {

@@ -13,11 +13,12 @@ use serde_json::{Value, json};
 use super::error::{ApiError, WebError};
 use super::imports;
 use super::leaderboard::BoardQuery;
-use super::pages::vote::{VoteQuery, check_winner, parse_set};
+use super::pages::vote::{VoteQuery, parse_set};
 use super::runs::{RunRequest, start};
 use super::state::AppState;
 use super::uploads;
-use crate::store::{RunRow, VoteOutcome};
+use super::voting;
+use crate::store::RunRow;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -137,9 +138,7 @@ pub async fn create_answers(
 }
 
 pub async fn next_vote(State(state): State<AppState>, Query(q): Query<VoteQuery>) -> ApiResult {
-    let battle = state
-        .store
-        .next_vote_battle(parse_set(&q.question_set)?)
+    let battle = voting::next_battle(&state, parse_set(&q.question_set)?)
         .await?
         .ok_or_else(|| WebError::Conflict("nothing to vote on: no two models answered the same question".into()))?;
     Ok(Json(json!({
@@ -163,17 +162,8 @@ pub async fn vote(
     Path(id): Path<i64>,
     Json(body): Json<VoteBody>,
 ) -> ApiResult {
-    check_winner(&body.winner)?;
-    state.votes.check(client.ip())?;
-    let voter = state.secrets.voter_key(&client.ip().to_string());
-    match state.store.cast_vote(id, &body.winner, &voter).await? {
-        VoteOutcome::Recorded { model_a, model_b } => {
-            state.boards.invalidate();
-            Ok(Json(json!({"model_a": model_a, "model_b": model_b})).into_response())
-        }
-        VoteOutcome::AlreadyVoted => Err(WebError::Conflict("this battle already has a vote".into()).into()),
-        VoteOutcome::NotFound => Err(WebError::NotFound.into()),
-    }
+    let (model_a, model_b) = voting::cast(&state, id, &body.winner, client.ip()).await?;
+    Ok(Json(json!({"model_a": model_a, "model_b": model_b})).into_response())
 }
 
 fn run_json(run: &RunRow) -> Value {

@@ -107,13 +107,25 @@ pub struct HeatMap {
     pub origin: f64,
     pub labels: Vec<HeatLabel>,
     pub cells: Vec<HeatCell>,
+    /// How many models the leaderboard has (the map shows the top [`HEAT_MAP_MODELS`]).
+    pub models_total: usize,
+}
+
+/// Heat maps show the top models only: a 100 × 100 grid is unreadable and weighs megabytes.
+pub const HEAT_MAP_MODELS: usize = 20;
+
+impl HeatMap {
+    pub fn models_shown(&self) -> usize {
+        self.labels.len()
+    }
 }
 
 /// Models in leaderboard order; `value(a, b)` in [0, 1] or `None` when the pair never met.
-fn heat_map(names: &[String], value: impl Fn(&str, &str) -> Option<(f64, String)>) -> Option<HeatMap> {
-    if names.len() < 2 {
+fn heat_map(all_names: &[String], value: impl Fn(&str, &str) -> Option<(f64, String)>) -> Option<HeatMap> {
+    if all_names.len() < 2 {
         return None;
     }
+    let names = &all_names[..all_names.len().min(HEAT_MAP_MODELS)];
     let cell = if names.len() <= 12 { 34.0 } else { (420.0 / names.len() as f64).max(8.0) };
     let origin = 130.0;
     let mut cells = Vec::new();
@@ -139,7 +151,14 @@ fn heat_map(names: &[String], value: impl Fn(&str, &str) -> Option<(f64, String)
         .map(|(i, n)| HeatLabel { pos: origin + i as f64 * cell + cell / 2.0, label: n.clone() })
         .collect();
     // Room on the right for the rotated column labels of the last columns.
-    Some(HeatMap { size: origin + names.len() as f64 * cell + 80.0, cell, origin, labels, cells })
+    Some(HeatMap {
+        size: origin + names.len() as f64 * cell + 80.0,
+        cell,
+        origin,
+        labels,
+        cells,
+        models_total: all_names.len(),
+    })
 }
 
 /// Blue (0) through white (0.5) to red (1).
@@ -187,5 +206,14 @@ mod tests {
         assert_eq!(color(1.0), "#cd3c32");
         assert_eq!(nice_step(23.0), 20.0);
         assert_eq!(nice_step(0.7), 0.5);
+    }
+
+    #[test]
+    fn heat_maps_show_the_top_models_only() {
+        let names: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
+        let map = heat_map(&names, |_, _| Some((0.5, "50%".into()))).unwrap();
+        assert_eq!((map.models_shown(), map.models_total), (HEAT_MAP_MODELS, 30));
+        assert_eq!(map.cells.len(), HEAT_MAP_MODELS * (HEAT_MAP_MODELS - 1));
+        assert_eq!(map.labels.last().unwrap().label, "m19");
     }
 }

@@ -62,10 +62,10 @@ impl WebError {
     }
 
     fn retry_after(&self, response: &mut Response) {
-        if let WebError::TooManyRequests(seconds) = self {
-            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let WebError::TooManyRequests(seconds) = self
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
     }
 

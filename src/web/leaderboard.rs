@@ -1,17 +1,24 @@
 //! Leaderboards for the pages and the API, computed by the rating engine and cached: a page
-//! view serves the cached ratings; when battles change, the stale ratings keep being served
-//! while fresh ones are computed in the background.
+//! view serves the cached ratings; when battles change, the next view refits them (once, however
+//! many requests ask at the same time). A board that refits quickly is waited for, so a voter
+//! sees their vote counted; a slow one (many battles) is served as it was while it refits.
+//!
+//! The database's revision counters say when something changed; they are read at most every
+//! [`CHECK_EVERY`], together with the few facts every leaderboard page shows besides the board.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 
 use super::error::WebError;
 use crate::rating::scores::ScoreRow;
 use crate::rating::{
     Leaderboard, Method, Outcome, RatingOptions, RowBuilder, ScoredAnswer, bradley_terry, mean_scores,
 };
-use crate::store::{BattleScope, Store};
+use crate::store::{BattleScope, QuestionSetSummary, Revisions, Store};
 
 /// What a leaderboard is computed over.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -28,87 +35,153 @@ pub struct BoardView {
     pub computed_at: f64,
 }
 
-type Version = (i64, i64, i64);
+/// The battles' revision a board was computed at.
+type Version = i64;
 
+/// A computation of one board, shared by every request waiting for it.
+type Refresh = Shared<BoxFuture<'static, Result<(), String>>>;
+
+#[derive(Default)]
 struct Entry {
-    version: Version,
-    view: Arc<BoardView>,
-    refreshing: bool,
+    /// The newest board computed, with the battles' version it was computed at.
+    latest: Option<(Version, Arc<BoardView>)>,
+    refresh: Option<Refresh>,
+    /// How long the last fit took.
+    fit_time: Duration,
 }
 
-/// How often the database is asked whether battles changed.
+/// How often the database is asked whether anything changed.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// A board whose last fit took at most this long is refitted while the request waits; a slower
+/// one is served as it was while it refits, so pages stay fast under a stream of new battles.
+const QUICK_FIT: Duration = Duration::from_millis(50);
+
+/// The longest a request waits for a quick refit before it is served the previous ratings.
+const FRESH_WAIT: Duration = Duration::from_secs(2);
+
+/// What every leaderboard page shows besides the board itself.
+#[derive(Debug)]
+pub struct SiteFacts {
+    pub revisions: Revisions,
+    pub votes: i64,
+    /// Every question category (the filter menus).
+    pub categories: Vec<String>,
+    pub question_sets: Vec<QuestionSetSummary>,
+}
 
 #[derive(Clone, Default)]
 pub struct BoardCache {
     entries: Arc<Mutex<HashMap<BoardKey, Entry>>>,
-    last_check: Arc<Mutex<Option<(Instant, Version)>>>,
+    facts: Arc<Mutex<Checked>>,
+}
+
+/// The facts last read, and when (`None`: read them again at the next request).
+#[derive(Default)]
+struct Checked {
+    facts: Option<Arc<SiteFacts>>,
+    at: Option<Instant>,
 }
 
 impl BoardCache {
-    /// The leaderboard for `key`: cached, or computed now if it never was.
+    /// The leaderboard for `key` as of the current battles, computing it if needed (once, however
+    /// many requests ask); the previous one while a slow board refits, or if a quick one takes
+    /// longer than [`FRESH_WAIT`].
     pub async fn get(&self, store: &Store, key: &BoardKey) -> Result<Arc<BoardView>, WebError> {
-        let version = self.version(store).await?;
-        let stale = {
-            let mut entries = self.entries.lock().expect("not poisoned");
-            match entries.get_mut(key) {
-                Some(e) if e.version == version => return Ok(e.view.clone()),
-                Some(e) => {
-                    let start_refresh = !e.refreshing;
-                    e.refreshing = true;
-                    Some((e.view.clone(), start_refresh))
+        let deadline = tokio::time::Instant::now() + FRESH_WAIT;
+        loop {
+            let version = self.facts(store).await?.revisions.battles;
+            let (refresh, stale) = {
+                let mut entries = self.entries.lock().expect("not poisoned");
+                let entry = entries.entry(key.clone()).or_default();
+                if let Some((v, view)) = &entry.latest
+                    && *v == version
+                {
+                    return Ok(view.clone());
                 }
-                None => None,
+                let refresh = entry.refresh.get_or_insert_with(|| self.start_refresh(store, key, version)).clone();
+                let stale = entry.latest.as_ref().map(|(_, view)| view.clone());
+                if entry.fit_time > QUICK_FIT
+                    && let Some(stale) = stale
+                {
+                    return Ok(stale);
+                }
+                (refresh, stale)
+            };
+            let Some(stale) = stale else {
+                // Nothing to show yet: wait for the first fit however long it takes.
+                refresh.await.map_err(WebError::Internal)?;
+                continue;
+            };
+            match tokio::time::timeout_at(deadline, refresh).await {
+                // Finished: fresh now, unless battles changed meanwhile (then go round again).
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) => return Ok(stale),
             }
+        }
+    }
+
+    /// Fits the board in a task of its own, so it completes even if every waiter goes away.
+    fn start_refresh(&self, store: &Store, key: &BoardKey, version: Version) -> Refresh {
+        let (cache, store, key) = (self.clone(), store.clone(), key.clone());
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let result = compute(&store, &key).await;
+            let mut entries = cache.entries.lock().expect("not poisoned");
+            let entry = entries.entry(key).or_default();
+            entry.refresh = None;
+            entry.fit_time = started.elapsed();
+            match result {
+                Ok(view) => {
+                    if entry.latest.as_ref().is_none_or(|(v, _)| *v <= version) {
+                        entry.latest = Some((version, Arc::new(view)));
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!("cannot compute a leaderboard: {e}");
+                    Err(e.to_string())
+                }
+            }
+        });
+        async move { task.await.unwrap_or_else(|e| Err(format!("rating task: {e}"))) }.boxed().shared()
+    }
+
+    /// The revisions and page facts, read from the database at most every [`CHECK_EVERY`];
+    /// categories and question sets only when the catalog changed.
+    pub async fn facts(&self, store: &Store) -> Result<Arc<SiteFacts>, WebError> {
+        let previous = {
+            let checked = self.facts.lock().expect("not poisoned");
+            if let (Some(facts), Some(at)) = (&checked.facts, checked.at)
+                && at.elapsed() < CHECK_EVERY
+            {
+                return Ok(facts.clone());
+            }
+            checked.facts.clone()
         };
-        match stale {
-            Some((view, start_refresh)) => {
-                if start_refresh {
-                    let (cache, store, key) = (self.clone(), store.clone(), key.clone());
-                    tokio::spawn(async move {
-                        let result = compute(&store, &key).await;
-                        let mut entries = cache.entries.lock().expect("not poisoned");
-                        match result {
-                            Ok(view) => {
-                                entries.insert(key, Entry { version, view: Arc::new(view), refreshing: false });
-                            }
-                            Err(e) => {
-                                tracing::error!("cannot refresh a leaderboard: {e}");
-                                if let Some(entry) = entries.get_mut(&key) {
-                                    entry.refreshing = false;
-                                }
-                            }
-                        }
-                    });
-                }
-                Ok(view)
-            }
-            None => {
-                let view = Arc::new(compute(store, key).await?);
-                self.entries
-                    .lock()
-                    .expect("not poisoned")
-                    .insert(key.clone(), Entry { version, view: view.clone(), refreshing: false });
-                Ok(view)
-            }
-        }
+        let revisions = store.revisions().await?;
+        let facts = match previous {
+            Some(facts) if facts.revisions == revisions => facts,
+            Some(facts) if facts.revisions.catalog == revisions.catalog => Arc::new(SiteFacts {
+                revisions,
+                votes: store.count_votes().await?,
+                categories: facts.categories.clone(),
+                question_sets: facts.question_sets.clone(),
+            }),
+            _ => Arc::new(SiteFacts {
+                revisions,
+                votes: store.count_votes().await?,
+                categories: store.question_categories().await?,
+                question_sets: store.list_question_sets().await?,
+            }),
+        };
+        *self.facts.lock().expect("not poisoned") = Checked { facts: Some(facts.clone()), at: Some(Instant::now()) };
+        Ok(facts)
     }
 
-    /// The battles' version, read from the database at most every [`CHECK_EVERY`].
-    async fn version(&self, store: &Store) -> Result<Version, WebError> {
-        if let Some((at, v)) = *self.last_check.lock().expect("not poisoned") {
-            if at.elapsed() < CHECK_EVERY {
-                return Ok(v);
-            }
-        }
-        let v = store.battles_version().await?;
-        *self.last_check.lock().expect("not poisoned") = Some((Instant::now(), v));
-        Ok(v)
-    }
-
-    /// Forget the version just read, so the next request sees this process's own change.
+    /// Check the database again at the next request, so it sees this process's own change.
     pub fn invalidate(&self) {
-        *self.last_check.lock().expect("not poisoned") = None;
+        self.facts.lock().expect("not poisoned").at = None;
     }
 }
 

@@ -12,6 +12,7 @@ mod runs;
 mod security;
 mod state;
 mod uploads;
+mod voting;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,6 +88,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         secrets: Secrets::random(),
         admin: AdminGate::new(options.admin_token.clone()),
         boards: Default::default(),
+        vote_pairs: Default::default(),
         votes: VoteLimiter::per_minute(options.votes_per_minute),
         jobs,
         registry: Arc::new(registry),

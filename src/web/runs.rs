@@ -88,10 +88,10 @@ pub async fn start(state: &AppState, request: &RunRequest) -> Result<i64, WebErr
             candidates.push(c.clone());
         }
     }
-    if let Some(b) = &request.baseline {
-        if !candidates.contains(b) {
-            candidates.push(b.clone());
-        }
+    if let Some(b) = &request.baseline
+        && !candidates.contains(b)
+    {
+        candidates.push(b.clone());
     }
     for c in &candidates {
         if state.registry.candidate(c).is_none() && !stored.contains(c) {

@@ -12,6 +12,7 @@ use super::error::WebError;
 use super::leaderboard::BoardCache;
 use super::registry::Registry;
 use super::security::{AdminGate, Secrets};
+use super::voting::VotePairs;
 use crate::jobs::Jobs;
 use crate::store::Store;
 
@@ -21,6 +22,7 @@ pub struct AppState {
     pub secrets: Secrets,
     pub admin: AdminGate,
     pub boards: BoardCache,
+    pub vote_pairs: VotePairs,
     pub votes: VoteLimiter,
     pub jobs: Jobs,
     pub registry: Arc<Registry>,

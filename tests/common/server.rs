@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use jury::web::{ServeOptions, Server, start};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub struct TestServer {
     pub server: Option<Server>,
@@ -91,6 +91,48 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Questions `{prefix} question {i}?` in two categories, as llmuses JSONL.
+pub fn question_lines(n: usize, prefix: &str) -> String {
+    (1..=n)
+        .map(|i| json!({"question_id": i, "text": format!("{prefix} question {i}?"), "category": if i % 2 == 0 { "math" } else { "writing" }}).to_string() + "\n")
+        .collect()
+}
+
+pub fn answer_lines(model: &str, n: usize, text: impl Fn(usize) -> String) -> String {
+    (1..=n)
+        .map(|i| {
+            json!({"question_id": i, "model_id": model, "answer": text(i), "text": "", "category": "", "metadata": {}})
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+/// A set with answers from `models`, through the API; returns the set id.
+pub async fn seed_set(server: &TestServer, name: &str, n: usize, models: &[&str]) -> i64 {
+    let r = reqwest::Client::new()
+        .post(server.url(&format!("/api/question-sets?name={name}")))
+        .body(question_lines(n, name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    for m in models {
+        let body = answer_lines(m, n, |i| {
+            if m.contains("good") { format!("GOOD answer {i} by {m}") } else { format!("answer {i} by {m}") }
+        });
+        let r = reqwest::Client::new()
+            .post(server.url(&format!("/api/answers?question_set={id}")))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    id
 }
 
 /// A browser-like client: keeps cookies, reads form tokens from pages.

@@ -31,10 +31,11 @@ fn clean(v: &Option<String>) -> Option<String> {
 impl BattleQuery {
     pub fn scope(&self) -> Result<BattleScope, WebError> {
         let source = clean(&self.source);
-        if let Some(s) = &source {
-            if s != "judge" && s != "human" {
-                return Err(WebError::BadRequest(format!("source must be judge, human or all, not {s}")));
-            }
+        if let Some(s) = &source
+            && s != "judge"
+            && s != "human"
+        {
+            return Err(WebError::BadRequest(format!("source must be judge, human or all, not {s}")));
         }
         Ok(BattleScope {
             source,
@@ -136,8 +137,8 @@ pub async fn list(
             battle: b,
         })
         .collect();
-    let categories: Vec<String> = state.store.battle_categories().await?;
-    let category_options: Vec<(&str, &str)> = categories.iter().map(|c| (c.as_str(), c.as_str())).collect();
+    let facts = state.boards.facts(&state.store).await?;
+    let category_options: Vec<(&str, &str)> = facts.categories.iter().map(|c| (c.as_str(), c.as_str())).collect();
     let template = BattlesPage {
         nav,
         pager: Pager::new(page_no, PER_PAGE, total, link),

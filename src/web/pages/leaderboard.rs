@@ -98,6 +98,7 @@ pub async fn show(
     let (nav, cookie) = nav(&state, &headers, "leaderboard");
     let key = q.key()?;
     let view = state.boards.get(&state.store, &key).await?;
+    let facts = state.boards.facts(&state.store).await?;
     let board = &view.board;
     let link = |source: &str| {
         query(&[
@@ -134,7 +135,11 @@ pub async fn show(
     score_categories.sort();
     score_categories.dedup();
     // A newcomer's demo produces dry-run battles only: point at them.
-    let dry_run_only = !key.scope.dry_run && board.models.is_empty() && state.store.count_battles(true).await? > 0;
+    // Votes are never dry runs, so the hint only makes sense for judge battles.
+    let dry_run_only = !key.scope.dry_run
+        && key.scope.source.as_deref() != Some("human")
+        && board.models.is_empty()
+        && state.store.count_battles(true).await? > 0;
     let template = LeaderboardPage {
         tabs,
         source_label: match current.as_str() {
@@ -143,11 +148,11 @@ pub async fn show(
             _ => "judge and human",
         },
         human: current == "human",
-        categories: state.store.battle_categories().await?,
-        question_sets: state.store.list_question_sets().await?,
+        categories: facts.categories.clone(),
+        question_sets: facts.question_sets.clone(),
         baseline: key.baseline.clone(),
         battles: board.battles,
-        votes: state.store.count_votes().await?,
+        votes: facts.votes,
         updated: ago(view.computed_at),
         updated_date: date(view.computed_at),
         intervals: charts::intervals(board),

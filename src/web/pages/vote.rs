@@ -9,10 +9,11 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{Nav, nav, page};
-use crate::store::{VoteBattle, VoteOutcome};
+use crate::store::VoteBattle;
 use crate::web::error::{PageError, WebError};
 use crate::web::security::check_csrf;
 use crate::web::state::AppState;
+use crate::web::voting;
 
 #[derive(Deserialize, Default)]
 pub struct VoteQuery {
@@ -43,7 +44,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "vote");
     let question_set = parse_set(&q.question_set)?;
-    let battle = state.store.next_vote_battle(question_set).await?;
+    let battle = voting::next_battle(&state, question_set).await?;
     page(VotePage { nav, battle, question_set }, cookie)
 }
 
@@ -65,16 +66,6 @@ struct VoteResultPage {
     battle_id: i64,
 }
 
-/// The four choices a voter has, as stored.
-pub fn check_winner(winner: &str) -> Result<(), WebError> {
-    match winner {
-        "model_a" | "model_b" | "tie" | "tie (bothbad)" => Ok(()),
-        other => {
-            Err(WebError::BadRequest(format!("winner must be model_a, model_b, tie or tie (bothbad), not {other}")))
-        }
-    }
-}
-
 pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -83,26 +74,17 @@ pub async fn submit(
     axum::Form(form): axum::Form<VoteForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&headers, &state.secrets, &form.csrf)?;
-    check_winner(&form.winner)?;
-    state.votes.check(client.ip())?;
-    let voter = state.secrets.voter_key(&client.ip().to_string());
-    match state.store.cast_vote(id, &form.winner, &voter).await? {
-        VoteOutcome::Recorded { model_a, model_b } => {
-            state.boards.invalidate();
-            let (nav, cookie) = nav(&state, &headers, "vote");
-            let choice = match form.winner.as_str() {
-                "model_a" => format!("A ({model_a}) is better"),
-                "model_b" => format!("B ({model_b}) is better"),
-                "tie" => "a tie".into(),
-                _ => "both are bad".into(),
-            };
-            let next = match parse_set(&form.question_set)? {
-                Some(s) => format!("/vote?question_set={s}"),
-                None => "/vote".into(),
-            };
-            page(VoteResultPage { nav, model_a, model_b, choice, next, battle_id: id }, cookie)
-        }
-        VoteOutcome::AlreadyVoted => Err(WebError::Conflict("this battle already has a vote".into()).into()),
-        VoteOutcome::NotFound => Err(WebError::NotFound.into()),
-    }
+    let next = match parse_set(&form.question_set)? {
+        Some(s) => format!("/vote?question_set={s}"),
+        None => "/vote".into(),
+    };
+    let (model_a, model_b) = voting::cast(&state, id, &form.winner, client.ip()).await?;
+    let (nav, cookie) = nav(&state, &headers, "vote");
+    let choice = match form.winner.as_str() {
+        "model_a" => format!("A ({model_a}) is better"),
+        "model_b" => format!("B ({model_b}) is better"),
+        "tie" => "a tie".into(),
+        _ => "both are bad".into(),
+    };
+    page(VoteResultPage { nav, model_a, model_b, choice, next, battle_id: id }, cookie)
 }

@@ -1,0 +1,176 @@
+// End-to-end checks of `jury serve` in headless Chromium, the way a person uses it.
+// Run by tests/browser.rs, which starts the server and passes JURY_URL and JURY_ARTIFACTS.
+// Each step saves a screenshot; a failure saves one more, with the page's HTML.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const base = process.env.JURY_URL;
+const artifacts = process.env.JURY_ARTIFACTS;
+const chromiumPath = process.env.JURY_CHROMIUM || '/usr/bin/chromium';
+assert.ok(base && artifacts, 'JURY_URL and JURY_ARTIFACTS must be set');
+mkdirSync(artifacts, { recursive: true });
+
+// Markup that must show up as text, never run or render.
+const XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
+
+const goodQuestions = [
+  { question_id: 1, text: `Which is larger, 2 or 3? ${XSS}`, category: 'math' },
+  { question_id: 2, text: 'Name a primary colour.', category: 'knowledge' },
+  { question_id: 3, text: 'What is the capital of France?', category: 'knowledge' },
+  { question_id: 4, text: 'Spell "cat" backwards.', category: 'writing' },
+];
+const jsonl = (rows) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+// The same file with an empty third question: the upload must name line 3 and store nothing.
+const badQuestions = jsonl(goodQuestions.map((q, i) => (i === 2 ? { ...q, text: '  ' } : q)));
+
+const answerRow = (model, q, answer) =>
+  ({ question_id: q.question_id, text: q.text, category: q.category, model_id: model, metadata: {}, answer });
+const models = ['alpha', 'beta', 'evil<b>model</b>'];
+// Answer texts do not name their model, so the vote page can be checked for anonymity.
+const answers = jsonl(models.flatMap((m, i) =>
+  goodQuestions.map((q) => answerRow(m, q, `Answer ${i + 1} to question ${q.question_id}. ${XSS}`))));
+
+let step = 0;
+async function shot(page, name) {
+  step += 1;
+  await page.screenshot({ path: join(artifacts, `${String(step).padStart(2, '0')}-${name}.png`), fullPage: true });
+}
+
+async function expectNoScriptRan(page) {
+  assert.equal(await page.evaluate(() => window.__pwned), undefined, 'injected markup ran as script');
+  assert.equal(await page.locator('img[src="x"]').count(), 0, 'injected <img> was rendered as an element');
+}
+
+async function uploadQuestions(page, name, content) {
+  await page.goto(`${base}/questions`);
+  await page.fill('#upload-questions input[name=name]', name);
+  await page.setInputFiles('#upload-questions input[name=file]', {
+    name: `${name}.jsonl`, mimeType: 'application/x-ndjson', buffer: Buffer.from(content),
+  });
+  await Promise.all([page.waitForLoadState('load'), page.click('#upload-questions button[type=submit]')]);
+}
+
+/// The rows of the leaderboard table as {model, battles}.
+async function boardRows(page) {
+  if ((await page.locator('#leaderboard').count()) === 0) return [];
+  return page.$$eval('#leaderboard tbody tr', (trs) =>
+    trs.map((tr) => ({ model: tr.children[1].querySelector('a').textContent, battles: Number(tr.children[4].textContent) })));
+}
+
+async function main(page) {
+  // 1. The leaderboard of a fresh, seeded server.
+  let response = await page.goto(`${base}/`);
+  assert.equal(response.status(), 200);
+  assert.match(await page.title(), /Leaderboard/);
+  await page.locator('h1', { hasText: 'Leaderboard' }).waitFor();
+  await shot(page, 'leaderboard');
+
+  // 2. A question set with one bad line: the error names the line, nothing is stored.
+  await uploadQuestions(page, 'browser-set', badQuestions);
+  const errors = await page.locator('.errors').innerText();
+  assert.match(errors, /line 3: .*empty/i, `error list was: ${errors}`);
+  await shot(page, 'upload-bad-line');
+  await page.goto(`${base}/questions`);
+  assert.equal(await page.locator('#question-sets a', { hasText: 'browser-set' }).count(), 0, 'bad upload stored a set');
+
+  // 3. The good file: its page lists the questions, the markup shown as text.
+  await uploadQuestions(page, 'browser-set', jsonl(goodQuestions));
+  await page.locator('#questions').waitFor();
+  assert.match(page.url(), /\/questions\/\d+$/);
+  const setUrl = page.url();
+  const setId = setUrl.split('/').pop();
+  assert.equal(await page.locator('#questions tbody tr').count(), 4);
+  assert.ok((await page.locator('#questions').innerText()).includes(XSS), 'question markup not shown as text');
+  await expectNoScriptRan(page);
+
+  // Answers produced elsewhere, from three models, one with markup in its name.
+  await page.setInputFiles('#upload-answers input[name=file]', {
+    name: 'answers.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(answers),
+  });
+  await Promise.all([page.waitForLoadState('load'), page.click('#upload-answers button[type=submit]')]);
+  assert.match(await page.locator('.notice').innerText(), /12 answers/);
+  assert.ok((await page.content()).includes('evil&lt;b&gt;model&lt;/b&gt;'), 'model name not escaped');
+  await expectNoScriptRan(page);
+  await shot(page, 'question-set');
+
+  // 4. A dry-run round over the three stored models; the run page refreshes until it is done.
+  await page.goto(`${base}/runs`);
+  await page.selectOption('#start-run select[name=question_set]', setId);
+  for (const model of models) {
+    await page.check(`#start-run input[name=candidates][value="${model}"]`);
+  }
+  await page.selectOption('#start-run select[name=judge]', 'dry-run');
+  await page.fill('#start-run input[name=title]', 'browser round');
+  await Promise.all([page.waitForURL(/\/runs\/\d+$/), page.click('#start-run button[type=submit]')]);
+  await page.locator('#run-status', { hasText: /succeeded|failed|cancelled/ }).waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('#run-status').innerText(), 'succeeded');
+  await shot(page, 'run-done');
+
+  // The dry-run board now has the three models, 4 questions x 3 pairs = 12 battles.
+  await page.goto(`${base}/?source=judge&dry_run=1&question_set=${setId}`);
+  const judged = await boardRows(page);
+  assert.deepEqual(judged.map((r) => r.model).sort(), [...models].sort());
+  assert.equal(judged.reduce((n, r) => n + r.battles, 0), 2 * 12);
+  await expectNoScriptRan(page);
+  await shot(page, 'judge-board');
+
+  // 5. Three votes; names are revealed after each; the human board counts them at once.
+  await page.goto(`${base}/?source=human&question_set=${setId}`);
+  assert.deepEqual(await boardRows(page), [], 'human board not empty before voting');
+  await page.goto(`${base}/vote?question_set=${setId}`);
+  const seen = new Set();
+  for (const choice of ['A is better', 'B is better', 'A is better']) {
+    await page.locator('#answer-a').waitFor();
+    const battleAction = await page.getAttribute('form.vote-buttons', 'action');
+    assert.ok(!seen.has(battleAction), `battle ${battleAction} offered twice`);
+    seen.add(battleAction);
+    const shown = await page.locator('body').innerText();
+    for (const m of models) {
+      assert.ok(!shown.includes(m), `the vote page names ${m} before the vote`);
+    }
+    await expectNoScriptRan(page);
+    if (seen.size === 1) await shot(page, 'vote');
+    await Promise.all([page.waitForLoadState('load'), page.click(`form.vote-buttons button:has-text("${choice}")`)]);
+    const revealed = await page.locator('#revealed').innerText();
+    assert.match(revealed, /Answer A was .+, answer B was .+\./);
+    if (seen.size === 1) await shot(page, 'vote-revealed');
+    await page.click('#next-battle');
+  }
+  await page.goto(`${base}/?source=human&question_set=${setId}`);
+  const human = await boardRows(page);
+  assert.ok(human.length >= 2, 'human board has no models after three votes');
+  assert.equal(human.reduce((n, r) => n + r.battles, 0), 2 * 3, 'human board does not count the three votes');
+  await expectNoScriptRan(page);
+  await shot(page, 'human-board');
+
+  // 6. The battle browser shows the answers with the markup as text.
+  await page.goto(`${base}/battles?question_set=${setId}&dry_run=1`);
+  await page.locator('table a[href^="/battles/"]').first().click();
+  assert.ok((await page.content()).includes('&lt;script&gt;window.__pwned = 1&lt;/script&gt;'));
+  await expectNoScriptRan(page);
+  await shot(page, 'battle');
+}
+
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const consoleErrors = [];
+page.on('pageerror', (e) => consoleErrors.push(e.message));
+try {
+  await main(page);
+  assert.deepEqual(consoleErrors, [], 'scripts on the pages threw');
+  console.log(`browser checks passed; screenshots in ${artifacts}`);
+} catch (e) {
+  await page.screenshot({ path: join(artifacts, 'failure.png'), fullPage: true }).catch(() => {});
+  writeFileSync(join(artifacts, 'failure.html'), await page.content().catch(() => ''));
+  console.error(`failed at ${page.url()}: ${e.stack || e}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,117 @@
+//! 50 voters casting 200 votes each, at the same time, against a running server: every vote is
+//! stored exactly once, a repeated vote is refused, and pair counts stay balanced.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+
+use common::server::{Settings, TestServer, seed_set};
+use serde_json::{Value, json};
+use sqlx::sqlite::SqlitePoolOptions;
+
+const VOTERS: usize = 50;
+const VOTES_EACH: usize = 200;
+const WINNERS: [&str; 4] = ["model_a", "model_b", "tie", "tie (bothbad)"];
+
+/// What one voter saw: (battle id, the winner sent, the two names revealed).
+type Cast = (i64, String, String, String);
+
+async fn voter(base: String, set: i64, index: usize) -> Vec<Cast> {
+    let http = reqwest::Client::new();
+    let mut cast = Vec::with_capacity(VOTES_EACH);
+    for i in 0..VOTES_EACH {
+        let next: Value = http
+            .get(format!("{base}/api/vote/next?question_set={set}"))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = next["battle_id"].as_i64().unwrap();
+        let winner = WINNERS[(index + i) % WINNERS.len()];
+        let url = format!("{base}/api/vote/{id}");
+        let send = || http.post(&url).json(&json!({"winner": winner})).send();
+        // Every tenth vote is sent twice at once (a double click): one counts, one gets 409.
+        let response = if i % 10 == 0 {
+            let (a, b) = tokio::join!(send(), send());
+            let (a, b) = (a.unwrap(), b.unwrap());
+            let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+            statuses.sort();
+            assert_eq!(statuses, [200, 409], "a doubled vote on battle {id}");
+            if a.status() == 200 { a } else { b }
+        } else {
+            send().await.unwrap()
+        };
+        assert_eq!(response.status(), 200, "vote on battle {id}");
+        let revealed: Value = response.json().await.unwrap();
+        cast.push((
+            id,
+            winner.to_string(),
+            revealed["model_a"].as_str().unwrap().to_string(),
+            revealed["model_b"].as_str().unwrap().to_string(),
+        ));
+    }
+    cast
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_voters_each_vote_counted_exactly_once() {
+    let server = TestServer::start(Settings::default()).await;
+    let models = ["alpha", "beta", "gamma", "delta"];
+    let set = seed_set(&server, "load", 20, &models).await;
+
+    let voters: Vec<_> = (0..VOTERS).map(|v| tokio::spawn(voter(server.base.clone(), set, v))).collect();
+    let mut cast: Vec<Cast> = Vec::new();
+    for v in voters {
+        cast.extend(v.await.unwrap());
+    }
+    let total = VOTERS * VOTES_EACH;
+    assert_eq!(cast.len(), total);
+    let ids: HashSet<i64> = cast.iter().map(|c| c.0).collect();
+    assert_eq!(ids.len(), total, "a battle was offered to two voters");
+
+    // The database holds each vote once, on its own battle, with the winner that was sent.
+    let db = SqlitePoolOptions::new().max_connections(1).connect(&server.db).await.unwrap();
+    let stored: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+        "SELECT b.id, b.winner, ma.name, mb.name, (SELECT COUNT(*) FROM votes v WHERE v.battle_id = b.id) \
+         FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
+         WHERE b.source = 'human' AND b.winner IS NOT NULL",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let votes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM votes").fetch_one(&db).await.unwrap();
+    assert_eq!(votes as usize, total);
+    assert_eq!(stored.len(), total);
+    let by_id: BTreeMap<i64, (String, String, String, i64)> =
+        stored.into_iter().map(|(id, w, a, b, n)| (id, (w, a, b, n))).collect();
+    for (id, winner, a, b) in &cast {
+        let (w, sa, sb, n) = by_id.get(id).unwrap_or_else(|| panic!("battle {id} not stored"));
+        assert_eq!((w, sa, sb, *n), (winner, a, b, 1), "battle {id}");
+    }
+    db.close().await;
+
+    // Pairs are drawn with the fewest votes first: with at most 50 battles open at once, no pair
+    // can get more than 50 ahead of another.
+    let mut per_pair: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (_, _, a, b) in &cast {
+        let pair = if a < b { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+        *per_pair.entry(pair).or_default() += 1;
+    }
+    assert_eq!(per_pair.len(), 6, "{per_pair:?}");
+    let (lo, hi) = (per_pair.values().min().unwrap(), per_pair.values().max().unwrap());
+    assert!(hi - lo <= VOTERS, "pair counts unbalanced: {per_pair:?}");
+
+    // And the human leaderboard counts all of them.
+    let board: Value = reqwest::get(server.url(&format!("/api/leaderboard?source=human&question_set={set}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board["battles"].as_u64().unwrap() as usize, total);
+    server.stop().await;
+}
