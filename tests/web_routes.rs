@@ -177,6 +177,14 @@ async fn votes_count_once_and_are_rate_limited() {
     let (status, retry) = last.unwrap();
     assert_eq!(status, 429);
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+
+    // Battles shown but never voted on (the refused ones: the 409 and 404 attempts counted
+    // against the limit too) are swept away; votes stay.
+    let store = jury::store::Store::connect(&server.db).await.unwrap();
+    assert_eq!(store.delete_unvoted_battles(Duration::from_secs(3600)).await.unwrap(), 0, "too recent");
+    assert_eq!(store.delete_unvoted_battles(Duration::ZERO).await.unwrap(), 3);
+    assert_eq!(store.count_votes().await.unwrap(), 1);
+    store.close().await;
     server.stop().await;
 }
 
@@ -264,6 +272,13 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
     server.stop().await;
 }
 
+/// Queues a run through the API; its id.
+async fn start_run(server: &TestServer, request: &Value) -> i64 {
+    let r = http().post(server.url("/api/runs")).json(request).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn runs_can_be_cancelled_and_resume_after_a_restart() {
     let mut server = TestServer::start(Settings::default()).await;
@@ -279,36 +294,30 @@ async fn runs_can_be_cancelled_and_resume_after_a_restart() {
                "position_bias": "swap_position"})
     };
     // Cancel: the run stops between steps and says so.
-    let id = http()
-        .post(server.url("/api/runs"))
-        .json(&request("to cancel"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let id = start_run(&server, &request("to cancel")).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let r = http().delete(server.url(&format!("/api/runs/{id}"))).send().await.unwrap();
     assert_eq!(r.status(), 202);
     let run = server.wait_for_run(id, Duration::from_secs(30)).await;
     assert_eq!(run["status"], "cancelled", "{run}");
 
+    // The same from the run's page: its Cancel form.
+    let id = start_run(&server, &request("cancelled from the page")).await;
+    let mut browser = Browser::new();
+    let page = server.url(&format!("/runs/{id}"));
+    let csrf = browser.csrf(&page).await;
+    let (status, _, _) = browser.post_form(&server.url(&format!("/runs/{id}/cancel")), &[("csrf", "wrong")]).await;
+    assert_eq!(status, 403, "the form needs its token");
+    let (status, _, location) = browser.post_form(&server.url(&format!("/runs/{id}/cancel")), &[("csrf", &csrf)]).await;
+    assert_eq!((status, location.as_deref()), (303, Some(format!("/runs/{id}").as_str())));
+    let run = server.wait_for_run(id, Duration::from_secs(30)).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    let (_, html) = browser.get(&page).await;
+    assert!(html.contains("cancelled") && !html.contains("http-equiv=\"refresh\""), "a finished run stops refreshing");
+
     // Restart mid-run: the run is put back in the queue and finishes after the restart,
     // asking the judge only for what it had not answered.
-    let id = http()
-        .post(server.url("/api/runs"))
-        .json(&request("to resume"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let id = start_run(&server, &request("to resume")).await;
     tokio::time::sleep(Duration::from_millis(900)).await;
     let mid: Value = http().get(server.url(&format!("/api/runs/{id}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(mid["status"], "running", "{mid}");

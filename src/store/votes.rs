@@ -173,6 +173,19 @@ impl Store {
         Ok(VoteOutcome::Recorded { model_a, model_b, pair: (id_a.min(id_b), id_a.max(id_b)) })
     }
 
+    /// Deletes human battles shown at least `age` ago and never voted on: a voter who walked
+    /// away, or a crawler following the vote link, leaves one behind each time.
+    pub async fn delete_unvoted_battles(&self, age: std::time::Duration) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM battles WHERE source = 'human' AND winner IS NULL \
+               AND created_at <= (julianday('now') - 2440587.5) * 86400.0 - $1",
+        )
+        .bind(age.as_secs_f64())
+        .execute(self.writer())
+        .await?
+        .rows_affected())
+    }
+
     pub async fn count_votes(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM votes").fetch_one(self.pool()).await?)
     }

@@ -102,7 +102,8 @@ pub struct HeatLabel {
 /// A grid of values per pair of models (row model against column model).
 #[derive(Debug, Clone)]
 pub struct HeatMap {
-    pub size: f64,
+    pub width: f64,
+    pub height: f64,
     pub cell: f64,
     pub origin: f64,
     pub labels: Vec<HeatLabel>,
@@ -150,9 +151,11 @@ fn heat_map(all_names: &[String], value: impl Fn(&str, &str) -> Option<(f64, Str
         .enumerate()
         .map(|(i, n)| HeatLabel { pos: origin + i as f64 * cell + cell / 2.0, label: n.clone() })
         .collect();
-    // Room on the right for the rotated column labels of the last columns.
+    let grid = origin + names.len() as f64 * cell;
     Some(HeatMap {
-        size: origin + names.len() as f64 * cell + 80.0,
+        // Room on the right for the rotated labels of the last columns.
+        width: grid + 80.0,
+        height: grid + 2.0,
         cell,
         origin,
         labels,

@@ -4,10 +4,14 @@
 //! that answered a common question; ties broken at random), on a random question both
 //! answered, with random sides. The pairs are read once per catalog revision; the vote counts
 //! are read with them and then kept current in memory as this server records votes.
+//!
+//! A battle is stored when it is shown, so that its vote can be checked against it; those never
+//! voted on are swept away after a day.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -22,7 +26,13 @@ pub struct VotePairs {
     /// One reader of the pairs at a time: the first voters after a change would otherwise all
     /// read the same hundred thousand answers at once.
     loading: Arc<tokio::sync::Mutex<()>>,
+    /// When unvoted battles were last swept away.
+    swept: Arc<Mutex<Option<Instant>>>,
 }
+
+/// How long a shown battle waits for its vote.
+const UNVOTED_KEPT: Duration = Duration::from_secs(24 * 3600);
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Default)]
 struct Pairs {
@@ -87,6 +97,25 @@ impl VotePairs {
         Ok(answered)
     }
 
+    /// Deletes old unvoted battles, in the background, at most every [`SWEEP_EVERY`].
+    fn sweep(&self, store: &Store) {
+        {
+            let mut swept = self.swept.lock().expect("not poisoned");
+            if swept.is_some_and(|at| at.elapsed() < SWEEP_EVERY) {
+                return;
+            }
+            *swept = Some(Instant::now());
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            match store.delete_unvoted_battles(UNVOTED_KEPT).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(battles = n, "deleted battles shown a day ago and never voted on"),
+                Err(e) => tracing::warn!("cannot delete unvoted battles: {e}"),
+            }
+        });
+    }
+
     fn record(&self, pair: (i64, i64)) {
         *self.inner.lock().expect("not poisoned").votes.entry(pair).or_default() += 1;
     }
@@ -95,6 +124,7 @@ impl VotePairs {
 /// The next anonymous battle to vote on.
 pub async fn next_battle(state: &AppState, question_set: Option<i64>) -> Result<Option<VoteBattle>, WebError> {
     let catalog = state.boards.facts(&state.store).await?.revisions.catalog;
+    state.vote_pairs.sweep(&state.store);
     state.vote_pairs.next(&state.store, catalog, question_set).await
 }
 
