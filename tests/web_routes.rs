@@ -229,8 +229,11 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
         http().get(server.url("/api/leaderboard?category=writing")).send().await.unwrap().json().await.unwrap();
     assert_eq!(writing["battles"], 9, "3 writing questions x 3 pairs");
 
-    // Pages show it: leaderboard, battle list, a battle with both reviews.
+    // Pages show it: the run's figures, leaderboard, battle list, a battle with both reviews.
     let mut browser = Browser::new();
+    let (_, html) = browser.get(&server.url(&format!("/runs/{id}"))).await;
+    assert!(html.contains("<dt>judgments made</dt><dd>30</dd>"), "{html}");
+    assert!(html.contains("<dt>reviews</dt><dd>15</dd>") && html.contains("The whole summary"));
     let (_, html) = browser.get(&server.url("/")).await;
     assert!(html.contains("good-one") && html.contains("<svg"), "charts are inline SVG");
     let (_, html) = browser.get(&server.url("/battles?model=good-one")).await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -19,7 +19,7 @@ use crate::data::{AnswerRecord, Question, QuestionId};
 use crate::llm::{Backoff, ChatModel, ChatRequest, ModelPool, RemoteOptions};
 use crate::store::Store;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AnswerSummary {
     pub candidates: u64,
     pub generated: u64,

@@ -12,7 +12,7 @@ pub mod verdict;
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ArenaConfig;
 use crate::data::read_questions;
@@ -64,7 +64,8 @@ pub enum ArenaError {
     Cancelled,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What a run did; stored as JSON with the run, and read back by its page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArenaSummary {
     pub run_id: i64,
     pub dry_run: bool,
@@ -75,7 +76,7 @@ pub struct ArenaSummary {
     pub reviews: Option<ReviewSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratings: Option<RatingSummary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
     pub report: Option<RatingReport>,
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +86,49 @@ pub struct ArenaSummary {
 impl ArenaSummary {
     pub fn succeeded(&self) -> bool {
         self.status == RunStatus::Succeeded.as_str()
+    }
+
+    /// The run's figures as label and value, for the terminal's table and the run's page.
+    pub fn facts(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(a) = &self.answers {
+            out.push(("answers generated", a.generated.to_string()));
+            out.push(("answers reused", a.reused.to_string()));
+            if a.failed > 0 {
+                out.push(("answers failed", a.failed.to_string()));
+            }
+            out.push(("answer tokens (prompt / completion)", format!("{} / {}", a.prompt_tokens, a.completion_tokens)));
+            if let Some(tps) = a.tokens_per_second {
+                out.push(("generation speed", format!("{tps:.1} tokens/s")));
+            }
+            out.push(("answers time", format!("{:.1} s", a.seconds)));
+        }
+        if let Some(r) = &self.reviews {
+            out.push(("reviews", r.tasks.to_string()));
+            out.push(("judgments made", r.judge_calls.to_string()));
+            out.push(("cache hits", (r.cache_hits + r.seeded_from_cache_file).to_string()));
+            out.push(("retries (HTTP)", r.retries.to_string()));
+            out.push(("re-asked (unreadable verdict)", r.reasks.to_string()));
+            out.push(("unknown verdicts", r.unknown.to_string()));
+            if r.failed > 0 {
+                out.push(("reviews failed", r.failed.to_string()));
+            }
+            if let Some(rate) = r.consistency_rate {
+                out.push((
+                    "judge consistency (swapped positions)",
+                    format!("{:.1}% of {}", rate * 100.0, r.consistency_pairs),
+                ));
+            }
+            out.push(("judge tokens (prompt / completion)", format!("{} / {}", r.prompt_tokens, r.completion_tokens)));
+            out.push(("reviews time", format!("{:.1} s", r.seconds)));
+        }
+        if let Some(r) = &self.ratings {
+            for f in &r.files {
+                out.push(("report", f.display().to_string()));
+            }
+        }
+        out.push(("total time", format!("{:.1} s", self.seconds)));
+        out
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -51,7 +51,7 @@ pub struct RatingReport {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RatingSummary {
     pub metrics: Vec<String>,
     pub files: Vec<PathBuf>,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::judge::{JudgeError, JudgeService, Judgment, Prompt, Seed};
@@ -27,7 +27,7 @@ use crate::input::{BadInput, Problem, Problems};
 use crate::llm::{Backoff, ModelPool, RemoteOptions};
 use crate::store::{AnswerImport, NewBattle, Store};
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReviewSummary {
     pub tasks: u64,
     pub reviews_written: u64,

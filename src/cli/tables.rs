@@ -113,48 +113,9 @@ pub fn print_summary(summary: &ArenaSummary) {
 
     let mut t = table(&["", ""]);
     t.set_header(vec!["run", &format!("#{}{}", summary.run_id, if summary.dry_run { " (dry run)" } else { "" })]);
-    if let Some(a) = &summary.answers {
-        t.add_row(vec![Cell::new("answers generated"), right(a.generated)]);
-        t.add_row(vec![Cell::new("answers reused"), right(a.reused)]);
-        if a.failed > 0 {
-            t.add_row(vec![Cell::new("answers failed"), right(a.failed)]);
-        }
-        t.add_row(vec![
-            Cell::new("answer tokens (prompt / completion)"),
-            right(format!("{} / {}", a.prompt_tokens, a.completion_tokens)),
-        ]);
-        if let Some(tps) = a.tokens_per_second {
-            t.add_row(vec![Cell::new("generation speed"), right(format!("{tps:.1} tokens/s"))]);
-        }
-        t.add_row(vec![Cell::new("answers time"), right(format!("{:.1} s", a.seconds))]);
+    for (label, value) in summary.facts() {
+        let value = if label == "report" { Cell::new(value) } else { right(value) };
+        t.add_row(vec![Cell::new(label), value]);
     }
-    if let Some(r) = &summary.reviews {
-        t.add_row(vec![Cell::new("reviews"), right(r.tasks)]);
-        t.add_row(vec![Cell::new("judgments made"), right(r.judge_calls)]);
-        t.add_row(vec![Cell::new("cache hits"), right(r.cache_hits + r.seeded_from_cache_file)]);
-        t.add_row(vec![Cell::new("retries (HTTP)"), right(r.retries)]);
-        t.add_row(vec![Cell::new("re-asked (unreadable verdict)"), right(r.reasks)]);
-        t.add_row(vec![Cell::new("unknown verdicts"), right(r.unknown)]);
-        if r.failed > 0 {
-            t.add_row(vec![Cell::new("reviews failed"), right(r.failed)]);
-        }
-        if let Some(rate) = r.consistency_rate {
-            t.add_row(vec![
-                Cell::new("judge consistency (swapped positions)"),
-                right(format!("{:.1}% of {}", rate * 100.0, r.consistency_pairs)),
-            ]);
-        }
-        t.add_row(vec![
-            Cell::new("judge tokens (prompt / completion)"),
-            right(format!("{} / {}", r.prompt_tokens, r.completion_tokens)),
-        ]);
-        t.add_row(vec![Cell::new("reviews time"), right(format!("{:.1} s", r.seconds))]);
-    }
-    if let Some(r) = &summary.ratings {
-        for f in &r.files {
-            t.add_row(vec![Cell::new("report"), Cell::new(f.display())]);
-        }
-    }
-    t.add_row(vec![Cell::new("total time"), right(format!("{:.1} s", summary.seconds))]);
     println!("{t}");
 }

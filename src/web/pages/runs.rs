@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{Nav, ago, nav, page};
+use crate::arena::ArenaSummary;
 use crate::config::ModelSpec;
 use crate::store::{QuestionSetSummary, RunRow};
 use crate::web::error::{PageError, WebError};
@@ -84,6 +85,9 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
 struct RunPage {
     nav: Nav,
     item: RunItem,
+    /// The summary's figures, label and value.
+    facts: Vec<(&'static str, String)>,
+    /// The whole summary, pretty-printed.
     summary: Option<String>,
     active: bool,
 }
@@ -95,13 +99,11 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "runs");
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
-    let summary = run
-        .summary
-        .as_deref()
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    let json = run.summary.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
+    let facts = json.as_ref().and_then(|v| ArenaSummary::deserialize(v).ok()).map(|s| s.facts()).unwrap_or_default();
+    let summary = json.and_then(|v| serde_json::to_string_pretty(&v).ok());
     let active = run.status == "queued" || run.status == "running";
-    page(RunPage { nav, summary, active, item: RunItem::new(run) }, cookie)
+    page(RunPage { nav, facts, summary, active, item: RunItem::new(run) }, cookie)
 }
 
 #[derive(Deserialize)]
