@@ -105,6 +105,20 @@ async fn fifty_concurrent_voters_each_vote_counted_exactly_once() {
     let (lo, hi) = (per_pair.values().min().unwrap(), per_pair.values().max().unwrap());
     assert!(hi - lo <= VOTERS, "pair counts unbalanced: {per_pair:?}");
 
+    // Sides are shuffled: each model is in about 5,000 battles, and a fair coin puts it on side A
+    // in 50% ± 0.7% of them (one standard deviation); outside 45–55% means no shuffling.
+    let mut as_a: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, a, b) in &cast {
+        *as_a.entry(a.as_str()).or_default() += 1;
+        *shown.entry(a.as_str()).or_default() += 1;
+        *shown.entry(b.as_str()).or_default() += 1;
+    }
+    for (model, n) in &shown {
+        let a = as_a.get(model).copied().unwrap_or(0);
+        assert!((0.45..=0.55).contains(&(a as f64 / *n as f64)), "{model} was A in {a} of {n} battles");
+    }
+
     // And the human leaderboard counts all of them.
     let board: Value = reqwest::get(server.url(&format!("/api/leaderboard?source=human&question_set={set}")))
         .await
