@@ -74,7 +74,8 @@ impl Store {
     /// Human votes cast so far per pair of models, `(model_a, model_b, votes)` with `model_a < model_b`.
     pub async fn votes_per_pair(&self) -> Result<Vec<(i64, i64, i64)>, StoreError> {
         Ok(sqlx::query_as::<_, (i64, i64, i64)>(
-            "SELECT MIN(model_a_id, model_b_id), MAX(model_a_id, model_b_id), COUNT(*) \
+            "SELECT CASE WHEN model_a_id < model_b_id THEN model_a_id ELSE model_b_id END, \
+               CASE WHEN model_a_id < model_b_id THEN model_b_id ELSE model_a_id END, COUNT(*) \
              FROM battles WHERE source = 'human' AND winner IS NOT NULL GROUP BY 1, 2",
         )
         .fetch_all(self.pool())
@@ -176,14 +177,13 @@ impl Store {
     /// Deletes human battles shown at least `age` ago and never voted on: a voter who walked
     /// away, or a crawler following the vote link, leaves one behind each time.
     pub async fn delete_unvoted_battles(&self, age: std::time::Duration) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "DELETE FROM battles WHERE source = 'human' AND winner IS NULL \
-               AND created_at <= (julianday('now') - 2440587.5) * 86400.0 - $1",
-        )
-        .bind(age.as_secs_f64())
-        .execute(self.writer())
-        .await?
-        .rows_affected())
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let cutoff = now.as_secs_f64() - age.as_secs_f64();
+        Ok(sqlx::query("DELETE FROM battles WHERE source = 'human' AND winner IS NULL AND created_at <= $1")
+            .bind(cutoff)
+            .execute(self.writer())
+            .await?
+            .rows_affected())
     }
 
     pub async fn count_votes(&self) -> Result<i64, StoreError> {
