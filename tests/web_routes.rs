@@ -228,6 +228,27 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
     let writing: Value =
         http().get(server.url("/api/leaderboard?category=writing")).send().await.unwrap().json().await.unwrap();
     assert_eq!(writing["battles"], 9, "3 writing questions x 3 pairs");
+    let baseline: Value =
+        http().get(server.url("/api/leaderboard?baseline=plain-one")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(baseline["baseline"]["model"], "plain-one", "{baseline}");
+    // Filters that name nothing there is are refused, saying which.
+    for (query, says) in [
+        ("category=poetry", "category \"poetry\""),
+        ("question_set=999", "question set 999"),
+        ("baseline=nobody", "model \"nobody\""),
+        ("source=robots", "source must be"),
+    ] {
+        let r = http().get(server.url(&format!("/api/leaderboard?{query}"))).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        let error = r.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_string();
+        assert!(error.contains(says), "{query}: {error}");
+        let (status, html) = Browser::new().get(&server.url(&format!("/?{query}"))).await;
+        let value = query.split('=').nth(1).unwrap();
+        assert!(
+            status == 400 && html.contains(value) && html.contains("<h1>400 Bad Request</h1>"),
+            "{query}: {status} {html}"
+        );
+    }
 
     // Pages show it: the run's figures, leaderboard, battle list, a battle with both reviews.
     let mut browser = Browser::new();

@@ -48,7 +48,12 @@ struct Entry {
     refresh: Option<Refresh>,
     /// How long the last fit took.
     fit_time: Duration,
+    /// When a request last asked for it.
+    used: Option<Instant>,
 }
+
+/// Boards kept at most; the least recently asked for goes first.
+const MAX_BOARDS: usize = 64;
 
 /// How often the database is asked whether anything changed.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
@@ -68,6 +73,31 @@ pub struct SiteFacts {
     /// Every question category (the filter menus).
     pub categories: Vec<String>,
     pub question_sets: Vec<QuestionSetSummary>,
+    /// Every model's name.
+    pub models: Vec<String>,
+}
+
+impl SiteFacts {
+    /// Refuses filters that name nothing there is: a typo gets a clear answer rather than an
+    /// empty board, and the boards cached stay within what exists.
+    fn check(&self, key: &BoardKey) -> Result<(), WebError> {
+        if let Some(c) = &key.scope.category
+            && !self.categories.contains(c)
+        {
+            return Err(WebError::BadRequest(format!("no question has the category \"{c}\"")));
+        }
+        if let Some(id) = key.scope.question_set
+            && !self.question_sets.iter().any(|s| s.id == id)
+        {
+            return Err(WebError::BadRequest(format!("there is no question set {id}")));
+        }
+        if let Some(b) = &key.baseline
+            && !self.models.contains(b)
+        {
+            return Err(WebError::BadRequest(format!("there is no model \"{b}\" to use as the baseline")));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Default)]
@@ -90,10 +120,16 @@ impl BoardCache {
     pub async fn get(&self, store: &Store, key: &BoardKey) -> Result<Arc<BoardView>, WebError> {
         let deadline = tokio::time::Instant::now() + FRESH_WAIT;
         loop {
-            let version = self.facts(store).await?.revisions.battles;
+            let facts = self.facts(store).await?;
+            facts.check(key)?;
+            let version = facts.revisions.battles;
             let (refresh, stale) = {
                 let mut entries = self.entries.lock().expect("not poisoned");
+                if entries.len() >= MAX_BOARDS && !entries.contains_key(key) {
+                    evict_least_used(&mut entries);
+                }
                 let entry = entries.entry(key.clone()).or_default();
+                entry.used = Some(Instant::now());
                 if let Some((v, view)) = &entry.latest
                     && *v == version
                 {
@@ -167,12 +203,14 @@ impl BoardCache {
                 votes: store.count_votes().await?,
                 categories: facts.categories.clone(),
                 question_sets: facts.question_sets.clone(),
+                models: facts.models.clone(),
             }),
             _ => Arc::new(SiteFacts {
                 revisions,
                 votes: store.count_votes().await?,
                 categories: store.question_categories().await?,
                 question_sets: store.list_question_sets().await?,
+                models: store.model_names().await?,
             }),
         };
         *self.facts.lock().expect("not poisoned") = Checked { facts: Some(facts.clone()), at: Some(Instant::now()) };
@@ -182,6 +220,15 @@ impl BoardCache {
     /// Check the database again at the next request, so it sees this process's own change.
     pub fn invalidate(&self) {
         self.facts.lock().expect("not poisoned").at = None;
+    }
+}
+
+/// Drops the board asked for least recently, unless it is being computed.
+fn evict_least_used(entries: &mut HashMap<BoardKey, Entry>) {
+    let oldest =
+        entries.iter().filter(|(_, e)| e.refresh.is_none()).min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone());
+    if let Some(key) = oldest {
+        entries.remove(&key);
     }
 }
 
@@ -274,5 +321,27 @@ impl BoardQuery {
             },
             baseline: non_empty(&self.baseline),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(category: &str) -> BoardKey {
+        BoardKey { scope: BattleScope { category: Some(category.into()), ..BattleScope::default() }, baseline: None }
+    }
+
+    #[test]
+    fn the_board_asked_for_least_recently_goes_first_unless_it_is_being_computed() {
+        let now = Instant::now();
+        let mut entries = HashMap::new();
+        let computing: Refresh = async { Ok(()) }.boxed().shared();
+        entries.insert(key("oldest"), Entry { used: Some(now), refresh: Some(computing), ..Entry::default() });
+        entries.insert(key("older"), Entry { used: Some(now + Duration::from_secs(1)), ..Entry::default() });
+        entries.insert(key("newer"), Entry { used: Some(now + Duration::from_secs(2)), ..Entry::default() });
+        evict_least_used(&mut entries);
+        assert!(!entries.contains_key(&key("older")));
+        assert!(entries.contains_key(&key("oldest")) && entries.contains_key(&key("newer")));
     }
 }
