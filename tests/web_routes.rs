@@ -44,6 +44,15 @@ async fn pages_render_with_security_headers_and_a_session() {
     let r = http().get(server.url("/api/nothing")).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "not found");
+
+    // What was just stored can be filtered on at once, though the pages' facts were just read.
+    let set = seed_set(&server, "fresh", 2, &["one", "two"]).await;
+    for query in [format!("question_set={set}"), "baseline=two".to_string()] {
+        let r = http().get(server.url(&format!("/api/leaderboard?{query}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{query}");
+    }
+    let r = http().get(server.url(&format!("/api/vote/next?question_set={set}"))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     server.stop().await;
 }
 
@@ -153,6 +162,8 @@ async fn votes_count_once_and_are_rate_limited() {
     assert_eq!(again.status(), 409);
     let missing = http().post(server.url("/api/vote/987654")).json(&json!({"winner": "tie"})).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+    let no_set = http().get(server.url("/api/vote/next?question_set=987654")).send().await.unwrap();
+    assert_eq!(no_set.status(), 400);
 
     // The vote is in the human leaderboard at once.
     let board: Value =

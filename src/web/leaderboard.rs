@@ -78,18 +78,23 @@ pub struct SiteFacts {
 }
 
 impl SiteFacts {
+    pub fn check_question_set(&self, id: i64) -> Result<(), WebError> {
+        match self.question_sets.iter().any(|s| s.id == id) {
+            true => Ok(()),
+            false => Err(WebError::BadRequest(format!("there is no question set {id}"))),
+        }
+    }
+
     /// Refuses filters that name nothing there is: a typo gets a clear answer rather than an
     /// empty board, and the boards cached stay within what exists.
     fn check(&self, key: &BoardKey) -> Result<(), WebError> {
+        if let Some(id) = key.scope.question_set {
+            self.check_question_set(id)?;
+        }
         if let Some(c) = &key.scope.category
             && !self.categories.contains(c)
         {
             return Err(WebError::BadRequest(format!("no question has the category \"{c}\"")));
-        }
-        if let Some(id) = key.scope.question_set
-            && !self.question_sets.iter().any(|s| s.id == id)
-        {
-            return Err(WebError::BadRequest(format!("there is no question set {id}")));
         }
         if let Some(b) = &key.baseline
             && !self.models.contains(b)
@@ -120,8 +125,7 @@ impl BoardCache {
     pub async fn get(&self, store: &Store, key: &BoardKey) -> Result<Arc<BoardView>, WebError> {
         let deadline = tokio::time::Instant::now() + FRESH_WAIT;
         loop {
-            let facts = self.facts(store).await?;
-            facts.check(key)?;
+            let facts = self.facts_where(store, |f| f.check(key)).await?;
             let version = facts.revisions.battles;
             let (refresh, stale) = {
                 let mut entries = self.entries.lock().expect("not poisoned");
@@ -214,6 +218,23 @@ impl BoardCache {
             }),
         };
         *self.facts.lock().expect("not poisoned") = Checked { facts: Some(facts.clone()), at: Some(Instant::now()) };
+        Ok(facts)
+    }
+
+    /// The facts, provided `check` accepts them; if it does not, they are read afresh before
+    /// its answer counts (what it looks for may have been written a moment ago).
+    pub async fn facts_where(
+        &self,
+        store: &Store,
+        check: impl Fn(&SiteFacts) -> Result<(), WebError>,
+    ) -> Result<Arc<SiteFacts>, WebError> {
+        let facts = self.facts(store).await?;
+        if check(&facts).is_ok() {
+            return Ok(facts);
+        }
+        self.invalidate();
+        let facts = self.facts(store).await?;
+        check(&facts)?;
         Ok(facts)
     }
 

@@ -123,9 +123,10 @@ impl VotePairs {
 
 /// The next anonymous battle to vote on.
 pub async fn next_battle(state: &AppState, question_set: Option<i64>) -> Result<Option<VoteBattle>, WebError> {
-    let catalog = state.boards.facts(&state.store).await?.revisions.catalog;
+    let facts =
+        state.boards.facts_where(&state.store, |f| question_set.map_or(Ok(()), |id| f.check_question_set(id))).await?;
     state.vote_pairs.sweep(&state.store);
-    state.vote_pairs.next(&state.store, catalog, question_set).await
+    state.vote_pairs.next(&state.store, facts.revisions.catalog, question_set).await
 }
 
 /// The four choices a voter has, as stored.
