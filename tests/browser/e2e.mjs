@@ -44,13 +44,19 @@ async function expectNoScriptRan(page) {
   assert.equal(await page.locator('img[src="x"]').count(), 0, 'injected <img> was rendered as an element');
 }
 
+/// Clicks a form's submit button and waits for the page it leads to (after any redirect).
+async function submit(page, selector) {
+  await Promise.all([page.waitForEvent('framenavigated'), page.click(selector)]);
+  await page.waitForLoadState('load');
+}
+
 async function uploadQuestions(page, name, content) {
   await page.goto(`${base}/questions`);
   await page.fill('#upload-questions input[name=name]', name);
   await page.setInputFiles('#upload-questions input[name=file]', {
     name: `${name}.jsonl`, mimeType: 'application/x-ndjson', buffer: Buffer.from(content),
   });
-  await Promise.all([page.waitForLoadState('load'), page.click('#upload-questions button[type=submit]')]);
+  await submit(page, '#upload-questions button[type=submit]');
 }
 
 /// The rows of the leaderboard table as {model, battles}.
@@ -90,7 +96,7 @@ async function main(page) {
   await page.setInputFiles('#upload-answers input[name=file]', {
     name: 'answers.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(answers),
   });
-  await Promise.all([page.waitForLoadState('load'), page.click('#upload-answers button[type=submit]')]);
+  await submit(page, '#upload-answers button[type=submit]');
   assert.match(await page.locator('.notice').innerText(), /12 answers/);
   assert.ok((await page.content()).includes('evil&lt;b&gt;model&lt;/b&gt;'), 'model name not escaped');
   await expectNoScriptRan(page);
@@ -133,7 +139,7 @@ async function main(page) {
     }
     await expectNoScriptRan(page);
     if (seen.size === 1) await shot(page, 'vote');
-    await Promise.all([page.waitForLoadState('load'), page.click(`form.vote-buttons button:has-text("${choice}")`)]);
+    await submit(page, `form.vote-buttons button:has-text("${choice}")`);
     const revealed = await page.locator('#revealed').innerText();
     assert.match(revealed, /Answer A was .+, answer B was .+\./);
     if (seen.size === 1) await shot(page, 'vote-revealed');
