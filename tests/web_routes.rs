@@ -266,6 +266,24 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
     let (_, html) = browser.get(&server.url(&format!("/runs/{id}"))).await;
     assert!(html.contains("<dt>judgments made</dt><dd>30</dd>"), "{html}");
     assert!(html.contains("<dt>reviews</dt><dd>15</dd>") && html.contains("The whole summary"));
+    // The files it wrote can be fetched from its page: the review file and the reports.
+    let link = |name: &str| {
+        let end = html.find(&format!("\">{name}</a>")).unwrap_or_else(|| panic!("no link to {name}: {html}"));
+        let start = html[..end].rfind("href=\"").unwrap() + 6;
+        server.url(&html[start..end])
+    };
+    let csv = http().get(link("rating.csv")).send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("attachment; filename=\"rating.csv\""));
+    let csv = csv.text().await.unwrap();
+    assert!(csv.lines().nth(1).unwrap().contains("good-one"), "{csv}");
+    let report = http().get(link("rating.html")).send().await.unwrap();
+    assert!(report.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(report.text().await.unwrap().contains("good-one"));
+    let review = http().get(link("review.jsonl")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(review.lines().count(), 15);
+    assert_eq!(http().get(server.url(&format!("/runs/{id}/files/99"))).send().await.unwrap().status(), 404);
     let (_, html) = browser.get(&server.url("/")).await;
     assert!(html.contains("good-one") && html.contains("<svg"), "charts are inline SVG");
     let (_, html) = browser.get(&server.url("/battles?model=good-one")).await;

@@ -10,6 +10,7 @@ pub mod reviews;
 pub mod templates;
 pub mod verdict;
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -122,13 +123,16 @@ impl ArenaSummary {
             out.push(("judge tokens (prompt / completion)", format!("{} / {}", r.prompt_tokens, r.completion_tokens)));
             out.push(("reviews time", format!("{:.1} s", r.seconds)));
         }
-        if let Some(r) = &self.ratings {
-            for f in &r.files {
-                out.push(("report", f.display().to_string()));
-            }
-        }
         out.push(("total time", format!("{:.1} s", self.seconds)));
         out
+    }
+
+    /// The files the run wrote: answers, reviews, reports.
+    pub fn files(&self) -> Vec<&Path> {
+        let answers = self.answers.iter().flat_map(|a| a.files.iter().map(PathBuf::as_path));
+        let reviews = self.reviews.iter().filter_map(|r| r.review_file.as_deref());
+        let reports = self.ratings.iter().flat_map(|r| r.files.iter().map(PathBuf::as_path));
+        answers.chain(reviews).chain(reports).collect()
     }
 }
 

@@ -114,8 +114,10 @@ pub fn print_summary(summary: &ArenaSummary) {
     let mut t = table(&["", ""]);
     t.set_header(vec!["run", &format!("#{}{}", summary.run_id, if summary.dry_run { " (dry run)" } else { "" })]);
     for (label, value) in summary.facts() {
-        let value = if label == "report" { Cell::new(value) } else { right(value) };
-        t.add_row(vec![Cell::new(label), value]);
+        t.add_row(vec![Cell::new(label), right(value)]);
+    }
+    for f in summary.ratings.iter().flat_map(|r| &r.files) {
+        t.add_row(vec![Cell::new("report"), Cell::new(f.display())]);
     }
     println!("{t}");
 }

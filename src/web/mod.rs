@@ -183,6 +183,7 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/runs", get(pages::runs::list).post(pages::runs::create))
         .route("/runs/{id}", get(pages::runs::show))
         .route("/runs/{id}/cancel", post(pages::runs::cancel))
+        .route("/runs/{id}/files/{n}", get(pages::runs::file))
         .route("/vote", get(pages::vote::show))
         .route("/vote/{id}", post(pages::vote::submit))
         .route("/login", get(pages::auth::show).post(pages::auth::login))

@@ -1,9 +1,11 @@
 //! `/runs`: start an arena round, watch it, cancel it.
 
+use std::path::PathBuf;
+
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -87,6 +89,8 @@ struct RunPage {
     item: RunItem,
     /// The summary's figures, label and value.
     facts: Vec<(&'static str, String)>,
+    /// The files the run wrote that can be fetched: their number and name.
+    files: Vec<(usize, String)>,
     /// The whole summary, pretty-printed.
     summary: Option<String>,
     active: bool,
@@ -100,10 +104,46 @@ pub async fn show(
     let (nav, cookie) = nav(&state, &headers, "runs");
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
     let json = run.summary.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
-    let facts = json.as_ref().and_then(|v| ArenaSummary::deserialize(v).ok()).map(|s| s.facts()).unwrap_or_default();
+    let parsed = json.as_ref().and_then(|v| ArenaSummary::deserialize(v).ok());
+    let facts = parsed.as_ref().map(|s| s.facts()).unwrap_or_default();
+    let files = parsed
+        .as_ref()
+        .map(|s| (0..s.files().len()).filter_map(|n| run_file(&run, s, n).map(|p| (n, file_name(&p)))).collect())
+        .unwrap_or_default();
     let summary = json.and_then(|v| serde_json::to_string_pretty(&v).ok());
     let active = run.status == "queued" || run.status == "running";
-    page(RunPage { nav, facts, summary, active, item: RunItem::new(run) }, cookie)
+    page(RunPage { nav, facts, files, summary, active, item: RunItem::new(run) }, cookie)
+}
+
+/// The `n`-th file a run wrote, if it is still there and inside the run's own folder (runs
+/// started from the command line write wherever their config says, and are not served).
+fn run_file(run: &RunRow, summary: &ArenaSummary, n: usize) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(run.work_dir.as_deref()?).ok()?;
+    let file = std::fs::canonicalize(summary.files().get(n)?).ok()?;
+    (file.starts_with(&dir) && file.is_file()).then_some(file)
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// `/runs/{id}/files/{n}`: a file the run wrote; reports open in the browser, the rest download.
+pub async fn file(State(state): State<AppState>, Path((id, n)): Path<(i64, usize)>) -> Result<Response, PageError> {
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    let summary =
+        run.summary.as_deref().and_then(|s| serde_json::from_str::<ArenaSummary>(s).ok()).ok_or(WebError::NotFound)?;
+    let path = run_file(&run, &summary, n).ok_or(WebError::NotFound)?;
+    let body = tokio::fs::read(&path).await.map_err(|e| WebError::Internal(format!("{}: {e}", path.display())))?;
+    let (content_type, disposition) = match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => ("text/html; charset=utf-8", "inline"),
+        Some("csv") => ("text/csv; charset=utf-8", "attachment"),
+        Some("json") => ("application/json", "attachment"),
+        _ => ("application/x-ndjson; charset=utf-8", "attachment"),
+    };
+    let name = file_name(&path).replace(['"', '\\'], "_");
+    let disposition = format!("{disposition}; filename=\"{name}\"");
+    Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], body)
+        .into_response())
 }
 
 #[derive(Deserialize)]
