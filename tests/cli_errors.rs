@@ -1,5 +1,5 @@
 //! Bad input: every malformed config or data file makes `jury arena` exit with code 2 and a
-//! message naming the file, the line and the key path.
+//! message naming the file, the line and the key path; `jury serve` says what it cannot use.
 
 mod common;
 
@@ -255,4 +255,19 @@ fn a_failed_run_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("2 reviews failed"), "{err}");
     assert!(err.contains("cannot reach http://127.0.0.1:9/v1"), "{err}");
+}
+
+#[test]
+fn serve_names_the_address_it_cannot_listen_on_and_creates_no_database() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(jury().args(["serve", "--addr", &addr, "--db"]).arg(db_url(dir.path())));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("cannot listen on {addr}")), "{}", stderr(&out));
+    assert!(!dir.path().join("jury.db").exists());
+
+    let out = run(jury().args(["serve", "--addr", "127.0.0.1:0", "--db", "postgres://elsewhere/jury"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unsupported database URL"), "{}", stderr(&out));
 }

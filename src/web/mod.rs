@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -76,6 +77,10 @@ impl Server {
 
 /// Opens the database, seeds it when empty, starts the job worker and the HTTP server.
 pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
+    // The address first: a port in use should not leave a new database behind.
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.addr))?;
     let store = Store::connect(&options.db).await?;
     let registry = Registry::load(&options.registry_dir);
     seed(&store, &registry).await?;
@@ -95,7 +100,6 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         data_dir: std::path::absolute(&options.data_dir)?,
         max_upload_bytes: options.max_upload_bytes,
     };
-    let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let addr = listener.local_addr()?;
     if state.admin.enabled() {
         tracing::info!("uploads, deletions and runs need the admin token");
