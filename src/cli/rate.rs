@@ -15,7 +15,7 @@ use crate::rating::scores::ScoreRow;
 use crate::rating::{
     EloParams, Leaderboard, Method, Outcome, RatingOptions, ScoredAnswer, bradley_terry, elo, mean_scores,
 };
-use crate::store::{BattleFilter, Store};
+use crate::store::{BattleScope, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
@@ -281,19 +281,20 @@ fn print_tables(
 
 /// Adds the database's battles; returns notes for the user (such as dry-run battles left out).
 fn add_stored_battles(loaded: &mut LoadedBattles, url: &str, args: &RateArgs) -> anyhow::Result<Vec<String>> {
-    let filter = BattleFilter {
+    let scope = BattleScope {
         source: match args.source {
             SourceArg::Judge => Some("judge".into()),
             SourceArg::Human => Some("human".into()),
             SourceArg::All => None,
         },
         category: args.category.clone(),
+        question_set: None,
         dry_run: args.dry_run,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (battles, other) = runtime.block_on(async {
         let store = Store::connect(url).await?;
-        let battles = store.battles_for_rating(&filter).await?;
+        let battles = store.battles_for_rating(&scope).await?;
         let other = store.count_battles(!args.dry_run).await?;
         store.close().await;
         Ok::<_, crate::store::StoreError>((battles, other))

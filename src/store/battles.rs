@@ -1,5 +1,9 @@
 //! Battles: one decided comparison of two answers, by a judge or by a person.
 
+use sqlx::Sqlite;
+use sqlx::query::QueryAs;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -51,16 +55,6 @@ impl Store {
     }
 }
 
-/// Which stored battles to rate.
-#[derive(Debug, Clone, Default)]
-pub struct BattleFilter {
-    /// `judge` or `human`; `None` for both.
-    pub source: Option<String>,
-    pub category: Option<String>,
-    /// Rate the dry-run battles instead of the real ones (they never mix).
-    pub dry_run: bool,
-}
-
 /// A decided battle as the rating engine needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredBattle {
@@ -76,23 +70,18 @@ pub struct StoredBattle {
 
 impl Store {
     /// Decided battles in the order they were recorded.
-    pub async fn battles_for_rating(&self, filter: &BattleFilter) -> Result<Vec<StoredBattle>, StoreError> {
-        Ok(sqlx::query_as::<_, StoredBattle>(
+    pub async fn battles_for_rating(&self, scope: &BattleScope) -> Result<Vec<StoredBattle>, StoreError> {
+        let sql = format!(
             "SELECT ma.name AS model_a, mb.name AS model_b, b.winner, b.weight, q.category, \
                length(aa.text) AS length_a, length(ab.text) AS length_b \
              FROM battles b \
              JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
              JOIN questions q ON q.id = b.question_id \
              JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
-             WHERE b.winner IS NOT NULL AND b.dry_run = $1 \
-               AND ($2 IS NULL OR b.source = $2) AND ($3 IS NULL OR q.category = $3) \
-             ORDER BY b.created_at, b.id",
-        )
-        .bind(filter.dry_run)
-        .bind(&filter.source)
-        .bind(&filter.category)
-        .fetch_all(self.pool())
-        .await?)
+             WHERE b.winner IS NOT NULL AND {SCOPE} \
+             ORDER BY b.created_at, b.id"
+        );
+        Ok(scoped::<StoredBattle>(sql, scope).fetch_all(self.pool()).await?)
     }
 
     /// How many battles the dry-run switch would have added (to point users at it).
@@ -104,13 +93,14 @@ impl Store {
     }
 }
 
-/// Which battles a leaderboard or a list shows.
+/// Which battles a leaderboard, a list or `jury rate --db` uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct BattleScope {
     /// `judge`, `human`, or `None` for both.
     pub source: Option<String>,
     pub category: Option<String>,
     pub question_set: Option<i64>,
+    /// The dry-run battles instead of the real ones (they never mix).
     pub dry_run: bool,
 }
 
@@ -183,6 +173,18 @@ pub struct ExportedBattle {
 const SCOPE: &str = "b.dry_run = $1 AND ($2 IS NULL OR b.source = $2) AND ($3 IS NULL OR q.category = $3) \
                      AND ($4 IS NULL OR q.question_set_id = $4)";
 
+/// A query whose WHERE clause includes [`SCOPE`], with the scope bound as $1–$4.
+fn scoped<'q, O>(sql: String, scope: &'q BattleScope) -> QueryAs<'q, Sqlite, O, SqliteArguments>
+where
+    O: for<'r> sqlx::FromRow<'r, SqliteRow>,
+{
+    sqlx::query_as::<_, O>(sqlx::AssertSqlSafe(sql))
+        .bind(scope.dry_run)
+        .bind(&scope.source)
+        .bind(&scope.category)
+        .bind(scope.question_set)
+}
+
 impl Store {
     pub async fn battle_groups(&self, scope: &BattleScope) -> Result<Vec<BattleGroup>, StoreError> {
         let sql = format!(
@@ -192,13 +194,7 @@ impl Store {
              WHERE b.winner IS NOT NULL AND {SCOPE} \
              GROUP BY b.model_a_id, b.model_b_id, b.winner, b.weight"
         );
-        Ok(sqlx::query_as::<_, BattleGroup>(sqlx::AssertSqlSafe(sql))
-            .bind(scope.dry_run)
-            .bind(&scope.source)
-            .bind(&scope.category)
-            .bind(scope.question_set)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(scoped::<BattleGroup>(sql, scope).fetch_all(self.pool()).await?)
     }
 
     /// One page of battles, newest first, and how many match. `model` matches either side;
@@ -220,15 +216,14 @@ impl Store {
                AND ($6 IS NULL OR (ma.name = $5 AND mb.name = $6) OR (ma.name = $6 AND mb.name = $5)) \
                AND ($7 IS NULL OR b.winner = $7)"
         );
-        let rows = sqlx::query_as::<_, BattleSummary>(sqlx::AssertSqlSafe(format!(
-            "SELECT b.id, ma.name AS model_a, mb.name AS model_b, b.winner, b.source, b.judge_model, q.category, \
-               q.external_id AS question_external_id, q.question_set_id, json_extract(q.turns, '$[0]') AS question, \
-               b.weight, b.dry_run, b.created_at {filter} ORDER BY b.id DESC LIMIT $8 OFFSET $9"
-        )))
-        .bind(scope.dry_run)
-        .bind(&scope.source)
-        .bind(&scope.category)
-        .bind(scope.question_set)
+        let rows = scoped::<BattleSummary>(
+            format!(
+                "SELECT b.id, ma.name AS model_a, mb.name AS model_b, b.winner, b.source, b.judge_model, q.category, \
+                   q.external_id AS question_external_id, q.question_set_id, json_extract(q.turns, '$[0]') AS question, \
+                   b.weight, b.dry_run, b.created_at {filter} ORDER BY b.id DESC LIMIT $8 OFFSET $9"
+            ),
+            scope,
+        )
         .bind(model)
         .bind(other)
         .bind(winner)

@@ -22,9 +22,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use answers::{AnswerImport, ExportedAnswer, ImportedIds, StoredAnswer};
-pub use battles::{
-    BattleDetail, BattleFilter, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle,
-};
+pub use battles::{BattleDetail, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle};
 pub use judgments::{JudgmentRow, NewJudgment};
 pub use questions::{QuestionSetSummary, StoredQuestion};
 pub use revisions::Revisions;
