@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{Nav, nav, page};
+use super::{CsrfForm, Nav, nav, page};
 use crate::web::error::{PageError, WebError};
 use crate::web::security::{ADMIN_COOKIE, check_csrf, set_cookie};
 use crate::web::state::AppState;
@@ -48,11 +48,6 @@ pub async fn login(
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().append(header::SET_COOKIE, set_cookie(ADMIN_COOKIE, &value, Some(7 * 24 * 3600)));
     Ok(response)
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 pub async fn logout(

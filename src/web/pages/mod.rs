@@ -15,6 +15,12 @@ use super::error::PageError;
 use super::security::{SESSION_COOKIE, cookie, new_session_id, set_cookie};
 use super::state::AppState;
 
+/// A form whose only field is its token (sign-out, delete, cancel).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
 /// What the site frame needs: the active tab, the form token, and sign-in state.
 #[derive(Debug, Clone, Default)]
 pub struct Nav {

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{Nav, ago, nav, page};
+use super::{CsrfForm, Nav, ago, nav, page};
 use crate::store::{QuestionSetSummary, StoredQuestion};
 use crate::web::error::{PageError, WebError};
 use crate::web::security::check_csrf;
@@ -148,11 +148,6 @@ pub async fn upload_answers(
     check_csrf(&headers, &state.secrets, &form.csrf)?;
     let (answers, models) = imports::answers(&state, id, &form.bytes, &form.file_name).await?;
     Ok(Redirect::to(&format!("/questions/{id}?imported={answers}+answers+from+{models}+models")).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 pub async fn delete(
