@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{Nav, ago, nav, page};
+use super::{CsrfForm, Nav, ago, nav, page};
 use crate::arena::ArenaSummary;
 use crate::config::ModelSpec;
 use crate::store::{QuestionSetSummary, RunRow};
@@ -108,19 +108,25 @@ pub async fn show(
     let facts = parsed.as_ref().map(|s| s.facts()).unwrap_or_default();
     let files = parsed
         .as_ref()
-        .map(|s| (0..s.files().len()).filter_map(|n| run_file(&run, s, n).map(|p| (n, file_name(&p)))).collect())
+        .map(|s| run_files(&run, s).into_iter().map(|(n, path)| (n, file_name(&path))).collect())
         .unwrap_or_default();
     let summary = json.and_then(|v| serde_json::to_string_pretty(&v).ok());
     let active = run.status == "queued" || run.status == "running";
     page(RunPage { nav, facts, files, summary, active, item: RunItem::new(run) }, cookie)
 }
 
-/// The `n`-th file a run wrote, if it is still there and inside the run's own folder (runs
-/// started from the command line write wherever their config says, and are not served).
-fn run_file(run: &RunRow, summary: &ArenaSummary, n: usize) -> Option<PathBuf> {
-    let dir = std::fs::canonicalize(run.work_dir.as_deref()?).ok()?;
-    let file = std::fs::canonicalize(summary.files().get(n)?).ok()?;
-    (file.starts_with(&dir) && file.is_file()).then_some(file)
+/// The files a run wrote, by their number in its summary, that are still there and inside the
+/// run's own folder (runs started from the command line write wherever their config says, and
+/// are not served).
+fn run_files(run: &RunRow, summary: &ArenaSummary) -> Vec<(usize, PathBuf)> {
+    let Some(dir) = run.work_dir.as_deref().and_then(|d| std::fs::canonicalize(d).ok()) else { return Vec::new() };
+    summary
+        .files()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(n, f)| std::fs::canonicalize(f).ok().map(|f| (n, f)))
+        .filter(|(_, f)| f.starts_with(&dir) && f.is_file())
+        .collect()
 }
 
 fn file_name(path: &std::path::Path) -> String {
@@ -132,7 +138,7 @@ pub async fn file(State(state): State<AppState>, Path((id, n)): Path<(i64, usize
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
     let summary =
         run.summary.as_deref().and_then(|s| serde_json::from_str::<ArenaSummary>(s).ok()).ok_or(WebError::NotFound)?;
-    let path = run_file(&run, &summary, n).ok_or(WebError::NotFound)?;
+    let (_, path) = run_files(&run, &summary).into_iter().find(|(i, _)| *i == n).ok_or(WebError::NotFound)?;
     let body = tokio::fs::read(&path).await.map_err(|e| WebError::Internal(format!("{}: {e}", path.display())))?;
     let (content_type, disposition) = match path.extension().and_then(|e| e.to_str()) {
         Some("html") => ("text/html; charset=utf-8", "inline"),
@@ -144,11 +150,6 @@ pub async fn file(State(state): State<AppState>, Path((id, n)): Path<(i64, usize
     let disposition = format!("{disposition}; filename=\"{name}\"");
     Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response())
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 pub async fn cancel(
