@@ -120,12 +120,7 @@ async fn fifty_concurrent_voters_each_vote_counted_exactly_once() {
     }
 
     // And the human leaderboard counts all of them.
-    let board: Value = reqwest::get(server.url(&format!("/api/leaderboard?source=human&question_set={set}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let board = server.get_json(&format!("/api/leaderboard?source=human&question_set={set}")).await;
     assert_eq!(board["battles"].as_u64().unwrap() as usize, total);
     server.stop().await;
 }

@@ -26,7 +26,7 @@ async fn pages_render_with_security_headers_and_a_session() {
     let html = r.text().await.unwrap();
     assert!(html.contains("<h1>Leaderboard</h1>"));
     // The demo question set was seeded on the empty database.
-    let sets: Value = http().get(server.url("/api/question-sets")).send().await.unwrap().json().await.unwrap();
+    let sets: Value = server.get_json("/api/question-sets").await;
     assert_eq!(sets[0]["name"], "demo");
     assert_eq!(sets[0]["questions"], 10);
     for path in ["/battles", "/questions", "/questions/1", "/runs", "/vote", "/login"] {
@@ -59,7 +59,7 @@ async fn pages_render_with_security_headers_and_a_session() {
 #[tokio::test]
 async fn question_sets_are_validated_whole_before_anything_is_stored() {
     let server = TestServer::start(Settings { max_upload_bytes: 4096, ..Settings::default() }).await;
-    let before: Value = http().get(server.url("/api/question-sets")).send().await.unwrap().json().await.unwrap();
+    let before: Value = server.get_json("/api/question-sets").await;
 
     // One bad line (3), a duplicate id (4), an empty question (5): all reported, nothing stored.
     let body = "{\"question_id\": 1, \"text\": \"fine\"}\n{\"question_id\": 2, \"text\": \"also fine\"}\n{\"question_id\": 3, \"text\": \n{\"question_id\": 1, \"text\": \"again\"}\n{\"question_id\": 5, \"text\": \"  \"}\n";
@@ -69,7 +69,7 @@ async fn question_sets_are_validated_whole_before_anything_is_stored() {
     let lines: Vec<u64> = errors["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, vec![3, 4, 5], "{errors}");
     assert!(errors["errors"][1]["message"].as_str().unwrap().contains("duplicate"));
-    let after: Value = http().get(server.url("/api/question-sets")).send().await.unwrap().json().await.unwrap();
+    let after: Value = server.get_json("/api/question-sets").await;
     assert_eq!(before, after, "nothing stored");
 
     // Too large, no name, empty.
@@ -132,14 +132,7 @@ async fn question_sets_are_validated_whole_before_anything_is_stored() {
 async fn votes_count_once_and_are_rate_limited() {
     let server = TestServer::start(Settings { votes_per_minute: 3, ..Settings::default() }).await;
     let set = seed_set(&server, "v", 4, &["alpha", "beta"]).await;
-    let next: Value = http()
-        .get(server.url(&format!("/api/vote/next?question_set={set}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let next: Value = server.get_json(&format!("/api/vote/next?question_set={set}")).await;
     let id = next["battle_id"].as_i64().unwrap();
     assert!(next.get("model_a").is_none() && next.get("model_b").is_none(), "no model names before the vote: {next}");
     assert!(next["question"].as_str().unwrap().starts_with("v question"));
@@ -166,8 +159,7 @@ async fn votes_count_once_and_are_rate_limited() {
     assert_eq!(no_set.status(), 400);
 
     // The vote is in the human leaderboard at once.
-    let board: Value =
-        http().get(server.url("/api/leaderboard?source=human")).send().await.unwrap().json().await.unwrap();
+    let board: Value = server.get_json("/api/leaderboard?source=human").await;
     let winner = revealed["model_a"].as_str().unwrap();
     assert_eq!(board["battles"], 1);
     assert_eq!(board["models"][0]["model"], winner);
@@ -176,7 +168,7 @@ async fn votes_count_once_and_are_rate_limited() {
     // The fourth vote within a minute from this client is refused, with Retry-After.
     let mut last = None;
     for _ in 0..3 {
-        let next: Value = http().get(server.url("/api/vote/next")).send().await.unwrap().json().await.unwrap();
+        let next: Value = server.get_json("/api/vote/next").await;
         let r = http()
             .post(server.url(&format!("/api/vote/{}", next["battle_id"])))
             .json(&json!({"winner": "tie"}))
@@ -222,25 +214,16 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
     assert_eq!(run["summary"]["reviews"]["judge_calls"], 30);
     assert_eq!(judge.call_count(), 30);
 
-    let board: Value = http()
-        .get(server.url(&format!("/api/leaderboard?source=judge&question_set={set}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let board: Value = server.get_json(&format!("/api/leaderboard?source=judge&question_set={set}")).await;
     assert_eq!(board["battles"], 15);
     assert_eq!(board["models"][0]["model"], "good-one");
     assert_eq!(board["models"][0]["rank_ub"], 1);
     assert!(
         board["models"][0]["ci_lower"].as_f64().unwrap() > board["models"][2]["ci_upper"].as_f64().unwrap() - 1000.0
     );
-    let writing: Value =
-        http().get(server.url("/api/leaderboard?category=writing")).send().await.unwrap().json().await.unwrap();
+    let writing: Value = server.get_json("/api/leaderboard?category=writing").await;
     assert_eq!(writing["battles"], 9, "3 writing questions x 3 pairs");
-    let baseline: Value =
-        http().get(server.url("/api/leaderboard?baseline=plain-one")).send().await.unwrap().json().await.unwrap();
+    let baseline: Value = server.get_json("/api/leaderboard?baseline=plain-one").await;
     assert_eq!(baseline["baseline"]["model"], "plain-one", "{baseline}");
     // Filters that name nothing there is are refused, saying which.
     for (query, says) in [
@@ -288,7 +271,7 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
     assert!(html.contains("good-one") && html.contains("<svg"), "charts are inline SVG");
     let (_, html) = browser.get(&server.url("/battles?model=good-one")).await;
     assert!(html.contains("10 battles"), "{html}");
-    let export: Value = http().get(server.url("/api/battles/export")).send().await.unwrap().json().await.unwrap();
+    let export: Value = server.get_json("/api/battles/export").await;
     assert_eq!(export.as_array().unwrap().len(), 15);
     assert_eq!(export[0]["judge"], "mock-judge");
     let first = server.url("/battles/1");
@@ -318,8 +301,7 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
     // Deleting the set takes its battles off the leaderboard at once.
     let r = http().delete(server.url(&format!("/api/question-sets/{set}"))).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    let board: Value =
-        http().get(server.url("/api/leaderboard?source=judge")).send().await.unwrap().json().await.unwrap();
+    let board: Value = server.get_json("/api/leaderboard?source=judge").await;
     assert_eq!(board["battles"], 0, "{board}");
     assert_eq!(board["models"].as_array().unwrap().len(), 0);
     server.stop().await;
@@ -372,7 +354,7 @@ async fn runs_can_be_cancelled_and_resume_after_a_restart() {
     // asking the judge only for what it had not answered.
     let id = start_run(&server, &request("to resume")).await;
     tokio::time::sleep(Duration::from_millis(900)).await;
-    let mid: Value = http().get(server.url(&format!("/api/runs/{id}"))).send().await.unwrap().json().await.unwrap();
+    let mid: Value = server.get_json(&format!("/api/runs/{id}")).await;
     assert_eq!(mid["status"], "running", "{mid}");
     server.restart(Settings::default()).await;
     let run = server.wait_for_run(id, Duration::from_secs(60)).await;
@@ -486,7 +468,7 @@ async fn user_and_model_text_is_escaped_everywhere() {
             .status(),
         201
     );
-    let next: Value = http().get(server.url("/api/vote/next")).send().await.unwrap().json().await.unwrap();
+    let next: Value = server.get_json("/api/vote/next").await;
     let id = next["battle_id"].as_i64().unwrap();
     http().post(server.url(&format!("/api/vote/{id}"))).json(&json!({"winner": "tie"})).send().await.unwrap();
     let mut browser = Browser::new();

@@ -70,6 +70,11 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// GETs `path` and reads the JSON answer, whatever its status.
+    pub async fn get_json(&self, path: &str) -> Value {
+        reqwest::get(self.url(path)).await.unwrap().json().await.unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.stop().await;
@@ -78,11 +83,9 @@ impl TestServer {
 
     /// Waits for a run to leave queued/running; returns its JSON.
     pub async fn wait_for_run(&self, id: i64, timeout: Duration) -> Value {
-        let client = reqwest::Client::new();
         let deadline = Instant::now() + timeout;
         loop {
-            let run: Value =
-                client.get(self.url(&format!("/api/runs/{id}"))).send().await.unwrap().json().await.unwrap();
+            let run = self.get_json(&format!("/api/runs/{id}")).await;
             let status = run["status"].as_str().unwrap_or("").to_string();
             if status != "queued" && status != "running" {
                 return run;
