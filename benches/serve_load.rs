@@ -170,7 +170,12 @@ async fn vote(client: reqwest::Client, base: String, n: usize) -> bool {
     let Some(id) = next["battle_id"].as_i64() else { return false };
     let winner = ["model_a", "model_b", "tie", "model_a"][n % 4];
     matches!(
-        client.post(format!("{base}/api/vote/{id}")).json(&json!({"winner": winner})).send().await,
+        client
+            .post(format!("{base}/api/vote/{id}"))
+            .header("x-requested-with", "serve-load")
+            .json(&json!({"winner": winner}))
+            .send()
+            .await,
         Ok(r) if r.status().is_success()
     )
 }

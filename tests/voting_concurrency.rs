@@ -17,7 +17,7 @@ const WINNERS: [&str; 4] = ["model_a", "model_b", "tie", "tie (bothbad)"];
 type Cast = (i64, String, String, String);
 
 async fn voter(base: String, set: i64, index: usize) -> Vec<Cast> {
-    let http = reqwest::Client::new();
+    let http = common::server::api_client();
     let mut cast = Vec::with_capacity(VOTES_EACH);
     for i in 0..VOTES_EACH {
         let next: Value = http

@@ -5,12 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::server::{Browser, Settings, TestServer, answer_lines, question_lines, seed_set};
+use common::server::{
+    Browser, Settings, TestServer, allowed_judge, answer_lines, api_client, question_lines, seed_set,
+};
 use common::*;
 use serde_json::{Value, json};
 
 fn http() -> reqwest::Client {
-    reqwest::Client::new()
+    api_client()
 }
 
 #[tokio::test]
@@ -90,7 +92,13 @@ async fn question_sets_are_validated_whole_before_anything_is_stored() {
     let r = http().post(server.url("/api/question-sets?name=mt")).body(mt).send().await.unwrap();
     assert_eq!(r.status(), 201);
     let csv = "question_id,text,category\n1,\"What is 2+2?\",math\n2,Name a colour,general\n";
-    let r = http().post(server.url("/api/question-sets?name=csv")).body(csv).send().await.unwrap();
+    let r = http()
+        .post(server.url("/api/question-sets?name=csv"))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     let (status, html) = Browser::new().get(&server.url(&format!("/questions/{id}"))).await;
@@ -193,18 +201,16 @@ async fn votes_count_once_and_are_rate_limited() {
 
 #[tokio::test]
 async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
-    let server = TestServer::start(Settings::default()).await;
-    let set = seed_set(&server, "r", 5, &["good-one", "plain-one", "plain-two"]).await;
     let judge = MockJudge::start(prefer("GOOD")).await;
+    let judges = vec![allowed_judge("mock", "mock-judge", &judge.base_url())];
+    let server = TestServer::start(Settings { judges, ..Settings::default() }).await;
+    let set = seed_set(&server, "r", 5, &["good-one", "plain-one", "plain-two"]).await;
     let request = json!({
         "question_set": set,
         "candidates": ["good-one", "plain-one", "plain-two"],
         "mode": "pairwise",
         "position_bias": "swap_position",
-        "judge": "openai",
-        "judge_model": "mock-judge",
-        "judge_api_base": judge.base_url(),
-        "judge_api_key_env": "JURY_TEST_KEY",
+        "judge": "mock",
     });
     let r = http().post(server.url("/api/runs")).json(&request).send().await.unwrap();
     assert_eq!(r.status(), 201);
@@ -316,16 +322,18 @@ async fn start_run(server: &TestServer, request: &Value) -> i64 {
 
 #[tokio::test]
 async fn runs_can_be_cancelled_and_resume_after_a_restart() {
-    let mut server = TestServer::start(Settings::default()).await;
-    let set = seed_set(&server, "slow", 8, &["good-a", "plain-b"]).await;
     let judge = MockJudge::start(|call: &Call| {
         Reply::Delayed(Duration::from_millis(300), Box::new(Reply::Text(verdict_for(call, "GOOD"))))
     })
     .await;
-    // Each run its own judge name, so the second does not reuse the first one's judgments.
+    // Each run its own judge, so the second does not reuse the first one's judgments.
+    let titles = ["to cancel", "cancelled from the page", "to resume"];
+    let judges = titles.iter().map(|t| allowed_judge(t, &format!("judge-{t}"), &judge.base_url())).collect();
+    let settings = Settings { judges, ..Settings::default() };
+    let mut server = TestServer::start(settings.clone()).await;
+    let set = seed_set(&server, "slow", 8, &["good-a", "plain-b"]).await;
     let request = |title: &str| {
-        json!({"question_set": set, "candidates": ["good-a", "plain-b"], "judge": "openai", "judge_model": format!("judge-{title}"),
-               "judge_api_base": judge.base_url(), "judge_api_key_env": "JURY_TEST_KEY", "title": title,
+        json!({"question_set": set, "candidates": ["good-a", "plain-b"], "judge": title, "title": title,
                "position_bias": "swap_position"})
     };
     // Cancel: the run stops between steps and says so.
@@ -356,7 +364,7 @@ async fn runs_can_be_cancelled_and_resume_after_a_restart() {
     tokio::time::sleep(Duration::from_millis(900)).await;
     let mid: Value = server.get_json(&format!("/api/runs/{id}")).await;
     assert_eq!(mid["status"], "running", "{mid}");
-    server.restart(Settings::default()).await;
+    server.restart(settings).await;
     let run = server.wait_for_run(id, Duration::from_secs(60)).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["summary"]["reviews"]["tasks"], 8);
@@ -386,6 +394,14 @@ async fn the_admin_token_guards_writes_and_forms_need_their_token() {
     let token = "s3cret-token";
     let server = TestServer::start(Settings { admin_token: Some(token.into()), ..Settings::default() }).await;
     // API: writes need the bearer token; reads and votes do not.
+    let http = || {
+        reqwest::Client::builder()
+            .default_headers(
+                [(reqwest::header::CONTENT_TYPE, "application/jsonl".parse().unwrap())].into_iter().collect(),
+            )
+            .build()
+            .unwrap()
+    };
     let r = http().post(server.url("/api/question-sets?name=x")).body(question_lines(2, "x")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let r = http()

@@ -104,6 +104,7 @@ pub async fn generate_answers(
     let mut results: Vec<Vec<Option<Done>>> =
         candidates.iter().map(|_| (0..questions.len()).map(|_| None).collect()).collect();
     let models = Arc::new(models);
+    let cancel = options.cancel.clone().unwrap_or_default();
     let mut stream = futures::stream::iter(jobs.into_iter().map(|job| {
         let models = models.clone();
         let candidate = candidates[job.candidate];
@@ -111,6 +112,7 @@ pub async fn generate_answers(
         let question_db_id = question_ids[&question.id];
         let model_db_id = model_ids[job.candidate];
         let hash = hashes[job.candidate].clone();
+        let cancel = cancel.clone();
         async move {
             if let Some(stored) = store.find_answer(question_db_id, model_db_id, &hash).await? {
                 return Ok::<_, ArenaError>(Done {
@@ -128,7 +130,13 @@ pub async fn generate_answers(
                 user: question.text.clone(),
                 settings: candidate.generation.clone(),
             };
-            let reply = models[job.candidate].chat(&request).await.map_err(|e| {
+            // Only the call is cut short on cancel: an answer that came back is stored below.
+            let reply = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(ArenaError::Cancelled),
+                reply = models[job.candidate].chat(&request) => reply,
+            };
+            let reply = reply.map_err(|e| {
                 ArenaError::Failed(format!("{} could not answer question {}: {e}", candidate.name, question.id))
             })?;
             store
@@ -153,6 +161,7 @@ pub async fn generate_answers(
             })
         }
     }))
+    .take_until(Box::pin(cancel.clone().cancelled_owned()))
     .buffer_unordered(options.concurrency.max(1));
 
     let mut done_count = 0u64;
@@ -160,9 +169,6 @@ pub async fn generate_answers(
     let run_progress = RunProgress::start(store, run_id, "answers", total);
     let mut generated_tokens = 0u64;
     while let Some(result) = stream.next().await {
-        if options.cancelled() {
-            break;
-        }
         done_count += 1;
         progress.inc();
         match result {
@@ -182,6 +188,7 @@ pub async fn generate_answers(
                 summary.failed += 1;
                 progress.println(&message);
             }
+            Err(ArenaError::Cancelled) => {}
             Err(other) => return Err(other),
         }
         run_progress.set(done_count);
@@ -189,7 +196,7 @@ pub async fn generate_answers(
     drop(stream);
     run_progress.finish().await;
     progress.finish();
-    if options.cancelled() {
+    if cancel.is_cancelled() {
         return Err(ArenaError::Cancelled);
     }
 

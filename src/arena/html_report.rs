@@ -24,6 +24,7 @@ struct ReportPage<'a> {
     generated: String,
     sections: Vec<Section>,
     warnings: &'a [String],
+    dry_run: bool,
 }
 
 pub fn render(title: &str, review_file: &str, report: &RatingReport, k: f64) -> Result<String, askama::Error> {
@@ -173,6 +174,7 @@ pub fn render(title: &str, review_file: &str, report: &RatingReport, k: f64) -> 
         generated,
         sections,
         warnings: &report.warnings,
+        dry_run: report.dry_run,
     }
     .render()
 }

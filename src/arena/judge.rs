@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use super::templates::{Template, TemplateKind};
 use super::verdict::{Verdict, VerdictFormat, parse_verdict};
@@ -39,7 +40,14 @@ pub enum JudgeError {
     Llm(#[from] LlmError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    ReviewFile(String),
+    #[error("cancelled")]
+    Cancelled,
 }
+
+/// The first line of every dry-run reply: what a dry run wrote can be told from a judge's words.
+pub const DRY_RUN_NOTE: &str = "Dry run: no judge was asked; this verdict is pseudo-random.";
 
 /// What to ask the judge, already rendered.
 pub struct Prompt<'a> {
@@ -73,8 +81,12 @@ pub struct JudgeService {
     /// `None` in a dry run: no judge is asked.
     model: Option<ChatModel>,
     judge: Judge,
+    /// Which judge answers, beyond its name: the endpoint, or the model file.
+    identity: String,
     run_id: Option<i64>,
     permits: Arc<Semaphore>,
+    /// Cancelling drops the judge calls in flight (their replies would not be stored).
+    cancel: CancellationToken,
     /// One lock per prompt being judged, so two tasks that render the same prompt (a swap of
     /// two identical answers, say) pay for one call, not two.
     in_flight: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -82,11 +94,20 @@ pub struct JudgeService {
 }
 
 impl JudgeService {
-    pub fn new(store: Store, model: Option<ChatModel>, judge: Judge, run_id: Option<i64>, concurrency: usize) -> Self {
+    pub fn new(
+        store: Store,
+        model: Option<ChatModel>,
+        judge: Judge,
+        run_id: Option<i64>,
+        concurrency: usize,
+        cancel: CancellationToken,
+    ) -> Self {
         JudgeService {
             store,
             model,
+            identity: judge.model.identity(),
             judge,
+            cancel,
             run_id,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             in_flight: std::sync::Mutex::new(HashMap::new()),
@@ -102,12 +123,14 @@ impl JudgeService {
         self.model.as_ref().map_or(0, ChatModel::retries)
     }
 
-    /// The review-cache key: judge model, template and rendered prompt (and dry-run-ness, so
-    /// dry-run verdicts never stand in for real ones).
+    /// The review-cache key: the judge (its name and where it runs: another server or model
+    /// file with the same name is another judge), the template and the rendered prompt, and
+    /// dry-run-ness, so dry-run verdicts never stand in for real ones.
     pub fn cache_key(&self, prompt: &Prompt<'_>) -> String {
         #[derive(Serialize)]
         struct Key<'a> {
             judge: &'a str,
+            judge_identity: &'a str,
             template: &'a str,
             format: String,
             system: &'a str,
@@ -116,6 +139,7 @@ impl JudgeService {
         }
         let key = Key {
             judge: &self.judge.name,
+            judge_identity: &self.identity,
             template: &prompt.template.name,
             format: format!("{:?}", prompt.format),
             system: &prompt.system,
@@ -184,7 +208,6 @@ impl JudgeService {
             let (text, usage) = match &self.model {
                 None => (dry_run_reply(&key, attempts, prompt.format, prompt.template.kind), (0, 0)),
                 Some(model) => {
-                    let _permit = self.permits.acquire().await.expect("semaphore never closes");
                     let request = ChatRequest {
                         system: (!prompt.system.is_empty()).then(|| prompt.system.clone()),
                         user: prompt.user.clone(),
@@ -194,7 +217,17 @@ impl JudgeService {
                             ..GenerationSettings::default()
                         },
                     };
-                    match model.chat(&request).await {
+                    let call = async {
+                        let _permit = self.permits.acquire().await.expect("semaphore never closes");
+                        model.chat(&request).await
+                    };
+                    // Only the call is cut short: a reply that came back is always stored below.
+                    let reply = tokio::select! {
+                        biased;
+                        _ = self.cancel.cancelled() => return Err(JudgeError::Cancelled),
+                        reply = call => reply,
+                    };
+                    match reply {
                         Ok(reply) => (reply.text, (reply.usage.prompt_tokens, reply.usage.completion_tokens)),
                         Err(e) => {
                             self.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -307,5 +340,5 @@ pub fn dry_run_reply(key: &str, attempt: u32, format: VerdictFormat, kind: Templ
             format!("[{{'model': 'model_a', 'rank': {first}}}, {{'model': 'model_b', 'rank': {}}}]", 3 - first)
         }
     };
-    format!("Dry run: no judge was asked; this verdict is pseudo-random.\n{verdict}")
+    format!("{DRY_RUN_NOTE}\n{verdict}")
 }

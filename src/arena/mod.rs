@@ -11,6 +11,7 @@ pub mod templates;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -35,15 +36,21 @@ pub struct ArenaOptions {
     pub progress: Option<indicatif::MultiProgress>,
     /// Record the run under this existing `runs` row (a queued job) instead of a new one.
     pub run_id: Option<i64>,
-    /// Stops the run between steps; what was done is kept.
+    /// Stops the run: calls in flight are dropped, what came back before is kept.
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// The models to use, shared with other runs of the same process (a server loads each
+    /// local model once); `None` opens them for this run alone.
+    pub pool: Option<Arc<ModelPool>>,
 }
 
 impl Default for ArenaOptions {
     fn default() -> Self {
-        ArenaOptions { dry_run: false, concurrency: 8, progress: None, run_id: None, cancel: None }
+        ArenaOptions { dry_run: false, concurrency: 8, progress: None, run_id: None, cancel: None, pool: None }
     }
 }
+
+/// How often a run tells the database it is alive.
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl ArenaOptions {
     pub(crate) fn cancelled(&self) -> bool {
@@ -167,7 +174,19 @@ pub async fn run_arena(
         seconds: 0.0,
         error: None,
     };
+    let heartbeat = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = store.beat_run(run_id).await {
+                    tracing::warn!("cannot record the run's heartbeat: {e}");
+                }
+                tokio::time::sleep(HEARTBEAT_EVERY).await;
+            }
+        })
+    };
     let result = run_stages(config, store, options, questions, run_id, &mut summary).await;
+    heartbeat.abort();
     summary.seconds = started.elapsed().as_secs_f64();
     let status = match &result {
         Ok(()) => RunStatus::Succeeded,
@@ -199,7 +218,14 @@ async fn run_stages(
     run_id: i64,
     summary: &mut ArenaSummary,
 ) -> Result<(), ArenaError> {
-    let pool = ModelPool::new();
+    let own_pool;
+    let pool = match &options.pool {
+        Some(shared) => shared.as_ref(),
+        None => {
+            own_pool = ModelPool::new();
+            &own_pool
+        }
+    };
     let mut question_set = None;
     if let (Some(questions), Some(file)) = (&questions, &config.question_file) {
         let set_id = match config.question_set_id {
@@ -217,7 +243,7 @@ async fn run_stages(
     if config.enabled_candidates().next().is_some() {
         let (questions, (_, ids)) =
             (questions.as_deref().unwrap_or_default(), question_set.as_ref().expect("validated"));
-        let answers = answers::generate_answers(config, store, &pool, questions, ids, Some(run_id), options).await?;
+        let answers = answers::generate_answers(config, store, pool, questions, ids, Some(run_id), options).await?;
         let failed = answers.failed;
         summary.answers = Some(answers);
         if failed > 0 {
@@ -232,7 +258,7 @@ async fn run_stages(
     }
     if config.reviews.enable {
         let qs = questions.as_deref().zip(question_set.as_ref().map(|(id, _)| *id));
-        let reviews = reviews::run_reviews(config, store, &pool, qs, Some(run_id), options).await?;
+        let reviews = reviews::run_reviews(config, store, pool, qs, Some(run_id), options).await?;
         let failed = reviews.failed;
         summary.reviews = Some(reviews);
         if failed > 0 {
@@ -247,7 +273,7 @@ async fn run_stages(
         return Err(ArenaError::Cancelled);
     }
     if config.rating.enable {
-        let ratings = report::run_ratings(config)?;
+        let ratings = report::run_ratings(config, options.dry_run)?;
         summary.report = Some(ratings.report.clone());
         summary.ratings = Some(ratings);
     }

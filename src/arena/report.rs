@@ -49,6 +49,8 @@ pub struct RatingReport {
     pub battles: u64,
     pub unknown_excluded: u64,
     pub warnings: Vec<String>,
+    /// Rated from a dry run's pseudo-random verdicts.
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -167,7 +169,7 @@ fn pairwise(set: &BattleSet, baseline: Option<&str>, warnings: &mut Vec<String>)
     rows
 }
 
-pub fn run_ratings(config: &ArenaConfig) -> Result<RatingSummary, ArenaError> {
+pub fn run_ratings(config: &ArenaConfig, dry_run: bool) -> Result<RatingSummary, ArenaError> {
     let started = Instant::now();
     let rating = &config.rating;
     let review_file = config
@@ -190,6 +192,10 @@ pub fn run_ratings(config: &ArenaConfig) -> Result<RatingSummary, ArenaError> {
         seed: rating.seed,
     };
     let mut report = compute_report(&loaded, &options);
+    report.dry_run = dry_run;
+    if dry_run {
+        report.warnings.insert(0, "dry run: no judge was asked, every verdict is pseudo-random".into());
+    }
     if let Some(baseline) = &rating.baseline_model {
         report.length_controlled = length_controlled_from_answers(config, review_file, baseline, &options)?;
     }
@@ -274,14 +280,33 @@ fn optional(x: Option<f64>, digits: usize) -> String {
     x.map(|v| format!("{v:.digits$}")).unwrap_or_default()
 }
 
-fn write_leaderboard(
-    out: &mut csv::Writer<std::fs::File>,
-    board: &Leaderboard,
-    rating_column: &str,
-) -> csv::Result<()> {
-    out.write_record(["Model", rating_column, "CI_Lower", "CI_Upper", "Rank_UB", "Battles", "Wins", "Losses", "Ties"])?;
+/// A CSV file whose rows all end with a `Dry_Run` column in a dry run, so a report file
+/// carries its mark wherever it is copied; real reports keep llmuses' columns.
+struct CsvOut {
+    out: csv::Writer<std::fs::File>,
+    dry_run: bool,
+    header: bool,
+}
+
+impl CsvOut {
+    fn create(path: &Path, dry_run: bool) -> csv::Result<CsvOut> {
+        Ok(CsvOut { out: csv::Writer::from_path(path)?, dry_run, header: true })
+    }
+
+    fn row<S: AsRef<str>>(&mut self, fields: impl IntoIterator<Item = S>) -> csv::Result<()> {
+        let mut fields: Vec<String> = fields.into_iter().map(|f| f.as_ref().to_string()).collect();
+        if self.dry_run {
+            fields.push(if self.header { "Dry_Run".into() } else { "true".into() });
+        }
+        self.header = false;
+        self.out.write_record(&fields)
+    }
+}
+
+fn write_leaderboard(out: &mut CsvOut, board: &Leaderboard, rating_column: &str) -> csv::Result<()> {
+    out.row(["Model", rating_column, "CI_Lower", "CI_Upper", "Rank_UB", "Battles", "Wins", "Losses", "Ties"])?;
     for m in &board.models {
-        out.write_record([
+        out.row([
             m.model.clone(),
             format!("{:.1}", m.rating),
             optional(m.ci_lower, 1),
@@ -303,15 +328,15 @@ fn write_report(report_file: &Path, metrics: &[Metric], report: &RatingReport) -
     let mut files = Vec::new();
     for (i, metric) in metrics.iter().enumerate() {
         let path = metric_csv_path(report_file, *metric, i == 0);
-        let mut out = csv::Writer::from_path(&path)?;
+        let mut out = CsvOut::create(&path, report.dry_run)?;
         match metric {
             // llmuses' columns first, then the intervals.
             Metric::Elo => write_leaderboard(&mut out, report.elo.as_ref().expect("computed"), "Elo_Rating")?,
             Metric::Bt => write_leaderboard(&mut out, report.bt.as_ref().expect("computed"), "Rating")?,
             Metric::Pairwise => {
-                out.write_record(["model", "win", "loss", "tie", "win_rate", "loss_rate", "tie_rate"])?;
+                out.row(["model", "win", "loss", "tie", "win_rate", "loss_rate", "tie_rate"])?;
                 for r in report.pairwise.iter().flatten() {
-                    out.write_record([
+                    out.row([
                         r.model.clone(),
                         r.win.to_string(),
                         r.loss.to_string(),
@@ -330,7 +355,7 @@ fn write_report(report_file: &Path, metrics: &[Metric], report: &RatingReport) -
                 let mut header: Vec<String> =
                     ["model", "score", "ci_lower", "ci_upper", "count", "unknown"].map(String::from).to_vec();
                 header.extend(categories.iter().map(|c| c.to_string()));
-                out.write_record(&header)?;
+                out.row(&header)?;
                 for r in rows {
                     let o = r.overall.as_ref();
                     let mut row = vec![
@@ -342,11 +367,11 @@ fn write_report(report_file: &Path, metrics: &[Metric], report: &RatingReport) -
                         r.unknown.to_string(),
                     ];
                     row.extend(categories.iter().map(|c| optional(r.by_category.get(*c).map(|m| m.mean), 4)));
-                    out.write_record(&row)?;
+                    out.row(&row)?;
                 }
             }
         }
-        out.flush()?;
+        out.out.flush()?;
         files.push(path);
     }
     let json_path = report_file.with_extension("json");

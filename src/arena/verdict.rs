@@ -82,15 +82,35 @@ static FIVE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\[\s*([AB])\s*(>>
 static TWO_SCORES: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*\]\]").unwrap());
 static ONE_SCORE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]").unwrap());
-static ONE_SCORE_BACKUP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\s*(\d+(?:\.\d+)?)\s*\]").unwrap());
+/// "Rating: [7]". A bare `[7]` is not taken: replies cite sources as `[2]`.
+static ONE_SCORE_BACKUP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:rating|score)\s*[:=]?\s*\[\s*(\d+(?:\.\d+)?)\s*\]").unwrap());
 static RATING_WORD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(?:rating|score)\s*[:=]\s*(\d+(?:\.\d+)?)\s*(?:/\s*10)?").unwrap());
+/// What follows a token in a format reminder: `[[A]] if assistant A is better`, `"[[C]]" for a tie`.
+static REMINDER_TAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"^[ \t"'`*”’)]*(?i:if|for a tie|for tie|when|in case)\b"#).unwrap());
+static RANKING_MODEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"["']model["']\s*:\s*["'](model_[ab])["']"#).unwrap());
+static RANKING_RANK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"["']rank["']\s*:\s*["']?(\d+)"#).unwrap());
+static RANKING_LIST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\s*\{").unwrap());
+static RANKING_END: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\}\s*\]").unwrap());
+
+/// A gap this short after a reminder token (with no sentence end) continues the reminder:
+/// "[[B]] if B is better or [[C]]".
+const REMINDER_GAP: usize = 48;
 
 /// Reads a verdict, or `None` when the reply holds none (the caller may ask again).
 pub fn parse_verdict(format: VerdictFormat, kind: TemplateKind, text: &str) -> Option<Verdict> {
     let verdict = match format {
         VerdictFormat::Abc => parse_abc(text),
-        VerdictFormat::FiveLevel => parse_five_level(text).or_else(|| parse_abc(text)),
+        VerdictFormat::FiveLevel => {
+            if FIVE.is_match(text) {
+                parse_five_level(text)
+            } else {
+                parse_abc(text)
+            }
+        }
         VerdictFormat::TwoScores => parse_two_scores(text),
         VerdictFormat::OneScore => parse_one_score(text),
         VerdictFormat::Json => parse_json(text),
@@ -103,24 +123,74 @@ pub fn parse_verdict(format: VerdictFormat, kind: TemplateKind, text: &str) -> O
     }
 }
 
-fn parse_abc(text: &str) -> Option<Verdict> {
-    let last = ABC.captures_iter(text).last()?;
-    Some(Verdict::pair(match &last[1] {
-        "A" => Win::ModelA,
-        "B" => Win::ModelB,
-        _ => Win::Tie,
-    }))
+/// One verdict token found in a reply: where it is and what it says.
+struct Token<T> {
+    start: usize,
+    end: usize,
+    value: T,
 }
 
-fn parse_five_level(text: &str) -> Option<Verdict> {
-    let last = FIVE.captures_iter(text).last()?;
-    let (left, op, right) = (&last[1], &last[2], &last[3]);
+/// The last token that is the judge's own verdict, not a quoted format reminder. Judges often
+/// repeat the instructions ("reply [[A]], [[B]] or [[C]]"), before or after deciding. A token is
+/// part of a reminder when it is followed by "if …" ("[[A]] if assistant A is better"), when it
+/// is listed with different tokens ("[[A]], [[B]] or [[C]]"), or when it closely follows a
+/// reminder token in the same sentence.
+fn last_verdict<T: PartialEq + Copy>(text: &str, tokens: Vec<Token<T>>) -> Option<T> {
+    let gap = |i: usize| &text[tokens[i - 1].end..tokens[i].start];
+    let mut reminder: Vec<bool> = tokens.iter().map(|t| REMINDER_TAIL.is_match(&text[t.end..])).collect();
+    // Lists: tokens joined only by separators.
+    let mut group_start = 0;
+    for i in 1..=tokens.len() {
+        if i < tokens.len() && is_separator(gap(i)) {
+            continue;
+        }
+        let group = &tokens[group_start..i];
+        if group.iter().any(|t| t.value != group[0].value) {
+            reminder[group_start..i].iter_mut().for_each(|r| *r = true);
+        }
+        group_start = i;
+    }
+    for i in 1..tokens.len() {
+        let g = gap(i);
+        if reminder[i - 1] && g.len() <= REMINDER_GAP && !g.contains(['\n', '.', '!', '?']) {
+            reminder[i] = true;
+        }
+    }
+    tokens.iter().zip(reminder).filter(|(_, reminder)| !reminder).map(|(t, _)| t.value).last()
+}
+
+/// What stands between the items of a list of choices: `, `, ` or `, ` / `, quotes.
+fn is_separator(gap: &str) -> bool {
+    let words = gap.trim_matches(|c: char| c.is_whitespace() || "\"'`*“”‘’".contains(c));
+    let words = words.trim_start_matches([',', ';', '/', '|']).trim();
+    let words = words.trim_matches(|c: char| c.is_whitespace() || "\"'`*“”‘’".contains(c));
+    matches!(words.to_ascii_lowercase().as_str(), "" | "or" | "and")
+}
+
+fn parse_abc(text: &str) -> Option<Verdict> {
+    let tokens = ABC
+        .captures_iter(text)
+        .map(|c| {
+            let m = c.get(0).expect("whole match");
+            let win = match &c[1] {
+                "A" => Win::ModelA,
+                "B" => Win::ModelB,
+                _ => Win::Tie,
+            };
+            Token { start: m.start(), end: m.end(), value: win }
+        })
+        .collect();
+    last_verdict(text, tokens).map(Verdict::pair)
+}
+
+/// `[[A>>B]]` … `[[B>>A]]` as (winner, weight); `None` for a degenerate `[[A>A]]`.
+fn five_level(left: &str, op: &str, right: &str) -> Option<(Win, u8)> {
     if left == right {
         return None;
     }
     // Normalise to "A op B".
     let op = if left == "A" {
-        op.to_string()
+        op
     } else {
         match op {
             ">>" => "<<",
@@ -129,17 +199,29 @@ fn parse_five_level(text: &str) -> Option<Verdict> {
             "<<" => ">>",
             other => other,
         }
-        .to_string()
     };
-    let (win, weight) = match op.as_str() {
-        ">>" => (Win::ModelA, 3.0),
-        ">" => (Win::ModelA, 1.0),
-        "=" => (Win::Tie, 1.0),
-        "<" => (Win::ModelB, 1.0),
-        "<<" => (Win::ModelB, 3.0),
-        _ => return None,
-    };
-    Some(Verdict::Pair { win, scores: None, weight })
+    match op {
+        ">>" => Some((Win::ModelA, 3)),
+        ">" => Some((Win::ModelA, 1)),
+        "=" => Some((Win::Tie, 1)),
+        "<" => Some((Win::ModelB, 1)),
+        "<<" => Some((Win::ModelB, 3)),
+        _ => None,
+    }
+}
+
+fn parse_five_level(text: &str) -> Option<Verdict> {
+    // Degenerate tokens say nothing: they are dropped before the reminder check, so a valid
+    // verdict next to one still counts.
+    let tokens = FIVE
+        .captures_iter(text)
+        .filter_map(|c| {
+            let m = c.get(0).expect("whole match");
+            five_level(&c[1], &c[2], &c[3]).map(|value| Token { start: m.start(), end: m.end(), value })
+        })
+        .collect();
+    let (win, weight) = last_verdict(text, tokens)?;
+    Some(Verdict::Pair { win, scores: None, weight: f64::from(weight) })
 }
 
 fn score_pair(a: f64, b: f64) -> Option<Verdict> {
@@ -222,23 +304,34 @@ fn number(v: &serde_json::Value) -> Option<f64> {
     v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())
 }
 
-/// llmuses' ranking list, written as a Python literal.
+/// llmuses' ranking list, written as a Python literal (`[{'model': 'model_a', 'rank': 1}, …]`),
+/// on one line or several. The last list that names both models' ranks decides (a reply may
+/// repeat the format's template after it). Each entry is read field by field, so apostrophes
+/// in the reply or in other fields of the list do not matter; equal ranks are a tie.
 fn parse_ranking(text: &str) -> Option<Verdict> {
-    let start = text.rfind("[{")?;
-    let end = start + text[start..].find("}]")? + 2;
-    let json = text[start..end].replace('\'', "\"");
-    let items: Vec<serde_json::Value> = serde_json::from_str(&json).ok()?;
-    let rank_of = |model: &str| {
-        items
-            .iter()
-            .find(|i| i.get("model").and_then(|m| m.as_str()) == Some(model))
-            .and_then(|i| number(i.get("rank")?))
-    };
-    match rank_of("model_a")? as i64 {
-        1 => Some(Verdict::pair(Win::ModelA)),
-        2 => Some(Verdict::pair(Win::ModelB)),
-        _ => None,
+    RANKING_LIST.find_iter(text).collect::<Vec<_>>().into_iter().rev().find_map(|open| {
+        let end = RANKING_END.find(&text[open.start()..])?;
+        ranking_verdict(&text[open.start()..open.start() + end.end()])
+    })
+}
+
+fn ranking_verdict(list: &str) -> Option<Verdict> {
+    let (mut rank_a, mut rank_b) = (None, None);
+    for entry in list.split('}') {
+        let model = RANKING_MODEL.captures(entry).map(|c| c[1].to_string());
+        let rank = RANKING_RANK.captures(entry).and_then(|c| c[1].parse::<u32>().ok());
+        match (model.as_deref(), rank) {
+            (Some("model_a"), Some(r)) => rank_a = Some(r),
+            (Some("model_b"), Some(r)) => rank_b = Some(r),
+            _ => {}
+        }
     }
+    let (a, b) = (rank_a?, rank_b?);
+    Some(Verdict::pair(match a.cmp(&b) {
+        std::cmp::Ordering::Less => Win::ModelA,
+        std::cmp::Ordering::Greater => Win::ModelB,
+        std::cmp::Ordering::Equal => Win::Tie,
+    }))
 }
 
 #[cfg(test)]

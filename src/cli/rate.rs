@@ -293,7 +293,8 @@ fn add_stored_battles(loaded: &mut LoadedBattles, url: &str, args: &RateArgs) ->
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (battles, other) = runtime.block_on(async {
-        let store = Store::connect(url).await?;
+        // Reading only: a mistyped path is an error, not a new empty database.
+        let store = Store::connect_existing(url).await?;
         let battles = store.battles_for_rating(&scope).await?;
         let other = store.count_battles(!args.dry_run).await?;
         store.close().await;

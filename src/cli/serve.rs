@@ -18,7 +18,10 @@ use crate::web::{ServeOptions, serve};
         /vote       anonymous side-by-side battles decided by people\n\
         /api/...    the same as JSON (see README.md)\n\n\
         On an empty database the demo question set is added. Without JURY_ADMIN_TOKEN anyone who can \
-        reach the address can upload, delete and start runs, so the default address is 127.0.0.1. \
+        reach the address can upload, delete and start runs, so the default address is 127.0.0.1 \
+        (and only loopback host names are answered to). API writes need an `X-Requested-With` \
+        header (or the bearer token), so no other site can make them through a browser. Judges for \
+        web runs come from --judges FILE. \
         Runs keep going when the page is closed; on Ctrl-C or SIGTERM the current run stores its work \
         and resumes at the next start.",
     after_help = "Examples:\n  jury serve\n  JURY_ADMIN_TOKEN=s3cret jury serve --addr 0.0.0.0:8080 --db sqlite:///var/lib/jury/jury.db"
@@ -41,9 +44,10 @@ pub struct ServeArgs {
     #[arg(long, env = "JURY_DATA_DIR", default_value = "jury-data", value_name = "DIR")]
     data_dir: PathBuf,
 
-    /// The shipped configs and demo data
-    #[arg(long, env = "JURY_REGISTRY", default_value = "registry", value_name = "DIR")]
-    registry: PathBuf,
+    /// The shipped configs and demo data [default: ./registry, else the one beside the jury
+    /// binary, else the one of the source tree it was built from]
+    #[arg(long, env = "JURY_REGISTRY", value_name = "DIR")]
+    registry: Option<PathBuf>,
 
     /// Largest upload accepted, in bytes
     #[arg(long, env = "JURY_MAX_UPLOAD_BYTES", default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
@@ -56,19 +60,68 @@ pub struct ServeArgs {
     /// Requests in flight at once in a run
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     concurrency: u32,
+
+    /// YAML file listing the judges web runs may use (name, model, api_base, api_key_env); a
+    /// run picks one by name and never names an endpoint or key variable itself
+    #[arg(long, env = "JURY_JUDGES", value_name = "FILE")]
+    judges: Option<PathBuf>,
+
+    /// Behind a reverse proxy: the header it puts the client's address in (X-Forwarded-For,
+    /// X-Real-IP), used for vote and sign-in limits; only set it when a proxy you trust sets it
+    #[arg(long, env = "JURY_CLIENT_IP_HEADER", value_name = "HEADER")]
+    client_ip_header: Option<String>,
+
+    /// Mark cookies Secure (the site is served over HTTPS); behind a proxy named by
+    /// --client-ip-header, `X-Forwarded-Proto: https` does the same per request
+    #[arg(long, env = "JURY_SECURE_COOKIES")]
+    secure_cookies: bool,
+
+    /// Host names the site is reached by (comma-separated); requests naming other hosts are
+    /// refused. On a loopback address loopback names are always allowed
+    #[arg(long, env = "JURY_ALLOWED_HOSTS", value_name = "HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let judges = match &args.judges {
+        Some(file) => crate::web::judges::load_judges(file)?,
+        None => Vec::new(),
+    };
     serve(ServeOptions {
         addr: args.addr,
         db: args.db,
         admin_token: args.admin_token,
         data_dir: args.data_dir,
-        registry_dir: args.registry,
+        registry_dir: args.registry.unwrap_or_else(find_registry),
         max_upload_bytes: args.max_upload_bytes,
         votes_per_minute: args.votes_per_minute,
         concurrency: args.concurrency as usize,
+        judges,
+        client_ip_header: args.client_ip_header,
+        secure_cookies: args.secure_cookies,
+        allowed_hosts: args.allowed_hosts,
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The shipped registry: in the working folder, beside the binary (or a few folders up, as
+/// from target/release/jury), or in the source tree the binary was built from. Without one
+/// the server still starts, with the built-in demo questions, and says where it looked.
+fn find_registry() -> PathBuf {
+    let mut places = vec![PathBuf::from("registry")];
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(PathBuf::from)) {
+        places.extend(dir.ancestors().take(4).map(|d| d.join("registry")));
+    }
+    places.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("registry"));
+    if let Some(found) = places.iter().find(|p| p.join("config").is_dir()) {
+        return found.clone();
+    }
+    let looked: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+    tracing::warn!(
+        "no registry found (looked in {}): serving the built-in demo questions without shipped models; \
+         pass --registry DIR",
+        looked.join(", ")
+    );
+    places.swap_remove(0)
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::lines::LineIndex;
-use super::model_spec::{DEFAULT_API_KEY_ENV, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
 use super::raw::{RawArenaConfig, RawCandidate, RawGeneration, RawRating, RawReviews};
 use crate::input::{Problem, Problems};
-use crate::llm::GenerationSettings;
+use crate::spec::GenerationSettings;
+use crate::spec::{DEFAULT_API_KEY_ENV, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
 
 #[derive(Debug, Clone)]
 pub struct ArenaConfig {
@@ -310,6 +310,18 @@ impl Validator<'_> {
                 self.warn(
                     &format!("{key}.template_type"),
                     "ignored: GGUF files and servers apply their own chat template",
+                );
+            }
+            if let (Some(seed), ModelSpec::Local { .. }) = (generation.seed, &model)
+                && !generation.is_greedy()
+            {
+                self.warn(
+                    &format!("{key}.generation_config.seed"),
+                    format!(
+                        "ignored: the local engine (mistral.rs) takes no per-request seed, so sampled answers \
+                         differ from run to run whatever seed {seed} says; use do_sample: false for \
+                         reproducible (greedy) answers"
+                    ),
                 );
             }
         }

@@ -2,14 +2,13 @@
 
 mod arena;
 mod lines;
-mod model_spec;
 mod raw;
 
 use std::path::Path;
 
+pub use crate::spec::{DEFAULT_API_KEY_ENV, LocalModelError, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
 pub use arena::{ArenaConfig, Candidate, Judge, Metric, ParserKind, PositionBias, Rating, ReviewMode, Reviews};
 pub use lines::LineIndex;
-pub use model_spec::{DEFAULT_API_KEY_ENV, LocalModelError, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
 
 use crate::input::{BadInput, Problem, Problems};
 

@@ -249,10 +249,27 @@ struct RawBattle<'a> {
     winner: Cow<'a, str>,
     #[serde(default, borrow)]
     category: Option<Cow<'a, str>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_weight")]
     weight: Option<f64>,
     #[serde(default)]
     conv_metadata: Option<ConvMetadata>,
+}
+
+/// A battle's weight counts it that many times: it must be a finite number above zero.
+pub(crate) fn weight<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    let w = f64::deserialize(deserializer)?;
+    if w.is_finite() && w > 0.0 {
+        Ok(w)
+    } else {
+        Err(serde::de::Error::custom(format!("weight must be a finite number above 0, got {w}")))
+    }
+}
+
+fn optional_weight<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => weight(v).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 #[derive(Deserialize)]

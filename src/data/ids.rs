@@ -22,11 +22,12 @@ impl QuestionId {
         &self.raw
     }
 
-    /// Restores an id from its stored text form (numbers come back as numbers).
+    /// Restores an id from its stored text form: numbers come back as numbers, and text that
+    /// only looks like one (`"007"`, `"+1"`) stays text.
     pub fn from_key(key: &str) -> Self {
         match key.parse::<i64>() {
-            Ok(n) => QuestionId { key: key.to_string(), raw: serde_json::Value::from(n) },
-            Err(_) => QuestionId { key: key.to_string(), raw: serde_json::Value::from(key) },
+            Ok(n) if n.to_string() == key => QuestionId { key: key.to_string(), raw: serde_json::Value::from(n) },
+            _ => QuestionId { key: key.to_string(), raw: serde_json::Value::from(key) },
         }
     }
 }

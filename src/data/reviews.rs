@@ -72,8 +72,11 @@ pub struct PairReview {
     pub question: String,
     pub review_text: String,
     /// Strong verdicts (`[[A>>B]]`) weigh 3; written only when not 1.
-    #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[serde(default = "one", skip_serializing_if = "is_one", deserialize_with = "super::battles::weight")]
     pub weight: f64,
+    /// A dry run's pseudo-random verdict: never a real judgment, never reused as one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,8 +95,20 @@ pub struct SwapReview {
     pub question: String,
     pub review_text_1: String,
     pub review_text_2: String,
-    #[serde(default = "one", skip_serializing_if = "is_one")]
+    /// The weight of the combined verdict.
+    #[serde(default = "one", skip_serializing_if = "is_one", deserialize_with = "super::battles::weight")]
     pub weight: f64,
+    /// Each order's own weight and scores (in the order shown), so a later run can reuse them.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub weight_1: f64,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub weight_2: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores_1: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores_2: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +123,8 @@ pub struct SingleReview {
     pub category: String,
     pub question: String,
     pub review_text: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dry_run: bool,
 }
 
 fn one() -> f64 {
@@ -116,6 +133,10 @@ fn one() -> f64 {
 
 fn is_one(w: &f64) -> bool {
     *w == 1.0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +152,15 @@ impl ReviewRecord {
             ReviewRecord::Pair(r) => &r.question,
             ReviewRecord::Swap(r) => &r.question,
             ReviewRecord::Single(r) => &r.question,
+        }
+    }
+
+    /// Written by a dry run: its verdict is pseudo-random.
+    pub fn dry_run(&self) -> bool {
+        match self {
+            ReviewRecord::Pair(r) => r.dry_run,
+            ReviewRecord::Swap(r) => r.dry_run,
+            ReviewRecord::Single(r) => r.dry_run,
         }
     }
 

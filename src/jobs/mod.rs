@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::arena::{ArenaError, ArenaOptions, run_arena};
 use crate::config::load_arena_config;
+use crate::llm::ModelPool;
 use crate::store::{RunRow, RunStatus, Store};
 
 /// The config file every queued run keeps in its work folder.
@@ -32,7 +33,14 @@ impl Jobs {
 
 /// Starts the worker. It stops taking runs when `shutdown` is cancelled; a run in progress is
 /// stopped between steps and put back in the queue.
-pub fn spawn_worker(store: Store, shutdown: CancellationToken, concurrency: usize) -> (Jobs, JoinHandle<()>) {
+///
+/// Every run shares `pool`, so a local model is loaded once per process, not once per run.
+pub fn spawn_worker(
+    store: Store,
+    shutdown: CancellationToken,
+    concurrency: usize,
+    pool: Arc<ModelPool>,
+) -> (Jobs, JoinHandle<()>) {
     let wake = Arc::new(Notify::new());
     let jobs = Jobs { wake: wake.clone() };
     let handle = tokio::spawn(async move {
@@ -46,7 +54,7 @@ pub fn spawn_worker(store: Store, shutdown: CancellationToken, concurrency: usiz
                 break;
             }
             match store.claim_next_run().await {
-                Ok(Some(run)) => execute(&store, run, &shutdown, concurrency).await,
+                Ok(Some(run)) => execute(&store, run, &shutdown, concurrency, &pool).await,
                 Ok(None) => {
                     tokio::select! {
                         _ = wake.notified() => {}
@@ -64,13 +72,20 @@ pub fn spawn_worker(store: Store, shutdown: CancellationToken, concurrency: usiz
     (jobs, handle)
 }
 
-async fn execute(store: &Store, run: RunRow, shutdown: &CancellationToken, concurrency: usize) {
+async fn execute(store: &Store, run: RunRow, shutdown: &CancellationToken, concurrency: usize, pool: &Arc<ModelPool>) {
     tracing::info!(run = run.id, title = run.title.as_deref().unwrap_or(""), "starting run");
-    let Some(work_dir) = run.work_dir.clone() else {
-        let _ = store.finish_run(run.id, RunStatus::Failed, None, Some("the run has no work folder")).await;
-        return;
+    // Web runs keep their config in their work folder; a command-line run resumed from the
+    // runs page reads its config file where it was.
+    let config_file = match (&run.work_dir, &run.config_path) {
+        (Some(dir), _) => Path::new(dir).join(RUN_CONFIG_FILE),
+        (None, Some(path)) => Path::new(path).to_path_buf(),
+        (None, None) => {
+            let _ =
+                store.finish_run(run.id, RunStatus::Failed, None, Some("the run has no config to resume from")).await;
+            return;
+        }
     };
-    let config = match load_arena_config(&Path::new(&work_dir).join(RUN_CONFIG_FILE)) {
+    let config = match load_arena_config(&config_file) {
         Ok(c) => c,
         Err(e) => {
             let _ = store.finish_run(run.id, RunStatus::Failed, None, Some(&e.to_string())).await;
@@ -101,6 +116,7 @@ async fn execute(store: &Store, run: RunRow, shutdown: &CancellationToken, concu
         progress: None,
         run_id: Some(run.id),
         cancel: Some(cancel.clone()),
+        pool: Some(pool.clone()),
     };
     let result = run_arena(&config, &run.config, store, &options).await;
     watcher.abort();

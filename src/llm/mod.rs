@@ -6,7 +6,6 @@ pub mod demo;
 pub mod local;
 pub mod openai;
 pub mod retry;
-mod settings;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,11 +14,11 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, OnceCell};
 
+pub use crate::spec::GenerationSettings;
 pub use openai::{OpenAiChat, RemoteOptions};
 pub use retry::{Backoff, RetryStats};
-pub use settings::GenerationSettings;
 
-use crate::config::ModelSpec;
+use crate::spec::ModelSpec;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
@@ -91,11 +90,23 @@ impl ChatModel {
 pub struct ModelPool {
     #[allow(dead_code)]
     local: Mutex<HashMap<PathBuf, Arc<OnceCell<ChatModel>>>>,
+    loads: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for ModelPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelPool").field("loaded", &self.loaded()).finish()
+    }
 }
 
 impl ModelPool {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Local model files loaded so far.
+    pub fn loaded(&self) -> usize {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub async fn open(&self, spec: &ModelSpec, remote: RemoteOptions) -> Result<ChatModel, LlmError> {
@@ -124,6 +135,7 @@ impl ModelPool {
             .get_or_try_init(|| async {
                 tracing::info!(path = %path.display(), "loading local model");
                 let chat = local::LocalChat::load(path).await?;
+                self.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok::<_, LlmError>(ChatModel::Local(Arc::new(chat)))
             })
             .await?;

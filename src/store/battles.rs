@@ -150,10 +150,17 @@ pub struct BattleDetail {
     pub weight: f64,
     pub dry_run: bool,
     pub created_at: f64,
+    /// The judgment that saw model A first, and its verdict and scores in A/B terms.
     pub review_1: Option<String>,
     pub verdict_1: Option<String>,
+    pub score_1_a: Option<f64>,
+    pub score_1_b: Option<f64>,
+    /// With swapped positions: the judgment that saw model B first, its verdict and scores as
+    /// shown (its "A" is this battle's model B).
     pub review_2: Option<String>,
     pub verdict_2: Option<String>,
+    pub score_2_a: Option<f64>,
+    pub score_2_b: Option<f64>,
 }
 
 /// A battle in FastChat's clean battle shape.
@@ -249,7 +256,8 @@ impl Store {
             "SELECT b.id, ma.name AS model_a, mb.name AS model_b, b.winner, b.source, b.judge_model, q.category, \
                q.external_id AS question_external_id, q.question_set_id, q.turns, q.reference_answer, \
                aa.text AS answer_a, ab.text AS answer_b, b.weight, b.dry_run, b.created_at, \
-               j1.raw_text AS review_1, j1.verdict AS verdict_1, j2.raw_text AS review_2, j2.verdict AS verdict_2 \
+               j1.raw_text AS review_1, j1.verdict AS verdict_1, j1.score_a AS score_1_a, j1.score_b AS score_1_b, \
+               j2.raw_text AS review_2, j2.verdict AS verdict_2, j2.score_a AS score_2_a, j2.score_b AS score_2_b \
              FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
              JOIN questions q ON q.id = b.question_id \
              JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \

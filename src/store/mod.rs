@@ -40,6 +40,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL \"{0}\": use sqlite://PATH (for example sqlite://jury.db)")]
     UnsupportedUrl(String),
+    #[error("no database at {0}: check the path (jury arena and jury serve create one)")]
+    Missing(String),
 }
 
 /// The database. SQLite allows one writer at a time and makes a second one sleep in its busy
@@ -53,6 +55,17 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies the migrations.
+    /// Opens a database that must exist already (for commands that only read it).
+    pub async fn connect_existing(url: &str) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str(url).map_err(|_| StoreError::UnsupportedUrl(url.to_string()))?;
+        let file = options.get_filename();
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory && !file.is_file() {
+            return Err(StoreError::Missing(file.display().to_string()));
+        }
+        Store::connect(url).await
+    }
+
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl(url.to_string()));

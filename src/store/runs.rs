@@ -30,7 +30,8 @@ impl Store {
         dry_run: bool,
     ) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO runs (kind, config, config_path, status, dry_run) VALUES ($1, $2, $3, 'running', $4) RETURNING id",
+            "INSERT INTO runs (kind, config, config_path, status, dry_run, heartbeat_at) \
+             VALUES ($1, $2, $3, 'running', $4, (julianday('now') - 2440587.5) * 86400.0) RETURNING id",
         )
         .bind(kind)
         .bind(config)
@@ -41,6 +42,15 @@ impl Store {
         .pop()
         .ok_or(sqlx::Error::RowNotFound)?;
         Ok(id)
+    }
+
+    /// The run is alive: its process beats every few seconds while it works.
+    pub async fn beat_run(&self, run_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET heartbeat_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = $1")
+            .bind(run_id)
+            .execute(self.writer())
+            .await?;
+        Ok(())
     }
 
     pub async fn set_run_progress(&self, run_id: i64, stage: &str, done: u64, total: u64) -> Result<(), StoreError> {
@@ -92,10 +102,29 @@ pub struct RunRow {
     pub work_dir: Option<String>,
     pub created_at: f64,
     pub finished_at: Option<f64>,
+    pub heartbeat_at: Option<f64>,
+    pub config_path: Option<String>,
+}
+
+/// A running run whose last beat is older than this lost its process.
+pub const HEARTBEAT_STALE_SECONDS: f64 = 30.0;
+
+impl RunRow {
+    /// Marked running, but its process stopped beating (killed, or its machine went away).
+    pub fn interrupted(&self) -> bool {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        self.status == "running" && now - self.heartbeat_at.unwrap_or(self.created_at) > HEARTBEAT_STALE_SECONDS
+    }
+
+    /// The status as shown: `interrupted` for a running run whose process is gone.
+    pub fn shown_status(&self) -> &str {
+        if self.interrupted() { "interrupted" } else { &self.status }
+    }
 }
 
 const RUN_COLUMNS: &str = "id, kind, title, config, status, dry_run, stage, progress_done, progress_total, summary, \
-                           error, cancel_requested, work_dir, created_at, finished_at";
+                           error, cancel_requested, work_dir, created_at, finished_at, heartbeat_at, config_path";
 
 impl Store {
     /// Queues a run for the job worker.
@@ -124,8 +153,8 @@ impl Store {
     /// Takes the oldest queued run and marks it running.
     pub async fn claim_next_run(&self) -> Result<Option<RunRow>, StoreError> {
         Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
-            "UPDATE runs SET status = 'running' WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1) \
-             RETURNING {RUN_COLUMNS}"
+            "UPDATE runs SET status = 'running', heartbeat_at = (julianday('now') - 2440587.5) * 86400.0 \
+             WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1) RETURNING {RUN_COLUMNS}"
         )))
         .fetch_all(self.writer())
         .await?
@@ -182,6 +211,33 @@ impl Store {
 }
 
 impl Store {
+    /// Gives up on an interrupted run: it stays as it was left, marked cancelled.
+    pub async fn dismiss_run(&self, id: i64) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE runs SET status = 'cancelled', error = 'interrupted: its process stopped and the run was dismissed', \
+             finished_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
+    }
+
+    /// Queues an interrupted run for this server's worker, which resumes it (every answer and
+    /// judgment it stored is reused).
+    pub async fn resume_run(&self, id: i64) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL, cancel_requested = 0 \
+             WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
+    }
+
     /// Puts a run interrupted by a shutdown back in the queue.
     pub async fn requeue_run(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL WHERE id = $1")

@@ -1,16 +1,15 @@
 //! The JSON API: what the pages show, for scripts.
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, WebError};
+use super::guards::{AdminApi, ApiWrite, ClientIp};
 use super::imports;
 use super::leaderboard::BoardQuery;
 use super::pages::vote::{VoteQuery, parse_set};
@@ -81,13 +80,35 @@ pub struct NameQuery {
     name: Option<String>,
 }
 
+/// The content types a raw upload may declare: a browser form cannot send these, and a file
+/// sent as something else is refused rather than guessed at.
+const QUESTION_TYPES: &[&str] =
+    &["application/jsonl", "application/x-ndjson", "application/json", "application/x-jsonlines", "text/csv"];
+const ANSWER_TYPES: &[&str] =
+    &["application/jsonl", "application/x-ndjson", "application/json", "application/x-jsonlines"];
+
+fn check_content_type(headers: &HeaderMap, allowed: &[&str]) -> Result<(), WebError> {
+    let given = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = given.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if allowed.contains(&essence.as_str()) {
+        Ok(())
+    } else {
+        Err(WebError::UnsupportedType(format!(
+            "declare the file's type: Content-Type must be one of {}, not {:?}",
+            allowed.join(", "),
+            given
+        )))
+    }
+}
+
 pub async fn create_question_set(
     State(state): State<AppState>,
+    _: AdminApi,
     headers: HeaderMap,
     Query(q): Query<NameQuery>,
     body: Bytes,
 ) -> ApiResult {
-    state.admin.check_bearer(&headers)?;
+    check_content_type(&headers, QUESTION_TYPES)?;
     let name = q
         .name
         .as_deref()
@@ -110,8 +131,7 @@ pub async fn list_question_sets(State(state): State<AppState>) -> ApiResult {
     Ok(Json(sets).into_response())
 }
 
-pub async fn delete_question_set(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult {
-    state.admin.check_bearer(&headers)?;
+pub async fn delete_question_set(State(state): State<AppState>, _: AdminApi, Path(id): Path<i64>) -> ApiResult {
     if !state.store.delete_question_set(id).await? {
         return Err(WebError::NotFound.into());
     }
@@ -126,19 +146,24 @@ pub struct SetQuery {
 
 pub async fn create_answers(
     State(state): State<AppState>,
+    _: AdminApi,
     headers: HeaderMap,
     Query(q): Query<SetQuery>,
     body: Bytes,
 ) -> ApiResult {
-    state.admin.check_bearer(&headers)?;
+    check_content_type(&headers, ANSWER_TYPES)?;
     let set = parse_set(&q.question_set)?
         .ok_or_else(|| WebError::BadRequest("name the set: POST /api/answers?question_set=ID".into()))?;
     let (answers, models) = imports::answers(&state, set, &body, "upload").await?;
     Ok((StatusCode::CREATED, Json(json!({"answers": answers, "models": models}))).into_response())
 }
 
-pub async fn next_vote(State(state): State<AppState>, Query(q): Query<VoteQuery>) -> ApiResult {
-    let battle = voting::next_battle(&state, parse_set(&q.question_set)?)
+pub async fn next_vote(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    Query(q): Query<VoteQuery>,
+) -> ApiResult {
+    let battle = voting::next_battle(&state, parse_set(&q.question_set)?, client)
         .await?
         .ok_or_else(|| WebError::Conflict("nothing to vote on: no two models answered the same question".into()))?;
     Ok(Json(json!({
@@ -158,11 +183,12 @@ pub struct VoteBody {
 
 pub async fn vote(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    _: ApiWrite,
+    ClientIp(client): ClientIp,
     Path(id): Path<i64>,
     Json(body): Json<VoteBody>,
 ) -> ApiResult {
-    let (model_a, model_b) = voting::cast(&state, id, &body.winner, client.ip()).await?;
+    let (model_a, model_b) = voting::cast(&state, id, &body.winner, client).await?;
     Ok(Json(json!({"model_a": model_a, "model_b": model_b})).into_response())
 }
 
@@ -171,7 +197,7 @@ fn run_json(run: &RunRow) -> Value {
         "id": run.id,
         "kind": run.kind,
         "title": run.title,
-        "status": run.status,
+        "status": run.shown_status(),
         "dry_run": run.dry_run,
         "stage": run.stage,
         "progress_done": run.progress_done,
@@ -184,12 +210,7 @@ fn run_json(run: &RunRow) -> Value {
     })
 }
 
-pub async fn create_run(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Json(request): Json<RunRequest>,
-) -> ApiResult {
-    state.admin.check_bearer(&headers)?;
+pub async fn create_run(State(state): State<AppState>, _: AdminApi, Json(request): Json<RunRequest>) -> ApiResult {
     let id = start(&state, &request).await?;
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
     Ok((StatusCode::CREATED, Json(run_json(&run))).into_response())
@@ -200,8 +221,7 @@ pub async fn get_run(State(state): State<AppState>, Path(id): Path<i64>) -> ApiR
     Ok(Json(run_json(&run)).into_response())
 }
 
-pub async fn cancel_run(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult {
-    state.admin.check_bearer(&headers)?;
+pub async fn cancel_run(State(state): State<AppState>, _: AdminApi, Path(id): Path<i64>) -> ApiResult {
     state.store.run(id).await?.ok_or(WebError::NotFound)?;
     state.store.request_cancel(id).await?;
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;

@@ -24,8 +24,12 @@ pub enum WebError {
     Csrf,
     #[error("{0}")]
     Conflict(String),
-    #[error("too many votes; try again in {0} seconds")]
-    TooManyRequests(u64),
+    #[error("too many {0}; try again in {1} seconds")]
+    TooManyRequests(&'static str, u64),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    UnsupportedType(String),
     #[error("something went wrong on the server")]
     Internal(String),
 }
@@ -50,7 +54,9 @@ impl WebError {
             WebError::Unauthorized => StatusCode::UNAUTHORIZED,
             WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::Conflict(_) => StatusCode::CONFLICT,
-            WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -62,7 +68,7 @@ impl WebError {
     }
 
     fn retry_after(&self, response: &mut Response) {
-        if let WebError::TooManyRequests(seconds) = self
+        if let WebError::TooManyRequests(_, seconds) = self
             && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -141,7 +147,7 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: String,
     lines: Vec<(Option<usize>, String)>,
-    nav: super::pages::Nav,
+    nav: super::nav::Nav,
 }
 
 impl IntoResponse for PageError {
@@ -154,7 +160,7 @@ impl IntoResponse for PageError {
             title: status.canonical_reason().unwrap_or("Error"),
             message: e.to_string(),
             lines: e.lines(),
-            nav: super::pages::Nav::default(),
+            nav: super::nav::Nav::default(),
         };
         let body = page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), e));
         let mut response = (status, Html(body)).into_response();

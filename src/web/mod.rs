@@ -4,8 +4,13 @@
 mod api;
 mod charts;
 pub mod error;
+mod guards;
+mod hosts;
 mod imports;
+pub mod judges;
 mod leaderboard;
+mod markdown;
+mod nav;
 mod pages;
 mod registry;
 mod runs;
@@ -29,10 +34,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use self::error::{ApiError, PageError, WebError};
+use self::hosts::HostCheck;
+use self::judges::AllowedJudge;
 use self::registry::{DEMO_QUESTIONS, Registry};
 use self::security::{AdminGate, Secrets};
-use self::state::{AppState, VoteLimiter};
+use self::state::{AppState, DemoModelStatus, Limits, ProxySettings};
 use crate::config::ModelSpec;
+use crate::llm::ModelPool;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -49,6 +57,35 @@ pub struct ServeOptions {
     pub votes_per_minute: u32,
     /// Requests in flight at once in a run.
     pub concurrency: usize,
+    /// The judges a web run may choose (`--judges FILE`).
+    pub judges: Vec<AllowedJudge>,
+    /// The header a trusted reverse proxy puts the client's address in.
+    pub client_ip_header: Option<String>,
+    /// Mark cookies `Secure` (the site is served over HTTPS).
+    pub secure_cookies: bool,
+    /// Host names the site answers to besides the address it listens on (and, on a loopback
+    /// address, `localhost`); requests naming another host are refused (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl ServeOptions {
+    /// The defaults `jury serve` starts with, on `addr` and database `db`.
+    pub fn new(addr: SocketAddr, db: &str) -> ServeOptions {
+        ServeOptions {
+            addr,
+            db: db.to_string(),
+            admin_token: None,
+            data_dir: PathBuf::from("jury-data"),
+            registry_dir: PathBuf::from("registry"),
+            max_upload_bytes: 10 * 1024 * 1024,
+            votes_per_minute: 30,
+            concurrency: 8,
+            judges: Vec::new(),
+            client_ip_header: None,
+            secure_cookies: false,
+            allowed_hosts: Vec::new(),
+        }
+    }
 }
 
 /// A running server.
@@ -58,6 +95,7 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
     worker: JoinHandle<()>,
     store: Store,
+    pool: Arc<ModelPool>,
 }
 
 impl Server {
@@ -73,6 +111,11 @@ impl Server {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
+
+    /// Local model files loaded so far (each once, however many runs use it).
+    pub fn models_loaded(&self) -> usize {
+        self.pool.loaded()
+    }
 }
 
 /// Opens the database, seeds it when empty, starts the job worker and the HTTP server.
@@ -84,23 +127,40 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     let store = Store::connect(&options.db).await?;
     let registry = Registry::load(&options.registry_dir);
     seed(&store, &registry).await?;
-    fetch_demo_model(&registry);
+    let demo_model = DemoModelStatus::default();
+    fetch_demo_model(&registry, &demo_model);
     std::fs::create_dir_all(&options.data_dir)?;
     let shutdown = CancellationToken::new();
-    let (jobs, worker) = crate::jobs::spawn_worker(store.clone(), shutdown.clone(), options.concurrency);
+    let pool = Arc::new(ModelPool::new());
+    let (jobs, worker) = crate::jobs::spawn_worker(store.clone(), shutdown.clone(), options.concurrency, pool.clone());
+    let addr = listener.local_addr()?;
+    let limits = Limits::new(options.votes_per_minute);
+    prune_limits(limits.clone(), shutdown.clone());
     let state = AppState {
         store: store.clone(),
         secrets: Secrets::random(),
         admin: AdminGate::new(options.admin_token.clone()),
         boards: Default::default(),
         vote_pairs: Default::default(),
-        votes: VoteLimiter::per_minute(options.votes_per_minute),
+        limits,
+        proxy: ProxySettings {
+            client_ip_header: options.client_ip_header.clone().filter(|h| !h.trim().is_empty()),
+            secure_cookies: options.secure_cookies,
+        },
         jobs,
         registry: Arc::new(registry),
+        judges: Arc::new(options.judges.clone()),
+        demo_model,
         data_dir: std::path::absolute(&options.data_dir)?,
         max_upload_bytes: options.max_upload_bytes,
+        hosts: HostCheck::new(addr, &options.allowed_hosts),
     };
-    let addr = listener.local_addr()?;
+    if !state.hosts.checks() {
+        tracing::warn!(
+            "listening on {addr}, not a loopback address: set JURY_ALLOWED_HOSTS to the names the site is reached by, \
+             so requests naming other hosts (DNS rebinding) are refused"
+        );
+    }
     if state.admin.enabled() {
         tracing::info!("uploads, deletions and runs need the admin token");
     } else {
@@ -116,7 +176,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
             .await
     });
     tracing::info!("jury is serving on http://{addr}");
-    Ok(Server { addr, shutdown, http, worker, store })
+    Ok(Server { addr, shutdown, http, worker, store, pool })
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -158,8 +218,21 @@ async fn seed(store: &Store, registry: &Registry) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts fetching the demo model in the background if a shipped candidate needs it.
-fn fetch_demo_model(registry: &Registry) {
+/// Forgets, every minute, the clients whose limits are full again.
+fn prune_limits(limits: Limits, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => limits.prune(),
+            }
+        }
+    });
+}
+
+/// Starts fetching the demo model in the background if a shipped candidate needs it; how it
+/// goes is shown on the runs page.
+fn fetch_demo_model(registry: &Registry, status: &DemoModelStatus) {
     let missing = registry.candidates.iter().find_map(|c| match &c.model {
         ModelSpec::Local { path } if crate::llm::demo::is_demo_model_path(path) && !path.is_file() => {
             Some(path.clone())
@@ -167,15 +240,22 @@ fn fetch_demo_model(registry: &Registry) {
         _ => None,
     });
     if let Some(path) = missing {
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = crate::llm::demo::ensure_demo_model(&path) {
+        let status = status.clone();
+        status.set(Some(format!("Fetching the demo model into {} …", path.display())));
+        tokio::task::spawn_blocking(move || match crate::llm::demo::ensure_demo_model(&path) {
+            Ok(()) => status.set(None),
+            Err(e) => {
                 tracing::warn!("cannot fetch the demo model (runs that generate answers will fail): {e}");
+                status.set(Some(format!(
+                    "The demo model could not be fetched, so runs that generate answers with it will fail: {e}"
+                )));
             }
         });
     }
 }
 
 pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
+    let hosts = middleware::from_fn_with_state(state.clone(), hosts::check_request);
     Router::new()
         .route("/", get(pages::leaderboard::show))
         .route("/battles", get(pages::battles::list))
@@ -187,6 +267,9 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/runs", get(pages::runs::list).post(pages::runs::create))
         .route("/runs/{id}", get(pages::runs::show))
         .route("/runs/{id}/cancel", post(pages::runs::cancel))
+        .route("/runs/{id}/resume", post(pages::runs::resume))
+        .route("/runs/{id}/dismiss", post(pages::runs::dismiss))
+        .route("/static/site.css", get(site_css))
         .route("/runs/{id}/files/{n}", get(pages::runs::file))
         .route("/vote", get(pages::vote::show))
         .route("/vote/{id}", post(pages::vote::submit))
@@ -203,8 +286,18 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/api/battles/export", get(api::export_battles))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024))
+        .layer(hosts)
         .layer(middleware::from_fn(tidy_responses))
         .with_state(state)
+}
+
+/// The site's style sheet (a file, not inline, so the pages' policy allows no inline code).
+async fn site_css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../templates/site.css"),
+    )
+        .into_response()
 }
 
 /// Unknown paths: JSON under `/api/`, a page elsewhere.
@@ -251,11 +344,15 @@ async fn tidy_responses(request: Request, next: Next) -> Response {
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
+    // No inline script or style anywhere: model text that slipped through could not run. A
+    // handler may set a stricter policy of its own (the reports a run wrote).
+    if !headers.contains_key("content-security-policy") {
+        headers.insert(
+            "content-security-policy",
+            HeaderValue::from_static(
+                "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+    }
     response
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::WebError;
+use super::judges::{DRY_RUN_JUDGE, LOCAL_JUDGE};
 use super::state::AppState;
 use crate::config::ModelSpec;
 use crate::jobs::RUN_CONFIG_FILE;
@@ -26,9 +27,11 @@ pub struct RunRequest {
     /// The candidate everyone is compared with (pairwise_baseline).
     #[serde(default)]
     pub baseline: Option<String>,
-    /// `dry-run` (no judge), `local` (the demo model) or `openai` (an OpenAI-compatible server).
+    /// `dry-run` (no judge), `local` (the demo model) or the name of a judge in the server's
+    /// configuration (`--judges`).
     #[serde(default = "dry")]
     pub judge: String,
+    /// Refused: a request never names an endpoint or a key variable (see `web::judges`).
     #[serde(default)]
     pub judge_model: Option<String>,
     #[serde(default)]
@@ -48,14 +51,12 @@ fn dry() -> String {
 }
 
 impl RunRequest {
-    /// From an HTML form, where each ticked candidate is its own `candidates` field.
-    pub fn from_form(body: &[u8]) -> (RunRequest, Option<String>) {
+    /// From an HTML form's fields, where each ticked candidate is its own `candidates` field.
+    pub fn from_form(fields: Vec<(String, String)>) -> RunRequest {
         let mut r = RunRequest { mode: pairwise(), judge: dry(), ..RunRequest::default() };
-        let mut csrf = None;
         let opt = |v: String| (!v.trim().is_empty()).then(|| v.trim().to_string());
-        for (k, v) in url::form_urlencoded::parse(body) {
-            let v = v.into_owned();
-            match k.as_ref() {
+        for (k, v) in fields {
+            match k.as_str() {
                 "question_set" => r.question_set = v.trim().parse().unwrap_or(0),
                 "candidates" => r.candidates.push(v),
                 "mode" => r.mode = v,
@@ -66,11 +67,10 @@ impl RunRequest {
                 "judge_api_base" => r.judge_api_base = opt(v),
                 "judge_api_key_env" => r.judge_api_key_env = opt(v),
                 "title" => r.title = opt(v),
-                "csrf" => csrf = Some(v),
                 _ => {}
             }
         }
-        (r, csrf)
+        r
     }
 }
 
@@ -114,11 +114,18 @@ pub async fn start(state: &AppState, request: &RunRequest) -> Result<i64, WebErr
         Some(b @ ("swap_position" | "randomize_order")) => json!(b),
         Some(other) => return bad(format!("unknown position bias strategy {other}")),
     };
-    let dry_run = request.judge == "dry-run";
+    if request.judge_model.is_some() || request.judge_api_base.is_some() || request.judge_api_key_env.is_some() {
+        return bad(format!(
+            "a run does not name the judge's model, endpoint or key variable: they come from the server's \
+             configuration (jury serve --judges FILE); choose a judge by name: {}",
+            judge_names(state).join(", ")
+        ));
+    }
+    let dry_run = request.judge == DRY_RUN_JUDGE;
     let mut judge_args = json!({"mode": mode, "position_bias_mitigation": bias});
     match request.judge.as_str() {
-        "dry-run" => judge_args["model"] = json!("dry-run"),
-        "local" => {
+        DRY_RUN_JUDGE => judge_args["model"] = json!("dry-run"),
+        LOCAL_JUDGE => {
             let demo = state.registry.candidates.iter().find_map(|c| match &c.model {
                 ModelSpec::Local { path } => Some(path.clone()),
                 _ => None,
@@ -127,17 +134,14 @@ pub async fn start(state: &AppState, request: &RunRequest) -> Result<i64, WebErr
             judge_args["model_id_or_path"] = json!(path);
             judge_args["max_tokens"] = json!(256);
         }
-        "openai" => {
-            let Some(model) = &request.judge_model else { return bad("name the judge model".into()) };
-            judge_args["model"] = json!(model);
-            if let Some(base) = &request.judge_api_base {
-                judge_args["api_base"] = json!(base);
-            }
-            if let Some(env) = &request.judge_api_key_env {
-                judge_args["api_key_env"] = json!(env);
-            }
+        name => {
+            let Some(judge) = state.judges.iter().find(|j| j.name == name) else {
+                return bad(format!("unknown judge {name}: choose one of {}", judge_names(state).join(", ")));
+            };
+            judge_args["model"] = json!(judge.model);
+            judge_args["api_base"] = json!(judge.api_base());
+            judge_args["api_key_env"] = json!(judge.api_key_env);
         }
-        other => return bad(format!("unknown judge {other}: use dry-run, local or openai")),
     }
 
     let dir = work_dir(&state.data_dir);
@@ -228,9 +232,16 @@ pub async fn start(state: &AppState, request: &RunRequest) -> Result<i64, WebErr
     Ok(id)
 }
 
-/// Question ids go back out as numbers when they are numbers.
+/// What a run may choose as its judge.
+pub fn judge_names(state: &AppState) -> Vec<String> {
+    let mut names = vec![DRY_RUN_JUDGE.to_string(), LOCAL_JUDGE.to_string()];
+    names.extend(state.judges.iter().map(|j| j.name.clone()));
+    names
+}
+
+/// Question ids go back out as they came in: numbers as numbers, `"007"` as `"007"`.
 fn external_id(id: &str) -> Value {
-    id.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(id))
+    crate::data::QuestionId::from_key(id).raw().clone()
 }
 
 /// A model name as a safe file name.

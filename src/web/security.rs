@@ -78,10 +78,12 @@ pub fn new_session_id() -> String {
     hex::encode(bytes)
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole site.
-pub fn set_cookie(name: &str, value: &str, max_age_seconds: Option<u64>) -> HeaderValue {
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the whole site; `Secure` when the
+/// site is served over HTTPS.
+pub fn set_cookie(name: &str, value: &str, max_age_seconds: Option<u64>, secure: bool) -> HeaderValue {
     let age = max_age_seconds.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}"))
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}{secure}"))
         .expect("cookie values are hex")
 }
 

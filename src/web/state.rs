@@ -3,12 +3,14 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::error::WebError;
+use super::hosts::HostCheck;
+use super::judges::AllowedJudge;
 use super::leaderboard::BoardCache;
 use super::registry::Registry;
 use super::security::{AdminGate, Secrets};
@@ -23,23 +25,82 @@ pub struct AppState {
     pub admin: AdminGate,
     pub boards: BoardCache,
     pub vote_pairs: VotePairs,
-    pub votes: VoteLimiter,
+    pub limits: Limits,
+    pub proxy: ProxySettings,
     pub jobs: Jobs,
     pub registry: Arc<Registry>,
+    /// The judges a web run may choose, with their endpoints and key variables.
+    pub judges: Arc<Vec<AllowedJudge>>,
+    pub demo_model: DemoModelStatus,
     pub data_dir: PathBuf,
     pub max_upload_bytes: usize,
+    pub hosts: HostCheck,
 }
 
-/// Votes per client per minute; 0 turns the limit off.
+/// How the server sits behind a reverse proxy.
+#[derive(Clone, Debug, Default)]
+pub struct ProxySettings {
+    /// The header the trusted proxy puts the client's address in (`X-Forwarded-For`).
+    pub client_ip_header: Option<String>,
+    /// Cookies always `Secure` (the site is served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl ProxySettings {
+    /// Whether cookies set in answer to this request must be `Secure`: always when told so,
+    /// and when a trusted proxy says the request came over HTTPS.
+    pub fn secure(&self, headers: &axum::http::HeaderMap) -> bool {
+        self.secure_cookies
+            || (self.client_ip_header.is_some()
+                && headers
+                    .get("x-forwarded-proto")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")))
+    }
+}
+
+/// Per-client limits.
 #[derive(Clone)]
-pub struct VoteLimiter {
-    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+pub struct Limits {
+    pub votes: ClientLimiter,
+    /// Battles shown on the vote page (each is stored until voted on or swept).
+    pub shown: ClientLimiter,
+    pub logins: ClientLimiter,
 }
 
-impl VoteLimiter {
-    pub fn per_minute(votes: u32) -> VoteLimiter {
-        VoteLimiter {
-            limiter: NonZeroU32::new(votes).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)))),
+/// Sign-in attempts per client per minute.
+pub const LOGINS_PER_MINUTE: u32 = 10;
+
+impl Limits {
+    pub fn new(votes_per_minute: u32) -> Limits {
+        Limits {
+            votes: ClientLimiter::per_minute(votes_per_minute, "votes"),
+            // A voter reads a battle, maybe skips a few, then votes.
+            shown: ClientLimiter::per_minute(votes_per_minute.saturating_mul(4), "battles shown"),
+            logins: ClientLimiter::per_minute(LOGINS_PER_MINUTE, "sign-in attempts"),
+        }
+    }
+
+    /// Forgets clients whose limits are back to full, so the tables do not grow without end.
+    pub fn prune(&self) {
+        for limiter in [&self.votes, &self.shown, &self.logins] {
+            limiter.prune();
+        }
+    }
+}
+
+/// Requests of one kind per client per minute; 0 turns the limit off.
+#[derive(Clone)]
+pub struct ClientLimiter {
+    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    what: &'static str,
+}
+
+impl ClientLimiter {
+    pub fn per_minute(n: u32, what: &'static str) -> ClientLimiter {
+        ClientLimiter {
+            limiter: NonZeroU32::new(n).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)))),
+            what,
         }
     }
 
@@ -48,7 +109,35 @@ impl VoteLimiter {
         let Some(limiter) = &self.limiter else { return Ok(()) };
         limiter.check_key(&client).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            WebError::TooManyRequests(wait.as_secs().max(1))
+            WebError::TooManyRequests(self.what, wait.as_secs().max(1))
         })
+    }
+
+    fn prune(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// Clients currently tracked.
+    pub fn tracked(&self) -> usize {
+        self.limiter.as_ref().map_or(0, |l| l.len())
+    }
+}
+
+/// Where the demo model stands, for the runs page: a failed fetch is shown there, not only
+/// in the server's log.
+#[derive(Clone, Default)]
+pub struct DemoModelStatus(Arc<Mutex<Option<String>>>);
+
+impl DemoModelStatus {
+    pub fn set(&self, message: Option<String>) {
+        *self.0.lock().expect("not poisoned") = message;
+    }
+
+    /// A message to show, while fetching or after a failure.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().expect("not poisoned").clone()
     }
 }

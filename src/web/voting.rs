@@ -121,8 +121,14 @@ impl VotePairs {
     }
 }
 
-/// The next anonymous battle to vote on.
-pub async fn next_battle(state: &AppState, question_set: Option<i64>) -> Result<Option<VoteBattle>, WebError> {
+/// The next anonymous battle to vote on, within the client's limit of battles shown (each
+/// is stored until it is voted on or swept away).
+pub async fn next_battle(
+    state: &AppState,
+    question_set: Option<i64>,
+    client: IpAddr,
+) -> Result<Option<VoteBattle>, WebError> {
+    state.limits.shown.check(client)?;
     let facts =
         state.boards.facts_where(&state.store, |f| question_set.map_or(Ok(()), |id| f.check_question_set(id))).await?;
     state.vote_pairs.sweep(&state.store);
@@ -148,7 +154,7 @@ pub async fn cast(
     client: IpAddr,
 ) -> Result<(String, String), WebError> {
     check_winner(winner)?;
-    state.votes.check(client)?;
+    state.limits.votes.check(client)?;
     let voter = state.secrets.voter_key(&client.to_string());
     match state.store.cast_vote(battle_id, winner, &voter).await? {
         VoteOutcome::Recorded { model_a, model_b, pair } => {

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -158,6 +159,57 @@ async function main(page) {
   assert.ok((await page.content()).includes('&lt;script&gt;window.__pwned = 1&lt;/script&gt;'));
   await expectNoScriptRan(page);
   await shot(page, 'battle');
+
+  // 7. Another site (another origin) tries to write through this browser: a plain form post to
+  //    the API, a forged page form, and a script with the API's header. All are refused.
+  await crossSiteWritesAreRefused(page);
+}
+
+async function setNames() {
+  const sets = await (await fetch(`${base}/api/question-sets`)).json();
+  return sets.map((s) => s.name);
+}
+
+async function crossSiteWritesAreRefused(page) {
+  const evilPage = `<!doctype html><html><body><h1>A page on another site</h1>
+    <form id="api" method="post" enctype="text/plain" action="${base}/api/question-sets?name=cross-site">
+      <input name='{"question_id": 1, "text": "planted", "x": "' value='"}'>
+    </form>
+    <form id="page" method="post" action="${base}/questions/1/delete"><input name="csrf" value="forged"></form>
+    </body></html>`;
+  const evil = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(evilPage);
+  });
+  await new Promise((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  const evilBase = `http://127.0.0.1:${evil.address().port}`;
+  try {
+    const before = await setNames();
+    for (const form of ['api', 'page']) {
+      await page.goto(`${evilBase}/`);
+      await Promise.all([page.waitForEvent('framenavigated'), page.evaluate((f) => document.getElementById(f).submit(), form)]);
+      await page.waitForLoadState('load');
+      assert.ok(/403|Forbidden|must come from its own pages/.test(await page.content()), `the ${form} form was not refused`);
+    }
+    await page.goto(`${evilBase}/`);
+    const scripted = await page.evaluate(async (target) => {
+      try {
+        const r = await fetch(`${target}/api/question-sets?name=cross-site-script`, {
+          method: 'POST',
+          headers: { 'X-Requested-With': 'evil', 'Content-Type': 'application/jsonl' },
+          body: '{"question_id": 1, "text": "planted"}\n',
+        });
+        return `answered ${r.status}`;
+      } catch (e) {
+        return 'blocked';
+      }
+    }, base);
+    assert.equal(scripted, 'blocked', 'a cross-site script got an answer');
+    await shot(page, 'cross-site-refused');
+    assert.deepEqual(await setNames(), before, 'a cross-site write changed the question sets');
+  } finally {
+    evil.close();
+  }
 }
 
 const browser = await chromium.launch({

@@ -81,7 +81,7 @@ pub enum Reply {
 type Script = dyn Fn(&Call) -> Reply + Send + Sync;
 
 struct Inner {
-    script: Box<Script>,
+    script: std::sync::RwLock<Box<Script>>,
     calls: Mutex<Vec<Call>>,
     seen: Mutex<HashMap<String, usize>>,
     counter: AtomicUsize,
@@ -101,7 +101,7 @@ impl MockJudge {
     /// Starts the server on the current tokio runtime.
     pub async fn start(script: impl Fn(&Call) -> Reply + Send + Sync + 'static) -> MockJudge {
         let inner = Arc::new(Inner {
-            script: Box::new(script),
+            script: std::sync::RwLock::new(Box::new(script)),
             calls: Mutex::new(Vec::new()),
             seen: Mutex::new(HashMap::new()),
             counter: AtomicUsize::new(0),
@@ -139,6 +139,17 @@ impl MockJudge {
             });
         });
         rx.recv().unwrap()
+    }
+
+    /// The same server, at the same address, answers with `script` from now on (a judge that
+    /// was restarted, or recovered); calls are counted afresh.
+    pub fn answer_with(&self, script: impl Fn(&Call) -> Reply + Send + Sync + 'static) {
+        *self.inner.script.write().unwrap() = Box::new(script);
+        self.inner.calls.lock().unwrap().clear();
+        self.inner.seen.lock().unwrap().clear();
+        self.inner.counter.store(0, Ordering::SeqCst);
+        self.inner.answered.store(0, Ordering::SeqCst);
+        self.inner.max_in_flight.store(0, Ordering::SeqCst);
     }
 
     pub fn base_url(&self) -> String {
@@ -214,7 +225,7 @@ async fn handle(State(inner): State<Arc<Inner>>, body: String) -> Response {
     inner.calls.lock().unwrap().push(call.clone());
     let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let reply = (inner.script)(&call);
+    let reply = (inner.script.read().unwrap())(&call);
     let response = render(reply, &call).await;
     inner.in_flight.fetch_sub(1, Ordering::SeqCst);
     inner.answered.fetch_add(1, Ordering::SeqCst);

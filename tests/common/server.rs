@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use jury::web::judges::AllowedJudge;
 use jury::web::{ServeOptions, Server, start};
 use serde_json::{Value, json};
 
@@ -16,16 +17,48 @@ pub struct TestServer {
     pub db: String,
 }
 
+#[derive(Clone)]
 pub struct Settings {
     pub admin_token: Option<String>,
     pub votes_per_minute: u32,
     pub max_upload_bytes: usize,
+    pub judges: Vec<AllowedJudge>,
+    pub client_ip_header: Option<String>,
+    pub secure_cookies: bool,
+    pub registry_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { admin_token: None, votes_per_minute: 0, max_upload_bytes: 1 << 20 }
+        Settings {
+            admin_token: None,
+            votes_per_minute: 0,
+            max_upload_bytes: 1 << 20,
+            judges: Vec::new(),
+            client_ip_header: None,
+            secure_cookies: false,
+            registry_dir: None,
+        }
     }
+}
+
+/// A judge the server offers web runs, served by `base` (a mock judge).
+pub fn allowed_judge(name: &str, model: &str, base: &str) -> AllowedJudge {
+    AllowedJudge {
+        name: name.to_string(),
+        model: model.to_string(),
+        api_base: Some(base.to_string()),
+        api_key_env: "JURY_TEST_KEY".to_string(),
+    }
+}
+
+/// A client for the API as a script uses it: every request says it comes from a script
+/// (`X-Requested-With`), and bodies are JSON Lines unless the request says otherwise.
+pub fn api_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-requested-with", reqwest::header::HeaderValue::from_static("jury-tests"));
+    headers.insert("content-type", reqwest::header::HeaderValue::from_static("application/jsonl"));
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
 pub fn registry_dir() -> PathBuf {
@@ -43,14 +76,16 @@ impl TestServer {
 
     async fn launch(dir: &Path, db: &str, settings: &Settings) -> Server {
         start(ServeOptions {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            db: db.to_string(),
             admin_token: settings.admin_token.clone(),
             data_dir: dir.join("data"),
-            registry_dir: registry_dir(),
+            registry_dir: settings.registry_dir.clone().unwrap_or_else(registry_dir),
             max_upload_bytes: settings.max_upload_bytes,
             votes_per_minute: settings.votes_per_minute,
             concurrency: 4,
+            judges: settings.judges.clone(),
+            client_ip_header: settings.client_ip_header.clone(),
+            secure_cookies: settings.secure_cookies,
+            ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), db)
         })
         .await
         .expect("server starts")
@@ -115,7 +150,7 @@ pub fn answer_lines(model: &str, n: usize, text: impl Fn(usize) -> String) -> St
 
 /// A set with answers from `models`, through the API; returns the set id.
 pub async fn seed_set(server: &TestServer, name: &str, n: usize, models: &[&str]) -> i64 {
-    let r = reqwest::Client::new()
+    let r = api_client()
         .post(server.url(&format!("/api/question-sets?name={name}")))
         .body(question_lines(n, name))
         .send()
@@ -127,12 +162,8 @@ pub async fn seed_set(server: &TestServer, name: &str, n: usize, models: &[&str]
         let body = answer_lines(m, n, |i| {
             if m.contains("good") { format!("GOOD answer {i} by {m}") } else { format!("answer {i} by {m}") }
         });
-        let r = reqwest::Client::new()
-            .post(server.url(&format!("/api/answers?question_set={id}")))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r =
+            api_client().post(server.url(&format!("/api/answers?question_set={id}"))).body(body).send().await.unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
     id

@@ -6,9 +6,10 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{CsrfForm, Nav, nav, page};
+use super::{Nav, TokenOnly, nav, page};
 use crate::web::error::{PageError, WebError};
-use crate::web::security::{ADMIN_COOKIE, check_csrf, set_cookie};
+use crate::web::guards::{ClientIp, CsrfForm};
+use crate::web::security::{ADMIN_COOKIE, set_cookie};
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -25,19 +26,20 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
 
 #[derive(Deserialize)]
 pub struct LoginForm {
-    csrf: String,
     token: String,
 }
 
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<LoginForm>,
+    CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &state.secrets, &form.csrf)?;
     if !state.admin.enabled() {
         return Ok(Redirect::to("/").into_response());
     }
+    // Every attempt counts, so a token cannot be guessed at speed.
+    state.limits.logins.check(client)?;
     if !state.admin.token_matches(form.token.trim()) {
         let (nav, cookie) = nav(&state, &headers, "");
         let mut response = page(LoginPage { nav, failed: true }, cookie)?;
@@ -46,17 +48,18 @@ pub async fn login(
     }
     let value = state.admin.cookie_value(&state.secrets).ok_or(WebError::Unauthorized)?;
     let mut response = Redirect::to("/").into_response();
-    response.headers_mut().append(header::SET_COOKIE, set_cookie(ADMIN_COOKIE, &value, Some(7 * 24 * 3600)));
+    let secure = state.proxy.secure(&headers);
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(ADMIN_COOKIE, &value, Some(7 * 24 * 3600), secure));
     Ok(response)
 }
 
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<CsrfForm>,
+    _: CsrfForm<TokenOnly>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &state.secrets, &form.csrf)?;
     let mut response = Redirect::to("/").into_response();
-    response.headers_mut().append(header::SET_COOKIE, set_cookie(ADMIN_COOKIE, "", Some(0)));
+    let secure = state.proxy.secure(&headers);
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(ADMIN_COOKIE, "", Some(0), secure));
     Ok(response)
 }

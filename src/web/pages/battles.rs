@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::{Nav, Pager, ago, nav, page, query};
 use crate::store::{BattleDetail, BattleScope, BattleSummary};
 use crate::web::error::{PageError, WebError};
+use crate::web::markdown;
 use crate::web::state::AppState;
 
 const PER_PAGE: i64 = 50;
@@ -20,6 +21,7 @@ pub struct BattleQuery {
     pub category: Option<String>,
     pub winner: Option<String>,
     pub source: Option<String>,
+    pub question_set: Option<String>,
     pub dry_run: Option<String>,
     pub page: Option<i64>,
 }
@@ -37,10 +39,17 @@ impl BattleQuery {
         {
             return Err(WebError::BadRequest(format!("source must be judge, human or all, not {s}")));
         }
+        let question_set =
+            match clean(&self.question_set) {
+                None => None,
+                Some(s) => Some(s.parse::<i64>().map_err(|_| {
+                    WebError::BadRequest(format!("question_set must be a question set's number, not {s}"))
+                })?),
+            };
         Ok(BattleScope {
             source,
             category: clean(&self.category),
-            question_set: None,
+            question_set,
             dry_run: matches!(self.dry_run.as_deref(), Some("1" | "true" | "on")),
         })
     }
@@ -91,6 +100,7 @@ struct BattlesPage {
     items: Vec<Item>,
     pager: Pager,
     categories: Vec<Choice>,
+    question_sets: Vec<Choice>,
     verdicts: Vec<Choice>,
     sources: Vec<Choice>,
     dry_run: bool,
@@ -103,6 +113,10 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "battles");
     let scope = q.scope()?;
+    let facts = state
+        .boards
+        .facts_where(&state.store, |f| scope.question_set.map_or(Ok(()), |id| f.check_question_set(id)))
+        .await?;
     let page_no = q.page.unwrap_or(1).max(1);
     let (battles, total) = state
         .store
@@ -124,6 +138,7 @@ pub async fn list(
                 ("category", clean(&q.category)),
                 ("winner", clean(&q.winner)),
                 ("source", clean(&q.source)),
+                ("question_set", scope.question_set.map(|id| id.to_string())),
                 ("dry_run", scope.dry_run.then(|| "1".to_string())),
                 ("page", Some(p.to_string())),
             ])
@@ -137,13 +152,20 @@ pub async fn list(
             battle: b,
         })
         .collect();
-    let facts = state.boards.facts(&state.store).await?;
     let category_options: Vec<(&str, &str)> = facts.categories.iter().map(|c| (c.as_str(), c.as_str())).collect();
+    let set_values: Vec<(String, String)> = facts
+        .question_sets
+        .iter()
+        .map(|s| (s.id.to_string(), format!("{} ({} questions)", s.name, s.questions)))
+        .collect();
+    let set_options: Vec<(&str, &str)> = set_values.iter().map(|(v, l)| (v.as_str(), l.as_str())).collect();
+    let current_set = scope.question_set.map(|id| id.to_string());
     let template = BattlesPage {
         nav,
         pager: Pager::new(page_no, PER_PAGE, total, link),
         items,
         categories: choices(&category_options, q.category.as_deref()),
+        question_sets: choices(&set_options, current_set.as_deref()),
         verdicts: choices(
             &[
                 ("model_a", "A won"),
@@ -164,13 +186,61 @@ pub async fn list(
     page(template, cookie)
 }
 
+/// One judge review as the battle page shows it: in the battle's own labels.
+pub struct Review {
+    pub heading: String,
+    pub text: String,
+    pub verdict: String,
+    /// "model: score" for each side, when the judge gave scores.
+    pub scores: Option<String>,
+}
+
+impl Review {
+    /// `swapped`: the judge saw model B first, so its verdict and scores are mapped back.
+    fn new(
+        b: &BattleDetail,
+        text: &str,
+        verdict_shown: Option<&str>,
+        scores: (Option<f64>, Option<f64>),
+        swapped: bool,
+    ) -> Review {
+        let verdict_shown = verdict_shown.unwrap_or("unknown");
+        let (label, (first, second)) = if swapped {
+            let label = match verdict_shown {
+                "model_a" => "model_b",
+                "model_b" => "model_a",
+                other => other,
+            };
+            (label, (scores.1, scores.0))
+        } else {
+            (verdict_shown, scores)
+        };
+        let heading = match (b.review_2.is_some(), swapped) {
+            (false, _) => "Judge's review".to_string(),
+            (true, false) => format!("Judge's review, {} shown first", b.model_a),
+            (true, true) => format!("Judge's review, {} shown first", b.model_b),
+        };
+        Review {
+            heading,
+            text: markdown::render(text),
+            verdict: verdict(Some(label), &b.model_a, &b.model_b),
+            scores: first.zip(second).map(|(a, s)| format!("{}: {a}, {}: {s}", b.model_a, b.model_b)),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "battle.html")]
 struct BattlePage {
     nav: Nav,
     b: BattleDetail,
+    /// Rendered Markdown, sanitised.
     question: String,
     more_turns: Vec<String>,
+    reference: Option<String>,
+    answer_a: String,
+    answer_b: String,
+    reviews: Vec<Review>,
     verdict: String,
     when: String,
 }
@@ -187,10 +257,21 @@ pub async fn show(
         return Err(WebError::NotFound.into());
     }
     let turns: Vec<String> = serde_json::from_str(&b.turns).unwrap_or_default();
+    let mut reviews = Vec::new();
+    if let Some(text) = &b.review_1 {
+        reviews.push(Review::new(&b, text, b.verdict_1.as_deref(), (b.score_1_a, b.score_1_b), false));
+    }
+    if let Some(text) = &b.review_2 {
+        reviews.push(Review::new(&b, text, b.verdict_2.as_deref(), (b.score_2_a, b.score_2_b), true));
+    }
     let template = BattlePage {
         nav,
-        question: turns.first().cloned().unwrap_or_default(),
-        more_turns: turns.into_iter().skip(1).collect(),
+        question: markdown::render(turns.first().map(String::as_str).unwrap_or_default()),
+        more_turns: turns.iter().skip(1).map(|t| markdown::render(t)).collect(),
+        reference: b.reference_answer.as_deref().map(markdown::render),
+        answer_a: markdown::render(&b.answer_a),
+        answer_b: markdown::render(&b.answer_b),
+        reviews,
         verdict: verdict(b.winner.as_deref(), &b.model_a, &b.model_b),
         when: ago(b.created_at),
         b,

@@ -126,7 +126,14 @@ pub async fn show(
             baseline: board.baseline.as_ref().and_then(|b| b.rows.iter().find(|r| r.model == m.model).cloned()),
             battles_href: format!(
                 "/battles{}",
-                query(&[("model", Some(m.model.clone())), ("source", key.scope.source.clone())])
+                // The battles behind this row: the same filters as the board.
+                query(&[
+                    ("model", Some(m.model.clone())),
+                    ("source", key.scope.source.clone()),
+                    ("category", key.scope.category.clone()),
+                    ("question_set", key.scope.question_set.map(|id| id.to_string())),
+                    ("dry_run", key.scope.dry_run.then(|| "1".to_string())),
+                ])
             ),
             model: m.clone(),
         })

@@ -12,31 +12,13 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::error::PageError;
+pub use super::nav::Nav;
 use super::security::{SESSION_COOKIE, cookie, new_session_id, set_cookie};
 use super::state::AppState;
 
-/// A form whose only field is its token (sign-out, delete, cancel).
+/// A form whose only field is its token (sign-out, delete, cancel), read by `CsrfForm`.
 #[derive(serde::Deserialize)]
-pub struct CsrfForm {
-    pub csrf: String,
-}
-
-/// What the site frame needs: the active tab, the form token, and sign-in state.
-#[derive(Debug, Clone, Default)]
-pub struct Nav {
-    pub active: &'static str,
-    pub csrf: String,
-    /// An admin token is configured (writes need a sign-in).
-    pub admin_enabled: bool,
-    pub signed_in: bool,
-}
-
-impl Nav {
-    /// Whether write controls should be shown.
-    pub fn can_write(&self) -> bool {
-        !self.admin_enabled || self.signed_in
-    }
-}
+pub struct TokenOnly {}
 
 /// The frame of a page, and the session cookie to set if the visitor has none yet.
 pub fn nav(state: &AppState, headers: &HeaderMap, active: &'static str) -> (Nav, Option<HeaderValue>) {
@@ -44,7 +26,7 @@ pub fn nav(state: &AppState, headers: &HeaderMap, active: &'static str) -> (Nav,
         Some(s) if s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit()) => (s, None),
         _ => {
             let s = new_session_id();
-            let c = set_cookie(SESSION_COOKIE, &s, None);
+            let c = set_cookie(SESSION_COOKIE, &s, None, state.proxy.secure(headers));
             (s, Some(c))
         }
     };

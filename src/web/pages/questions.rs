@@ -2,14 +2,15 @@
 //! elsewhere), delete.
 
 use askama::Template;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{CsrfForm, Nav, ago, nav, page};
+use super::{Nav, TokenOnly, ago, nav, page};
 use crate::store::{QuestionSetSummary, StoredQuestion};
 use crate::web::error::{PageError, WebError};
+use crate::web::guards::{AdminPage, CsrfForm};
 use crate::web::security::check_csrf;
 use crate::web::state::AppState;
 use crate::web::{imports, uploads};
@@ -82,17 +83,31 @@ pub async fn show(
     page(QuestionSetPage { nav, set, questions, models, imported: q.imported }, cookie)
 }
 
-/// The fields of an upload form: text fields, and one file.
-struct UploadForm {
-    csrf: String,
+/// The fields of an upload form: text fields, and one file. As an extractor it reads the whole
+/// form and checks its token before the handler sees it.
+pub struct UploadForm {
     name: String,
     file_name: String,
     bytes: Vec<u8>,
 }
 
-async fn read_form(mut form: Multipart) -> Result<UploadForm, WebError> {
-    let mut out =
-        UploadForm { csrf: String::new(), name: String::new(), file_name: "upload".into(), bytes: Vec::new() };
+impl FromRequest<AppState> for UploadForm {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, PageError> {
+        let headers = request.headers().clone();
+        let multipart = Multipart::from_request(request, state)
+            .await
+            .map_err(|e| WebError::BadRequest(format!("expected a file upload form: {}", e.body_text())))?;
+        let (csrf, form) = read_form(multipart).await?;
+        check_csrf(&headers, &state.secrets, &csrf)?;
+        Ok(form)
+    }
+}
+
+async fn read_form(mut form: Multipart) -> Result<(String, UploadForm), WebError> {
+    let mut csrf = String::new();
+    let mut out = UploadForm { name: String::new(), file_name: "upload".into(), bytes: Vec::new() };
     while let Some(field) =
         form.next_field().await.map_err(|e| WebError::BadRequest(format!("unreadable form: {e}")))?
     {
@@ -111,7 +126,7 @@ async fn read_form(mut form: Multipart) -> Result<UploadForm, WebError> {
             "csrf" | "name" => {
                 let text = field.text().await.map_err(|e| WebError::BadRequest(format!("unreadable form: {e}")))?;
                 if name == "csrf" {
-                    out.csrf = text;
+                    csrf = text;
                 } else {
                     out.name = text;
                 }
@@ -119,13 +134,10 @@ async fn read_form(mut form: Multipart) -> Result<UploadForm, WebError> {
             _ => {}
         }
     }
-    Ok(out)
+    Ok((csrf, out))
 }
 
-pub async fn upload(State(state): State<AppState>, headers: HeaderMap, form: Multipart) -> Result<Response, PageError> {
-    state.admin.check_cookie(&headers, &state.secrets)?;
-    let form = read_form(form).await?;
-    check_csrf(&headers, &state.secrets, &form.csrf)?;
+pub async fn upload(State(state): State<AppState>, _: AdminPage, form: UploadForm) -> Result<Response, PageError> {
     let name = if form.name.trim().is_empty() {
         form.file_name.rsplit_once('.').map(|(stem, _)| stem.to_string()).unwrap_or(form.file_name.clone())
     } else {
@@ -140,12 +152,9 @@ pub async fn upload(State(state): State<AppState>, headers: HeaderMap, form: Mul
 pub async fn upload_answers(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
-    form: Multipart,
+    _: AdminPage,
+    form: UploadForm,
 ) -> Result<Response, PageError> {
-    state.admin.check_cookie(&headers, &state.secrets)?;
-    let form = read_form(form).await?;
-    check_csrf(&headers, &state.secrets, &form.csrf)?;
     let (answers, models) = imports::answers(&state, id, &form.bytes, &form.file_name).await?;
     Ok(Redirect::to(&format!("/questions/{id}?imported={answers}+answers+from+{models}+models")).into_response())
 }
@@ -153,11 +162,9 @@ pub async fn upload_answers(
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<CsrfForm>,
+    _: AdminPage,
+    _: CsrfForm<TokenOnly>,
 ) -> Result<Response, PageError> {
-    state.admin.check_cookie(&headers, &state.secrets)?;
-    check_csrf(&headers, &state.secrets, &form.csrf)?;
     if !state.store.delete_question_set(id).await? {
         return Err(WebError::NotFound.into());
     }

@@ -3,23 +3,24 @@
 use std::path::PathBuf;
 
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{CsrfForm, Nav, ago, nav, page};
+use super::{Nav, TokenOnly, ago, nav, page};
 use crate::arena::ArenaSummary;
 use crate::config::ModelSpec;
 use crate::store::{QuestionSetSummary, RunRow};
 use crate::web::error::{PageError, WebError};
+use crate::web::guards::{AdminPage, CsrfForm};
 use crate::web::runs::{RunRequest, start};
-use crate::web::security::check_csrf;
 use crate::web::state::AppState;
 
 pub struct RunItem {
     pub run: RunRow,
+    /// The status as shown: `interrupted` for a run whose process stopped beating.
+    pub status: String,
     pub when: String,
     pub percent: i64,
 }
@@ -27,7 +28,7 @@ pub struct RunItem {
 impl RunItem {
     fn new(run: RunRow) -> RunItem {
         let percent = if run.progress_total > 0 { run.progress_done * 100 / run.progress_total } else { 0 };
-        RunItem { when: ago(run.created_at), percent, run }
+        RunItem { status: run.shown_status().to_string(), when: ago(run.created_at), percent, run }
     }
 }
 
@@ -43,6 +44,10 @@ struct RunsPage {
     runs: Vec<RunItem>,
     question_sets: Vec<QuestionSetSummary>,
     candidates: Vec<CandidateOption>,
+    /// The configured judges: name and what they are.
+    judges: Vec<(String, String)>,
+    /// The demo model is being fetched, or could not be.
+    demo_model: Option<String>,
 }
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
@@ -70,15 +75,24 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<R
             candidates.push(CandidateOption { name, description: "stored answers".into() });
         }
     }
-    let template = RunsPage { nav, runs, question_sets: state.store.list_question_sets().await?, candidates };
+    let judges = state.judges.iter().map(|j| (j.name.clone(), format!("{} at {}", j.model, j.api_base()))).collect();
+    let template = RunsPage {
+        nav,
+        runs,
+        question_sets: state.store.list_question_sets().await?,
+        candidates,
+        judges,
+        demo_model: state.demo_model.get(),
+    };
     page(template, cookie)
 }
 
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, PageError> {
-    state.admin.check_cookie(&headers, &state.secrets)?;
-    let (request, csrf) = RunRequest::from_form(&body);
-    check_csrf(&headers, &state.secrets, csrf.as_deref().unwrap_or(""))?;
-    let id = start(&state, &request).await?;
+pub async fn create(
+    State(state): State<AppState>,
+    _: AdminPage,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let id = start(&state, &RunRequest::from_form(fields)).await?;
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
 }
 
@@ -111,7 +125,7 @@ pub async fn show(
         .map(|s| run_files(&run, s).into_iter().map(|(n, path)| (n, file_name(&path))).collect())
         .unwrap_or_default();
     let summary = json.and_then(|v| serde_json::to_string_pretty(&v).ok());
-    let active = run.status == "queued" || run.status == "running";
+    let active = (run.status == "queued" || run.status == "running") && !run.interrupted();
     page(RunPage { nav, facts, files, summary, active, item: RunItem::new(run) }, cookie)
 }
 
@@ -148,19 +162,61 @@ pub async fn file(State(state): State<AppState>, Path((id, n)): Path<(i64, usize
     };
     let name = file_name(&path).replace(['"', '\\'], "_");
     let disposition = format!("{disposition}; filename=\"{name}\"");
-    Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], body)
+    // A report carries its style inline (it is also opened from disk); it holds no script, and
+    // this policy lets none run.
+    let policy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'";
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_SECURITY_POLICY, policy.to_string()),
+        ],
+        body,
+    )
         .into_response())
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<CsrfForm>,
+    _: AdminPage,
+    _: CsrfForm<TokenOnly>,
 ) -> Result<Response, PageError> {
-    state.admin.check_cookie(&headers, &state.secrets)?;
-    check_csrf(&headers, &state.secrets, &form.csrf)?;
     state.store.run(id).await?.ok_or(WebError::NotFound)?;
     state.store.request_cancel(id).await?;
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}
+
+/// Resumes an interrupted run in this server's worker.
+pub async fn resume(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    _: AdminPage,
+    _: CsrfForm<TokenOnly>,
+) -> Result<Response, PageError> {
+    interrupted_run(&state, id).await?;
+    state.store.resume_run(id).await?;
+    state.jobs.notify();
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}
+
+/// Gives up on an interrupted run.
+pub async fn dismiss(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    _: AdminPage,
+    _: CsrfForm<TokenOnly>,
+) -> Result<Response, PageError> {
+    interrupted_run(&state, id).await?;
+    state.store.dismiss_run(id).await?;
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}
+
+/// Only a run whose process is gone may be resumed or dismissed: a live one is cancelled.
+async fn interrupted_run(state: &AppState, id: i64) -> Result<RunRow, WebError> {
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    if !run.interrupted() {
+        return Err(WebError::Conflict(format!("run {id} is {}, not interrupted", run.status)));
+    }
+    Ok(run)
 }

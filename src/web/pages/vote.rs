@@ -1,9 +1,7 @@
 //! `/vote`: anonymous side-by-side battles, decided by people.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -11,7 +9,8 @@ use serde::Deserialize;
 use super::{Nav, nav, page};
 use crate::store::VoteBattle;
 use crate::web::error::{PageError, WebError};
-use crate::web::security::check_csrf;
+use crate::web::guards::{ClientIp, CsrfForm};
+use crate::web::markdown;
 use crate::web::state::AppState;
 use crate::web::voting;
 
@@ -29,28 +28,42 @@ pub fn parse_set(v: &Option<String>) -> Result<Option<i64>, WebError> {
     }
 }
 
+/// A battle's texts as Markdown rendered to sanitised HTML.
+pub struct Rendered {
+    pub question: String,
+    pub answer_a: String,
+    pub answer_b: String,
+}
+
 #[derive(Template)]
 #[template(path = "vote.html")]
 struct VotePage {
     nav: Nav,
-    battle: Option<VoteBattle>,
+    battle: Option<(VoteBattle, Rendered)>,
     question_set: Option<i64>,
 }
 
 pub async fn show(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Query(q): Query<VoteQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "vote");
     let question_set = parse_set(&q.question_set)?;
-    let battle = voting::next_battle(&state, question_set).await?;
+    let battle = voting::next_battle(&state, question_set, client).await?.map(|b| {
+        let html = Rendered {
+            question: markdown::render(&b.question),
+            answer_a: markdown::render(&b.answer_a),
+            answer_b: markdown::render(&b.answer_b),
+        };
+        (b, html)
+    });
     page(VotePage { nav, battle, question_set }, cookie)
 }
 
 #[derive(Deserialize)]
 pub struct VoteForm {
-    csrf: String,
     winner: String,
     question_set: Option<String>,
 }
@@ -68,17 +81,16 @@ struct VoteResultPage {
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<VoteForm>,
+    CsrfForm(form): CsrfForm<VoteForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&headers, &state.secrets, &form.csrf)?;
     let next = match parse_set(&form.question_set)? {
         Some(s) => format!("/vote?question_set={s}"),
         None => "/vote".into(),
     };
-    let (model_a, model_b) = voting::cast(&state, id, &form.winner, client.ip()).await?;
+    let (model_a, model_b) = voting::cast(&state, id, &form.winner, client).await?;
     let (nav, cookie) = nav(&state, &headers, "vote");
     let choice = match form.winner.as_str() {
         "model_a" => format!("A ({model_a}) is better"),

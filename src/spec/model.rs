@@ -5,11 +5,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::llm::demo;
-
 /// The OpenAI API, used when neither the config nor `OPENAI_BASE_URL` names another server.
 pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
 pub const DEFAULT_API_KEY_ENV: &str = "OPENAI_API_KEY";
+
+/// The demo model's file name: SmolLM2-135M-Instruct, fetched on first use.
+pub const DEMO_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// True when `path` names the demo model file (wherever it is meant to live).
+pub fn is_demo_model_path(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == DEMO_MODEL_FILE)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "backend", rename_all = "snake_case")]
@@ -27,6 +33,39 @@ impl ModelSpec {
             ModelSpec::Remote { api_base, model, .. } => format!("{model} at {api_base}"),
         }
     }
+
+    /// What tells this model apart from another of the same name: the endpoint (its base URL,
+    /// without a trailing slash), or the model file (its size and a digest of its first and
+    /// last mebibyte, cheap even for a file of many gigabytes, and the same wherever it is copied).
+    pub fn identity(&self) -> String {
+        match self {
+            ModelSpec::Remote { api_base, model, .. } => format!("remote {} {model}", api_base.trim_end_matches('/')),
+            ModelSpec::Local { path } => match file_digest(path) {
+                Ok(digest) => format!("file {digest}"),
+                Err(_) => format!("path {}", path.display()),
+            },
+        }
+    }
+}
+
+fn file_digest(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    const PART: u64 = 1 << 20;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut hasher = Sha256::new();
+    hasher.update(len.to_le_bytes());
+    let mut buf = Vec::with_capacity(PART as usize);
+    file.by_ref().take(PART).read_to_end(&mut buf)?;
+    hasher.update(&buf);
+    if len > PART {
+        buf.clear();
+        file.seek(SeekFrom::Start(len.saturating_sub(PART).max(PART)))?;
+        file.take(PART).read_to_end(&mut buf)?;
+        hasher.update(&buf);
+    }
+    Ok(format!("{len}:{}", hex::encode(&hasher.finalize()[..16])))
 }
 
 /// Why a `model_id_or_path` could not be turned into a local model file.
@@ -92,7 +131,7 @@ pub fn resolve_local_model(value: &str, base_dir: &Path) -> Result<PathBuf, Loca
             _ => Err(LocalModelError::SeveralGgufInFolder(path, ggufs)),
         };
     }
-    if demo::is_demo_model_path(&path) {
+    if is_demo_model_path(&path) {
         return Ok(path);
     }
     if looks_like_hub_id(value) {

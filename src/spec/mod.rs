@@ -1,0 +1,11 @@
+//! What configs and model back ends share: where a model runs and what it is asked to
+//! generate with. It depends on nothing else in jury, so `config` and `llm` both build on it.
+
+mod generation;
+mod model;
+
+pub use generation::GenerationSettings;
+pub use model::{
+    DEFAULT_API_KEY_ENV, DEMO_MODEL_FILE, LocalModelError, ModelSpec, OPENAI_DEFAULT_BASE, is_demo_model_path,
+    resolve_local_model,
+};
