@@ -13,7 +13,7 @@ use super::guards::{AdminApi, ApiWrite, ClientIp};
 use super::imports;
 use super::leaderboard::BoardQuery;
 use super::pages::vote::{VoteQuery, parse_set};
-use super::runs::{RunRequest, start};
+use super::runs::{RunRequest, interrupted_run, start};
 use super::state::AppState;
 use super::uploads;
 use super::voting;
@@ -226,6 +226,23 @@ pub async fn cancel_run(State(state): State<AppState>, _: AdminApi, Path(id): Pa
     state.store.request_cancel(id).await?;
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
     Ok((StatusCode::ACCEPTED, Json(run_json(&run))).into_response())
+}
+
+/// Resumes an interrupted run in this server's worker (its process died; what it stored is kept).
+pub async fn resume_run(State(state): State<AppState>, _: AdminApi, Path(id): Path<i64>) -> ApiResult {
+    interrupted_run(&state, id).await?;
+    state.store.resume_run(id).await?;
+    state.jobs.notify();
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    Ok((StatusCode::ACCEPTED, Json(run_json(&run))).into_response())
+}
+
+/// Gives up on an interrupted run.
+pub async fn dismiss_run(State(state): State<AppState>, _: AdminApi, Path(id): Path<i64>) -> ApiResult {
+    interrupted_run(&state, id).await?;
+    state.store.dismiss_run(id).await?;
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    Ok(Json(run_json(&run)).into_response())
 }
 
 /// Every decided real battle as FastChat clean battle JSON, so other tools can rate them.

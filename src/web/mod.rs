@@ -283,6 +283,8 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/api/vote/{id}", post(api::vote))
         .route("/api/runs", post(api::create_run))
         .route("/api/runs/{id}", get(api::get_run).delete(api::cancel_run))
+        .route("/api/runs/{id}/resume", post(api::resume_run))
+        .route("/api/runs/{id}/dismiss", post(api::dismiss_run))
         .route("/api/battles/export", get(api::export_battles))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024))

@@ -232,6 +232,16 @@ pub async fn start(state: &AppState, request: &RunRequest) -> Result<i64, WebErr
     Ok(id)
 }
 
+/// The run, if it may be resumed or dismissed: only one whose process is gone (a live run is
+/// cancelled instead).
+pub async fn interrupted_run(state: &AppState, id: i64) -> Result<crate::store::RunRow, WebError> {
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    if !run.interrupted() {
+        return Err(WebError::Conflict(format!("run {id} is {}, not interrupted", run.status)));
+    }
+    Ok(run)
+}
+
 /// What a run may choose as its judge.
 pub fn judge_names(state: &AppState) -> Vec<String> {
     let mut names = vec![DRY_RUN_JUDGE.to_string(), LOCAL_JUDGE.to_string()];

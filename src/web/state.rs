@@ -141,3 +141,34 @@ impl DemoModelStatus {
         self.0.lock().expect("not poisoned").clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_whose_limit_is_full_again_are_forgotten() {
+        // 1,000 a second: a client is back to a full allowance a millisecond after a request.
+        let limiter = ClientLimiter::per_minute(60_000, "requests");
+        for i in 0..50u8 {
+            limiter.check(IpAddr::from([10, 0, 0, i])).unwrap();
+        }
+        assert_eq!(limiter.tracked(), 50);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        limiter.prune();
+        assert_eq!(limiter.tracked(), 0);
+    }
+
+    #[test]
+    fn limits_refuse_with_the_wait_in_seconds() {
+        let limiter = ClientLimiter::per_minute(2, "votes");
+        let client = IpAddr::from([10, 0, 0, 1]);
+        assert!(limiter.check(client).is_ok() && limiter.check(client).is_ok());
+        match limiter.check(client) {
+            Err(WebError::TooManyRequests("votes", wait)) => assert!((1..=30).contains(&wait), "{wait}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(limiter.check(IpAddr::from([10, 0, 0, 2])).is_ok(), "another client has its own allowance");
+        assert!(ClientLimiter::per_minute(0, "none").check(client).is_ok());
+    }
+}

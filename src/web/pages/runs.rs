@@ -14,7 +14,7 @@ use crate::config::ModelSpec;
 use crate::store::{QuestionSetSummary, RunRow};
 use crate::web::error::{PageError, WebError};
 use crate::web::guards::{AdminPage, CsrfForm};
-use crate::web::runs::{RunRequest, start};
+use crate::web::runs::{RunRequest, interrupted_run, start};
 use crate::web::state::AppState;
 
 pub struct RunItem {
@@ -210,13 +210,4 @@ pub async fn dismiss(
     interrupted_run(&state, id).await?;
     state.store.dismiss_run(id).await?;
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
-}
-
-/// Only a run whose process is gone may be resumed or dismissed: a live one is cancelled.
-async fn interrupted_run(state: &AppState, id: i64) -> Result<RunRow, WebError> {
-    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
-    if !run.interrupted() {
-        return Err(WebError::Conflict(format!("run {id} is {}, not interrupted", run.status)));
-    }
-    Ok(run)
 }
