@@ -7,12 +7,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-/// strong's answers carry the marker the mock judge prefers.
-fn write_pair(dir: &std::path::Path, n: usize) {
-    write(&dir.join("answers/strong.jsonl"), &answers("strong", n, |i| format!("GOOD answer {i}")));
-    write(&dir.join("answers/weak.jsonl"), &answers("weak", n, |i| format!("bad answer {i}")));
-}
-
 async fn battles(db: &str, dry_run: bool) -> Vec<(String, String, f64)> {
     let pool = open_db(db).await;
     sqlx::query_as::<_, (String, String, f64)>(
@@ -28,21 +22,10 @@ async fn battles(db: &str, dry_run: bool) -> Vec<(String, String, f64)> {
 #[tokio::test]
 async fn a_dry_run_never_seeds_a_real_run_even_when_the_cache_file_is_the_review_file() {
     let dir = tempfile::tempdir().unwrap();
-    write_pair(dir.path(), 4);
+    write_strong_and_weak(dir.path(), 4);
     let judge = MockJudge::start(prefer("GOOD")).await;
     // As the shipped cfg_pairwise_baseline.yaml (and upstream) does: cache_file = review_file.
-    let cfg = write(
-        &dir.path().join("cfg.yaml"),
-        &review_config(
-            &judge.base_url(),
-            "pairwise",
-            "null",
-            &["answers/strong.jsonl", "answers/weak.jsonl"],
-            "",
-            "  cache_file: reviews/review.jsonl",
-            "['pairwise']",
-        ),
-    );
+    let cfg = strong_vs_weak_config(dir.path(), &judge.base_url(), "null", "  cache_file: reviews/review.jsonl");
     let db = db_url(dir.path());
     let dry = run_config(&cfg, &db, true, 2).await;
     assert!(dry.succeeded(), "{:?}", dry.error);
@@ -82,7 +65,7 @@ async fn a_dry_run_never_seeds_a_real_run_even_when_the_cache_file_is_the_review
 #[tokio::test]
 async fn seeded_verdicts_keep_their_weights_and_scores_and_old_dry_run_lines_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    write_pair(dir.path(), 3);
+    write_strong_and_weak(dir.path(), 3);
     let question = |i: usize| format!("Question number {i}?");
     let old = [
         // Five-level verdicts, both orders agreeing that strong is much better.
@@ -103,18 +86,7 @@ async fn seeded_verdicts_keep_their_weights_and_scores_and_old_dry_run_lines_are
     ];
     write(&dir.path().join("old.jsonl"), &old.iter().map(|v| v.to_string() + "\n").collect::<String>());
     let judge = MockJudge::start(prefer("GOOD")).await;
-    let cfg = write(
-        &dir.path().join("cfg.yaml"),
-        &review_config(
-            &judge.base_url(),
-            "pairwise",
-            "swap_position",
-            &["answers/strong.jsonl", "answers/weak.jsonl"],
-            "",
-            "  cache_file: old.jsonl",
-            "['pairwise']",
-        ),
-    );
+    let cfg = strong_vs_weak_config(dir.path(), &judge.base_url(), "swap_position", "  cache_file: old.jsonl");
     let db = db_url(dir.path());
     let summary = run_config(&cfg, &db, false, 2).await;
     assert!(summary.succeeded(), "{:?}", summary.error);
@@ -136,20 +108,14 @@ async fn seeded_verdicts_keep_their_weights_and_scores_and_old_dry_run_lines_are
 #[test]
 fn a_review_file_that_cannot_be_written_fails_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    write_pair(dir.path(), 2);
+    write_strong_and_weak(dir.path(), 2);
     let judge = MockJudge::start_in_background(prefer("GOOD"));
     // /dev/full opens, and every write to it fails (no space left).
-    let text = review_config(
-        &judge.base_url(),
-        "pairwise",
-        "null",
-        &["answers/strong.jsonl", "answers/weak.jsonl"],
-        "",
-        "",
-        "['pairwise']",
-    )
-    .replace("review_file: reviews/review.jsonl", "review_file: /dev/full");
-    let cfg = write(&dir.path().join("cfg.yaml"), &text);
+    let cfg = strong_vs_weak_config(dir.path(), &judge.base_url(), "null", "");
+    write(
+        &cfg,
+        &std::fs::read_to_string(&cfg).unwrap().replace("review_file: reviews/review.jsonl", "review_file: /dev/full"),
+    );
     let out = run(jury().arg("arena").arg("-c").arg(&cfg).arg("--db").arg(db_url(dir.path())).arg("--no-progress"));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("/dev/full"), "{}", stderr(&out));
@@ -164,14 +130,11 @@ fn a_review_file_that_cannot_be_written_fails_the_run() {
 #[tokio::test]
 async fn another_server_with_the_same_model_name_is_another_judge() {
     let dir = tempfile::tempdir().unwrap();
-    write_pair(dir.path(), 3);
+    write_strong_and_weak(dir.path(), 3);
     let first = MockJudge::start(prefer("GOOD")).await;
     let second = MockJudge::start(prefer("GOOD")).await;
-    let config = |base: &str| {
-        review_config(base, "pairwise", "null", &["answers/strong.jsonl", "answers/weak.jsonl"], "", "", "['pairwise']")
-    };
     let db = db_url(dir.path());
-    let cfg = write(&dir.path().join("cfg.yaml"), &config(&first.base_url()));
+    let cfg = strong_vs_weak_config(dir.path(), &first.base_url(), "null", "");
     assert!(run_config(&cfg, &db, false, 2).await.succeeded());
     assert_eq!(first.call_count(), 3);
     // The same server again: everything from the cache.
@@ -179,7 +142,7 @@ async fn another_server_with_the_same_model_name_is_another_judge() {
     assert_eq!(again.reviews.as_ref().unwrap().cache_hits, 3);
     assert_eq!(first.call_count(), 3);
     // Another server answering as "mock-judge" is asked afresh.
-    write(&cfg, &config(&second.base_url()));
+    strong_vs_weak_config(dir.path(), &second.base_url(), "null", "");
     let other = run_config(&cfg, &db, false, 2).await;
     assert_eq!(other.reviews.as_ref().unwrap().cache_hits, 0);
     assert_eq!(second.call_count(), 3);

@@ -256,20 +256,8 @@ async fn a_killed_command_line_run_shows_as_interrupted_and_can_be_resumed_or_di
         };
     let server = TestServer::start(Settings::default()).await;
     let dir = server.dir.path().join("cli");
-    write(&dir.join("answers/strong.jsonl"), &answers("strong", 2, |i| format!("GOOD answer {i}")));
-    write(&dir.join("answers/weak.jsonl"), &answers("weak", 2, |i| format!("bad answer {i}")));
-    let cfg = write(
-        &dir.join("cfg.yaml"),
-        &review_config(
-            &judge.base_url(),
-            "pairwise",
-            "null",
-            &["answers/strong.jsonl", "answers/weak.jsonl"],
-            "",
-            "",
-            "['pairwise']",
-        ),
-    );
+    write_strong_and_weak(&dir, 2);
+    let cfg = strong_vs_weak_config(&dir, &judge.base_url(), "null", "");
     let mut child = jury().arg("arena").arg("-c").arg(&cfg).arg("--db").arg(&server.db).spawn().unwrap();
     let t = Instant::now();
     while judge.call_count() < 1 {

@@ -101,6 +101,21 @@ pub fn review_config(
     )
 }
 
+/// Answer files for `strong` (whose answers carry the marker the mock judge prefers) and `weak`.
+pub fn write_strong_and_weak(dir: &Path, n: usize) {
+    write(&dir.join("answers/strong.jsonl"), &answers("strong", n, |i| format!("GOOD answer {i}")));
+    write(&dir.join("answers/weak.jsonl"), &answers("weak", n, |i| format!("bad answer {i}")));
+}
+
+/// `dir/cfg.yaml`: a pairwise review of strong against weak by the judge at `judge_url`.
+pub fn strong_vs_weak_config(dir: &Path, judge_url: &str, bias: &str, extra_reviews: &str) -> PathBuf {
+    let targets = ["answers/strong.jsonl", "answers/weak.jsonl"];
+    write(
+        &dir.join("cfg.yaml"),
+        &review_config(judge_url, "pairwise", bias, &targets, "", extra_reviews, "['pairwise']"),
+    )
+}
+
 /// Loads and runs a config in-process, as `jury arena` would.
 pub async fn run_config(config_path: &Path, db: &str, dry_run: bool, concurrency: usize) -> jury::arena::ArenaSummary {
     let config = jury::config::load_arena_config(config_path).unwrap_or_else(|e| panic!("config: {e}"));
