@@ -384,7 +384,9 @@ async fn dry_run_asks_no_judge_and_never_mixes_with_real_verdicts() {
     let dry = run_config(&cfg, &db, true, 4).await;
     assert!(dry.dry_run && dry.succeeded());
     assert_eq!(judge.call_count(), 0, "a dry run calls no judge");
-    let records = read_jsonl(&dir.path().join("reviews/review.jsonl"));
+    // Its reviews go beside the real ones, never over them.
+    assert!(!dir.path().join("reviews/review.jsonl").exists());
+    let records = read_jsonl(&dir.path().join("reviews/review.dry-run.jsonl"));
     assert_eq!(records.len(), 18);
     let wins: BTreeSet<&str> = records.iter().map(|r| r["win"].as_str().unwrap()).collect();
     assert!(wins.contains("tie"), "dry-run verdicts include ties: {wins:?}");

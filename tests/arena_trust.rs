@@ -30,21 +30,26 @@ async fn a_dry_run_never_seeds_a_real_run_even_when_the_cache_file_is_the_review
     let dry = run_config(&cfg, &db, true, 2).await;
     assert!(dry.succeeded(), "{:?}", dry.error);
     assert_eq!(judge.call_count(), 0);
-    // Every line, report and stored battle of the dry run carries its mark.
-    let lines = read_jsonl(&dir.path().join("reviews/review.jsonl"));
+    // Every line, report and stored battle of the dry run carries its mark; its files go beside
+    // the real ones, so a real review file that is also the cache file is never overwritten.
+    assert!(!dir.path().join("reviews/review.jsonl").exists());
+    let lines = read_jsonl(&dir.path().join("reviews/review.dry-run.jsonl"));
     assert_eq!(lines.len(), 4);
     assert!(lines.iter().all(|l| l["dry_run"] == true), "{lines:?}");
     let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/rating.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/rating.dry-run.json")).unwrap())
+            .unwrap();
     assert_eq!(report["dry_run"], true);
-    let csv = std::fs::read_to_string(dir.path().join("reports/rating.csv")).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("reports/rating.dry-run.csv")).unwrap();
     assert!(
         csv.lines().next().unwrap().ends_with(",Dry_Run") && csv.lines().nth(1).unwrap().ends_with(",true"),
         "{csv}"
     );
-    let html = std::fs::read_to_string(dir.path().join("reports/rating.html")).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("reports/rating.dry-run.html")).unwrap();
     assert!(html.contains("Dry run."), "the page says so");
     assert_eq!(battles(&db, true).await.len(), 4);
+    // Even a dry-run file named as the cache file is not reused: its lines carry the mark.
+    std::fs::copy(dir.path().join("reviews/review.dry-run.jsonl"), dir.path().join("reviews/review.jsonl")).unwrap();
 
     // The real run asks the judge for every pair: nothing of the dry run is reused.
     let real = run_config(&cfg, &db, false, 2).await;
@@ -60,6 +65,10 @@ async fn a_dry_run_never_seeds_a_real_run_even_when_the_cache_file_is_the_review
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("reports/rating.json")).unwrap()).unwrap();
     assert_eq!(report["dry_run"], false);
+    // A later dry run leaves the real review file as it is.
+    let real_file = std::fs::read_to_string(dir.path().join("reviews/review.jsonl")).unwrap();
+    assert!(run_config(&cfg, &db, true, 2).await.succeeded());
+    assert_eq!(std::fs::read_to_string(dir.path().join("reviews/review.jsonl")).unwrap(), real_file);
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ rating_gen:
     // Greedy decoding is deterministic; SmolLM2 knows Paris.
     let greedy = read_jsonl(&dir.path().join("answers/greedy.jsonl"));
     assert!(greedy[0]["answer"].as_str().unwrap().contains("Paris"), "{}", greedy[0]["answer"]);
-    assert_eq!(read_jsonl(&dir.path().join("reviews/review.jsonl")).len(), 2);
+    assert_eq!(read_jsonl(&dir.path().join("reviews/review.dry-run.jsonl")).len(), 2);
 
     // A second run reuses the stored answers: nothing is generated again.
     let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--dry-run").arg("--db").arg(&db).arg("--json"));

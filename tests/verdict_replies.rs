@@ -467,6 +467,52 @@ Correction: I mixed up the two outputs. model_b is the one that includes the cit
 ]
 ```"#,
         ),
+        // ---- Reminders in every format, and conditions that are not reminders ----
+        pair("abc_if_that_is_no_condition_on_the_answers", Abc, Side(ModelB)).reply(
+            r#"On style alone, Assistant A's answer would normally earn [[A]] from me: it is warmer and better organised.
+However, it gets the boiling point of water at altitude wrong, and Assistant B does not.
+
+My final verdict is [[B]] if only because accuracy matters more than tone here."#,
+        ),
+        pair("five_arena_hard_numbered_options_after_verdict", FiveLevel, Weighted(ModelB, 1.0)).reply(
+            r#"Assistant B's proof handles the base case that Assistant A skips, though both reach the right bound.
+
+My final verdict is: [[B>A]]
+
+For reference, the options were:
+1. Assistant A is significantly better: [[A>>B]]
+2. Assistant A is slightly better: [[A>B]]
+3. Tie, relatively the same: [[A=B]]
+4. Assistant B is slightly better: [[B>A]]
+5. Assistant B is significantly better: [[B>>A]]"#,
+        ),
+        pair("five_example_output_echoed_after_verdict", FiveLevel, Weighted(ModelA, 3.0)).reply(
+            r#"Assistant A gives a working SQL query with an index suggestion; Assistant B's query does not run.
+
+Final verdict: [[A>>B]]
+
+Example output: "My final verdict is tie: [[A=B]]"."#,
+        ),
+        single("one_score_format_echoed_after_rating", OneScore, Score(8.0)).reply(
+            r#"The answer explains photosynthesis correctly and at the right level for a child, with one vague sentence.
+
+Rating: [[8]]
+
+(Required format: [[7]])"#,
+        ),
+        pair("json_example_after_verdict", Json, Side(ModelA)).reply(
+            r#"```json
+{"winner": "A", "reason": "A cites the correct statute; B invents one."}
+```
+Note: the expected form was, e.g. {"winner": "B"}, with a reason."#,
+        ),
+        pair("two_scores_example_after_verdict", TwoScores, Scores(ModelA, [8.0, 6.0])).reply(
+            r#"Assistant 1 is accurate and complete; Assistant 2 misses the second part of the question.
+
+[[8, 6]]
+
+The format asked for [[rating_a, rating_b]], for example [[3, 9]]."#,
+        ),
         pair("rank_small_model_echoes_template_after_list", Ranking, Side(ModelA)).reply(
             r#"[{'model': 'model_a', 'rank': 1}, {'model': 'model_b', 'rank': 2}]
 The output is a list of the models and the rank of the models. The format is

@@ -152,6 +152,13 @@ pub async fn run_arena(
     options: &ArenaOptions,
 ) -> Result<ArenaSummary, ArenaError> {
     let started = Instant::now();
+    let dry_run_config;
+    let config = if options.dry_run {
+        dry_run_config = config.for_dry_run();
+        &dry_run_config
+    } else {
+        config
+    };
     // Read every input before anything is generated or paid for.
     let questions = match &config.question_file {
         Some(file) => Some(read_questions(file)?),

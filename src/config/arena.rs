@@ -152,6 +152,26 @@ impl ArenaConfig {
     pub fn enabled_candidates(&self) -> impl Iterator<Item = &Candidate> {
         self.candidates.iter().filter(|c| c.enable)
     }
+
+    /// The config a dry run follows: its reviews and reports go beside the real ones, with
+    /// `.dry-run` in their names (`review.dry-run.jsonl`, `rating.dry-run.csv`), so a dry run
+    /// never overwrites a real run's files (a `cache_file` may be the review file itself).
+    pub fn for_dry_run(&self) -> ArenaConfig {
+        let mut config = self.clone();
+        config.reviews.review_file = config.reviews.review_file.as_deref().map(dry_run_path);
+        config.rating.report_file = config.rating.report_file.as_deref().map(dry_run_path);
+        config
+    }
+}
+
+/// `dir/name.ext` → `dir/name.dry-run.ext`.
+pub fn dry_run_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.dry-run.{}", ext.to_string_lossy()),
+        None => format!("{stem}.dry-run"),
+    };
+    path.with_file_name(name)
 }
 
 /// Turns the raw YAML into a validated config, collecting every problem with its line.

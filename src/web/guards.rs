@@ -49,7 +49,13 @@ impl FromRequestParts<AppState> for ApiWrite {
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
         let has = |name| parts.headers.get(name).is_some_and(|v| !v.is_empty());
-        if has(API_WRITE_HEADER) || has(header::AUTHORIZATION.as_str()) {
+        // Only a bearer token: browsers attach Basic credentials (a proxy's) to any request.
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
+        if has(API_WRITE_HEADER) || bearer {
             Ok(ApiWrite)
         } else {
             Err(WebError::Forbidden(format!(

@@ -1,16 +1,20 @@
 //! Requests must name this site and, when they change something, come from its own pages.
 //!
-//! - **Host** (DNS rebinding): a page on another site can make a browser send requests to
-//!   127.0.0.1 under the other site's name. A server on a loopback address answers only to
-//!   loopback names (`localhost`, `127.0.0.1`, `[::1]`) and the names in `JURY_ALLOWED_HOSTS`;
-//!   one on another address, to the names listed there, when there are any.
+//! - **Host** (DNS rebinding): a page on another site can point its own name at this server and
+//!   have a visitor's browser send it requests that look same-origin. So a request must name the
+//!   server by an IP address, a loopback name (`localhost`) or a name listed in
+//!   `JURY_ALLOWED_HOSTS`. Only a server with an admin token and no list answers to any name:
+//!   there a rebound page can read what is public anyway, and cannot write without the token.
 //! - **Origin**: a write (POST, PUT, PATCH, DELETE) whose `Origin` is another origin, or that
-//!   the browser marks as not same-origin (`Sec-Fetch-Site`), is refused, whatever its token.
+//!   the browser marks as not same-origin (`Sec-Fetch-Site`), is refused, whatever it carries.
+//!
+//! Behind a trusted reverse proxy (`--client-ip-header`), the host the browser asked for is the
+//! proxy's `X-Forwarded-Host` when it sends one.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::{Request, State};
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -19,39 +23,48 @@ use super::state::AppState;
 
 #[derive(Clone, Debug)]
 pub struct HostCheck {
-    /// Lower-case host names (no port) the site answers to; empty: any.
+    /// Lower-case host names (no port) the site answers to besides IP addresses and loopback names.
     allowed: Vec<String>,
-    loopback: bool,
+    /// Any name is answered to (an admin token guards writes, and no list was given).
+    any_name: bool,
+    /// Believe `X-Forwarded-Host` (a trusted proxy is in front).
+    behind_proxy: bool,
 }
 
 impl HostCheck {
-    pub fn new(addr: SocketAddr, extra: &[String]) -> HostCheck {
-        let loopback = addr.ip().is_loopback();
-        let mut allowed: Vec<String> = extra
+    pub fn new(extra: &[String], admin_token: bool, behind_proxy: bool) -> HostCheck {
+        let allowed: Vec<String> = extra
             .iter()
             .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
             .filter(|h| !h.is_empty())
             .collect();
-        if loopback || !allowed.is_empty() {
-            allowed.push(addr.ip().to_string());
-        }
-        HostCheck { allowed, loopback }
+        HostCheck { any_name: admin_token && allowed.is_empty(), allowed, behind_proxy }
     }
 
-    /// Whether Host headers are checked at all.
-    pub fn checks(&self) -> bool {
-        self.loopback || !self.allowed.is_empty()
+    /// Whether names other than IP addresses and loopback names are refused unless listed.
+    pub fn checks_names(&self) -> bool {
+        !self.any_name
     }
 
     fn allows(&self, host: &str) -> bool {
-        if !self.checks() {
-            return true;
-        }
         let name = host_name(host);
-        if self.loopback && is_loopback_name(&name) {
-            return true;
-        }
-        self.allowed.contains(&name)
+        self.any_name
+            || name.parse::<IpAddr>().is_ok()
+            || name == "localhost"
+            || name.ends_with(".localhost")
+            || self.allowed.contains(&name)
+    }
+
+    /// The host the browser asked for.
+    fn requested_host(&self, headers: &HeaderMap) -> String {
+        let get = |name| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+        };
+        let forwarded = if self.behind_proxy { get("x-forwarded-host").filter(|h| !h.is_empty()) } else { None };
+        forwarded.or_else(|| get(header::HOST.as_str())).unwrap_or_default()
     }
 }
 
@@ -67,10 +80,6 @@ fn host_name(host: &str) -> String {
     }
 }
 
-fn is_loopback_name(name: &str) -> bool {
-    name == "localhost" || name.ends_with(".localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// `scheme://host[:port]` → `host[:port]`, lower case.
 fn origin_authority(origin: &str) -> Option<String> {
     let rest = origin.split_once("://")?.1;
@@ -79,7 +88,7 @@ fn origin_authority(origin: &str) -> Option<String> {
 
 pub async fn check_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let host = state.hosts.requested_host(headers);
     let refusal = if !state.hosts.allows(&host) {
         Some(format!("this server does not answer to the host {host:?}; add it to JURY_ALLOWED_HOSTS if it should"))
     } else if is_write(request.method()) {
@@ -109,24 +118,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_servers_answer_to_loopback_names_only() {
-        let check = HostCheck::new("127.0.0.1:8080".parse().unwrap(), &[]);
-        for host in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST", "[::1]:8080", "app.localhost:80", "127.0.0.2"] {
+    fn without_a_token_only_addresses_loopback_and_listed_names_are_answered() {
+        let check = HostCheck::new(&[], false, false);
+        for host in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST", "[::1]:8080", "app.localhost:80", "10.1.2.3"] {
             assert!(check.allows(host), "{host}");
         }
         for host in ["evil.example:8080", "evil.example", "127.0.0.1.evil.example", ""] {
             assert!(!check.allows(host), "{host}");
         }
+        let listed = HostCheck::new(&["jury.example.org".into()], false, false);
+        assert!(listed.allows("Jury.Example.Org:443") && listed.allows("192.168.1.5:8080"));
+        assert!(!listed.allows("other.example.org"));
     }
 
     #[test]
-    fn listed_hosts_are_allowed() {
-        let check = HostCheck::new("0.0.0.0:80".parse().unwrap(), &["jury.example.org".into()]);
-        assert!(check.allows("jury.example.org"));
-        assert!(check.allows("Jury.Example.Org:443"));
-        assert!(!check.allows("other.example.org"));
-        let open = HostCheck::new("0.0.0.0:80".parse().unwrap(), &[]);
-        assert!(open.allows("anything.example"));
+    fn with_a_token_and_no_list_any_name_is_answered() {
+        assert!(HostCheck::new(&[], true, false).allows("anything.example"));
+        assert!(!HostCheck::new(&["jury.example.org".into()], true, false).allows("anything.example"));
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_host_asked_for() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        headers.insert("x-forwarded-host", "jury.example.org".parse().unwrap());
+        assert_eq!(HostCheck::new(&[], false, true).requested_host(&headers), "jury.example.org");
+        assert_eq!(HostCheck::new(&[], false, false).requested_host(&headers), "127.0.0.1:8080");
     }
 
     #[test]

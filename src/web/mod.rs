@@ -153,12 +153,16 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         demo_model,
         data_dir: std::path::absolute(&options.data_dir)?,
         max_upload_bytes: options.max_upload_bytes,
-        hosts: HostCheck::new(addr, &options.allowed_hosts),
+        hosts: HostCheck::new(
+            &options.allowed_hosts,
+            options.admin_token.as_ref().is_some_and(|t| !t.trim().is_empty()),
+            options.client_ip_header.as_ref().is_some_and(|h| !h.trim().is_empty()),
+        ),
     };
-    if !state.hosts.checks() {
+    if state.hosts.checks_names() && !addr.ip().is_loopback() && options.allowed_hosts.is_empty() {
         tracing::warn!(
-            "listening on {addr}, not a loopback address: set JURY_ALLOWED_HOSTS to the names the site is reached by, \
-             so requests naming other hosts (DNS rebinding) are refused"
+            "listening on {addr}: requests must name this server by its IP address until JURY_ALLOWED_HOSTS \
+             lists the names it is reached by (other names are refused: DNS rebinding)"
         );
     }
     if state.admin.enabled() {

@@ -107,7 +107,7 @@ impl ClientLimiter {
     /// Ok, or how many seconds to wait.
     pub fn check(&self, client: IpAddr) -> Result<(), WebError> {
         let Some(limiter) = &self.limiter else { return Ok(()) };
-        limiter.check_key(&client).map_err(|not_until| {
+        limiter.check_key(&client_key(client)).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             WebError::TooManyRequests(self.what, wait.as_secs().max(1))
         })
@@ -123,6 +123,19 @@ impl ClientLimiter {
     /// Clients currently tracked.
     pub fn tracked(&self) -> usize {
         self.limiter.as_ref().map_or(0, |l| l.len())
+    }
+}
+
+/// The key a client is limited under: its IPv4 address, or its IPv6 /64 (one machine is
+/// usually given a whole /64, so its other addresses are the same client).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+        }
+        IpAddr::V6(v6) => IpAddr::V4(v6.to_ipv4_mapped().expect("checked")),
+        v4 => v4,
     }
 }
 
@@ -170,5 +183,17 @@ mod tests {
         }
         assert!(limiter.check(IpAddr::from([10, 0, 0, 2])).is_ok(), "another client has its own allowance");
         assert!(ClientLimiter::per_minute(0, "none").check(client).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let limiter = ClientLimiter::per_minute(1, "votes");
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::7".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limiter.check(a).is_ok());
+        assert!(limiter.check(b).is_err(), "another address of the same /64");
+        assert!(limiter.check(other).is_ok());
+        assert_eq!(client_key("::ffff:10.0.0.1".parse().unwrap()), IpAddr::from([10, 0, 0, 1]));
     }
 }

@@ -7,6 +7,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+mod reminders;
+
+use reminders::{Token, last_verdict};
+
 use super::templates::TemplateKind;
 use crate::config::ParserKind;
 use crate::data::Win;
@@ -87,18 +91,11 @@ static ONE_SCORE_BACKUP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(?:rating|score)\s*[:=]?\s*\[\s*(\d+(?:\.\d+)?)\s*\]").unwrap());
 static RATING_WORD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(?:rating|score)\s*[:=]\s*(\d+(?:\.\d+)?)\s*(?:/\s*10)?").unwrap());
-/// What follows a token in a format reminder: `[[A]] if assistant A is better`, `"[[C]]" for a tie`.
-static REMINDER_TAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"^[ \t"'`*”’)]*(?i:if|for a tie|for tie|when|in case)\b"#).unwrap());
 static RANKING_MODEL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"["']model["']\s*:\s*["'](model_[ab])["']"#).unwrap());
 static RANKING_RANK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"["']rank["']\s*:\s*["']?(\d+)"#).unwrap());
 static RANKING_LIST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[\s*\{").unwrap());
 static RANKING_END: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\}\s*\]").unwrap());
-
-/// A gap this short after a reminder token (with no sentence end) continues the reminder:
-/// "[[B]] if B is better or [[C]]".
-const REMINDER_GAP: usize = 48;
 
 /// Reads a verdict, or `None` when the reply holds none (the caller may ask again).
 pub fn parse_verdict(format: VerdictFormat, kind: TemplateKind, text: &str) -> Option<Verdict> {
@@ -123,61 +120,16 @@ pub fn parse_verdict(format: VerdictFormat, kind: TemplateKind, text: &str) -> O
     }
 }
 
-/// One verdict token found in a reply: where it is and what it says.
-struct Token<T> {
-    start: usize,
-    end: usize,
-    value: T,
-}
-
-/// The last token that is the judge's own verdict, not a quoted format reminder. Judges often
-/// repeat the instructions ("reply [[A]], [[B]] or [[C]]"), before or after deciding. A token is
-/// part of a reminder when it is followed by "if …" ("[[A]] if assistant A is better"), when it
-/// is listed with different tokens ("[[A]], [[B]] or [[C]]"), or when it closely follows a
-/// reminder token in the same sentence.
-fn last_verdict<T: PartialEq + Copy>(text: &str, tokens: Vec<Token<T>>) -> Option<T> {
-    let gap = |i: usize| &text[tokens[i - 1].end..tokens[i].start];
-    let mut reminder: Vec<bool> = tokens.iter().map(|t| REMINDER_TAIL.is_match(&text[t.end..])).collect();
-    // Lists: tokens joined only by separators.
-    let mut group_start = 0;
-    for i in 1..=tokens.len() {
-        if i < tokens.len() && is_separator(gap(i)) {
-            continue;
-        }
-        let group = &tokens[group_start..i];
-        if group.iter().any(|t| t.value != group[0].value) {
-            reminder[group_start..i].iter_mut().for_each(|r| *r = true);
-        }
-        group_start = i;
-    }
-    for i in 1..tokens.len() {
-        let g = gap(i);
-        if reminder[i - 1] && g.len() <= REMINDER_GAP && !g.contains(['\n', '.', '!', '?']) {
-            reminder[i] = true;
-        }
-    }
-    tokens.iter().zip(reminder).filter(|(_, reminder)| !reminder).map(|(t, _)| t.value).last()
-}
-
-/// What stands between the items of a list of choices: `, `, ` or `, ` / `, quotes.
-fn is_separator(gap: &str) -> bool {
-    let words = gap.trim_matches(|c: char| c.is_whitespace() || "\"'`*“”‘’".contains(c));
-    let words = words.trim_start_matches([',', ';', '/', '|']).trim();
-    let words = words.trim_matches(|c: char| c.is_whitespace() || "\"'`*“”‘’".contains(c));
-    matches!(words.to_ascii_lowercase().as_str(), "" | "or" | "and")
-}
-
 fn parse_abc(text: &str) -> Option<Verdict> {
     let tokens = ABC
         .captures_iter(text)
         .map(|c| {
-            let m = c.get(0).expect("whole match");
             let win = match &c[1] {
                 "A" => Win::ModelA,
                 "B" => Win::ModelB,
                 _ => Win::Tie,
             };
-            Token { start: m.start(), end: m.end(), value: win }
+            Token::at(c.get(0).expect("whole match"), win)
         })
         .collect();
     last_verdict(text, tokens).map(Verdict::pair)
@@ -215,10 +167,7 @@ fn parse_five_level(text: &str) -> Option<Verdict> {
     // verdict next to one still counts.
     let tokens = FIVE
         .captures_iter(text)
-        .filter_map(|c| {
-            let m = c.get(0).expect("whole match");
-            five_level(&c[1], &c[2], &c[3]).map(|value| Token { start: m.start(), end: m.end(), value })
-        })
+        .filter_map(|c| five_level(&c[1], &c[2], &c[3]).map(|value| Token::at(c.get(0).expect("whole match"), value)))
         .collect();
     let (win, weight) = last_verdict(text, tokens)?;
     Some(Verdict::Pair { win, scores: None, weight: f64::from(weight) })
@@ -239,8 +188,15 @@ fn score_pair(a: f64, b: f64) -> Option<Verdict> {
 }
 
 fn parse_two_scores(text: &str) -> Option<Verdict> {
-    if let Some(last) = TWO_SCORES.captures_iter(text).last() {
-        return score_pair(last[1].parse().ok()?, last[2].parse().ok()?);
+    let tokens: Vec<Token<Verdict>> = TWO_SCORES
+        .captures_iter(text)
+        .filter_map(|c| {
+            let verdict = score_pair(c[1].parse().ok()?, c[2].parse().ok()?)?;
+            Some(Token::at(c.get(0).expect("whole match"), verdict))
+        })
+        .collect();
+    if !tokens.is_empty() {
+        return last_verdict(text, tokens);
     }
     // llmuses/FastChat v1 reviews put "8 6" (or "8, 6") alone on the first line.
     let first = text.trim_start().lines().next()?.replace(',', " ");
@@ -253,23 +209,31 @@ fn parse_two_scores(text: &str) -> Option<Verdict> {
 
 fn parse_one_score(text: &str) -> Option<Verdict> {
     let pick = |re: &Regex| {
-        re.captures_iter(text).filter_map(|c| c[1].parse::<f64>().ok()).filter(|s| SCORE_RANGE.contains(s)).last()
+        let tokens: Vec<Token<Verdict>> = re
+            .captures_iter(text)
+            .filter_map(|c| {
+                let score = c[1].parse::<f64>().ok().filter(|s| SCORE_RANGE.contains(s))?;
+                Some(Token::at(c.get(0).expect("whole match"), Verdict::Score(score)))
+            })
+            .collect();
+        last_verdict(text, tokens)
     };
-    pick(&ONE_SCORE).or_else(|| pick(&ONE_SCORE_BACKUP)).or_else(|| pick(&RATING_WORD)).map(Verdict::Score)
+    pick(&ONE_SCORE).or_else(|| pick(&ONE_SCORE_BACKUP)).or_else(|| pick(&RATING_WORD))
 }
 
-/// The last JSON object in the text that states a verdict.
+/// The last JSON object in the text that states a verdict (examples and lists of choices
+/// left out, as for the other formats).
 fn parse_json(text: &str) -> Option<Verdict> {
-    let mut found = None;
+    let mut tokens = Vec::new();
     for (start, _) in text.match_indices('{') {
         let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
         if let Some(Ok(serde_json::Value::Object(map))) = stream.next()
             && let Some(v) = json_verdict(&map)
         {
-            found = Some(v);
+            tokens.push(Token { start, end: start + stream.byte_offset(), value: v });
         }
     }
-    found
+    last_verdict(text, tokens)
 }
 
 fn json_verdict(map: &serde_json::Map<String, serde_json::Value>) -> Option<Verdict> {
