@@ -279,7 +279,7 @@ async fn a_round_runs_in_the_background_and_feeds_the_leaderboard_and_export() {
     assert!(html.contains("10 battles"), "{html}");
     let export: Value = server.get_json("/api/battles/export").await;
     assert_eq!(export.as_array().unwrap().len(), 15);
-    assert_eq!(export[0]["judge"], "mock-judge");
+    assert_eq!(export[0]["judge"], "mock", "stored under the name the server gives the judge");
     let first = server.url("/battles/1");
     let (status, html) = browser.get(&first).await;
     assert_eq!(status, 200);

@@ -52,6 +52,8 @@ async fn runs_choose_judges_by_name_and_never_name_an_endpoint_or_key() {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(judge.call_count(), 2);
     assert!(judge.calls().iter().all(|c| c.model == "mock-judge"));
+    let export: Value = server.get_json("/api/battles/export").await;
+    assert_eq!(export[0]["judge"], "house-judge", "verdicts are stored under the judge's configured name");
     // The runs form offers the configured judges, and no endpoint fields.
     let (_, html) = Browser::new().get(&server.url("/runs")).await;
     assert!(html.contains("<option value=\"house-judge\">"), "{html}");

@@ -133,8 +133,8 @@ pub async fn generate_answers(
             // Only the call is cut short on cancel: an answer that came back is stored below.
             let reply = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => return Err(ArenaError::Cancelled),
                 reply = models[job.candidate].chat(&request) => reply,
+                _ = cancel.cancelled() => return Err(ArenaError::Cancelled),
             };
             let reply = reply.map_err(|e| {
                 ArenaError::Failed(format!("{} could not answer question {}: {e}", candidate.name, question.id))

@@ -221,11 +221,12 @@ impl JudgeService {
                         let _permit = self.permits.acquire().await.expect("semaphore never closes");
                         model.chat(&request).await
                     };
-                    // Only the call is cut short: a reply that came back is always stored below.
+                    // Only the call is cut short: a reply that came back (even in the same instant as
+                    // the cancel: it is looked at first) is always stored below.
                     let reply = tokio::select! {
                         biased;
-                        _ = self.cancel.cancelled() => return Err(JudgeError::Cancelled),
                         reply = call => reply,
+                        _ = self.cancel.cancelled() => return Err(JudgeError::Cancelled),
                     };
                     match reply {
                         Ok(reply) => (reply.text, (reply.usage.prompt_tokens, reply.usage.completion_tokens)),

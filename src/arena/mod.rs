@@ -181,19 +181,20 @@ pub async fn run_arena(
         seconds: 0.0,
         error: None,
     };
+    // Aborted when this function returns or unwinds: a run that died stops beating.
     let heartbeat = {
         let store = store.clone();
-        tokio::spawn(async move {
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
             loop {
                 if let Err(e) = store.beat_run(run_id).await {
                     tracing::warn!("cannot record the run's heartbeat: {e}");
                 }
                 tokio::time::sleep(HEARTBEAT_EVERY).await;
             }
-        })
+        }))
     };
     let result = run_stages(config, store, options, questions, run_id, &mut summary).await;
-    heartbeat.abort();
+    drop(heartbeat);
     summary.seconds = started.elapsed().as_secs_f64();
     let status = match &result {
         Ok(()) => RunStatus::Succeeded,

@@ -482,6 +482,7 @@ impl Validator<'_> {
         }
 
         let (model, name) = self.judge_model(&args, enable);
+        let name = args.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or(name);
         let judge = Judge {
             model,
             name,

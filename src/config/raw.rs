@@ -80,6 +80,8 @@ pub struct RawReviewerArgs {
     pub random_seed: Option<u64>,
     pub fn_completion_parser: Option<String>,
     // jury extensions
+    /// The name the judge's verdicts are stored and shown under (default: `model`).
+    pub name: Option<String>,
     pub api_base: Option<String>,
     pub api_key_env: Option<String>,
     pub model_id_or_path: Option<String>,

@@ -1,6 +1,7 @@
 //! Local GGUF models run in-process by mistral.rs (CPU, or GPU with the `cuda` feature).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::Mutex;
@@ -46,7 +47,18 @@ impl LocalChat {
         &self.path
     }
 
-    pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+    /// Answers one request. The engine goes on with a request even when its caller stops
+    /// waiting (a cancelled run drops the call), so the request runs in a task of its own that
+    /// holds this model's turn until the engine is done: the next request never runs alongside it.
+    pub async fn chat(self: &Arc<Self>, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let model = self.clone();
+        let request = request.clone();
+        tokio::spawn(async move { model.chat_in_turn(&request).await })
+            .await
+            .map_err(|e| LlmError::Local(format!("{}: the generation stopped: {e}", self.path.display())))?
+    }
+
+    async fn chat_in_turn(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let mut builder = RequestBuilder::new();
         if let Some(system) = &request.system {
             builder = builder.add_message(TextMessageRole::System, system);

@@ -138,6 +138,8 @@ pub async fn start(state: &AppState, request: &RunRequest) -> Result<i64, WebErr
             let Some(judge) = state.judges.iter().find(|j| j.name == name) else {
                 return bad(format!("unknown judge {name}: choose one of {}", judge_names(state).join(", ")));
             };
+            // Stored and shown under the name the server gives it: two judges may serve one model.
+            judge_args["name"] = json!(judge.name);
             judge_args["model"] = json!(judge.model);
             judge_args["api_base"] = json!(judge.api_base());
             judge_args["api_key_env"] = json!(judge.api_key_env);
