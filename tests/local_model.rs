@@ -177,3 +177,24 @@ async fn a_server_loads_a_local_model_once_for_all_its_runs() {
     assert_eq!(server.server.as_ref().unwrap().models_loaded(), 1, "both candidates run the same file");
     server.stop().await;
 }
+
+/// Log-likelihoods from the engine's raw logits behave as probabilities must.
+#[tokio::test]
+async fn log_likelihoods_from_the_real_model() {
+    use jury::llm::scoring::LocalScorer;
+    jury::llm::demo::ensure_demo_model(&model_path()).unwrap();
+    let scorer = LocalScorer::load(&model_path()).await.unwrap();
+    let context = scorer.tokenize("The capital of France is").await.unwrap();
+    let paris = scorer.tokenize(" Paris").await.unwrap();
+    let banana = scorer.tokenize(" banana").await.unwrap();
+    let p = scorer.loglikelihood(&context, &paris).await.unwrap();
+    let b = scorer.loglikelihood(&context, &banana).await.unwrap();
+    eprintln!("paris {p:?} banana {b:?}");
+    assert!(p.logprob < 0.0 && b.logprob < 0.0);
+    assert!(p.logprob > b.logprob + 3.0, "Paris is far likelier: {p:?} {b:?}");
+    // The chain rule: log p(a b | c) = log p(a | c) + log p(b | c a).
+    let of = scorer.tokenize(" of").await.unwrap();
+    let joint = scorer.loglikelihood(&context, &[paris.clone(), of.clone()].concat()).await.unwrap();
+    let second = scorer.loglikelihood(&[context.clone(), paris.clone()].concat(), &of).await.unwrap();
+    assert!((joint.logprob - (p.logprob + second.logprob)).abs() < 1e-3, "{joint:?} {p:?} {second:?}");
+}

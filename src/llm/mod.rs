@@ -6,6 +6,8 @@ pub mod demo;
 pub mod local;
 pub mod openai;
 pub mod retry;
+#[cfg(feature = "local")]
+pub mod scoring;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,0 +1,184 @@
+//! Log-likelihood scoring with a local model: the log-probability a model gives a continuation
+//! after a context, read from the engine's raw logits (mistral.rs has no prompt log-probabilities,
+//! and the ones it reports for generated tokens are wrong in 0.8.1).
+//!
+//! The scoring model is an engine of its own: raw-logit requests may not share a batch with
+//! normal ones, and its prefix cache is off (a cache hit returns the logits of the tail only).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use either::Either;
+use image::DynamicImage;
+use indexmap::IndexMap;
+use mistralrs::core::RequestMessage;
+use mistralrs::{
+    Constraint, CustomLogitsProcessor, GgufModelBuilder, MessageContent, Model, RequestLike, SamplingParams,
+    TokenSource, Tool, ToolChoice, WebSearchOptions,
+};
+use tokio::sync::Mutex;
+
+use super::LlmError;
+
+/// What the model thinks of a continuation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogLikelihood {
+    /// Sum of the natural-log probabilities of the continuation's tokens.
+    pub logprob: f64,
+    /// Every continuation token was the model's most likely next token.
+    pub greedy: bool,
+    pub tokens: usize,
+}
+
+pub struct LocalScorer {
+    model: Model,
+    path: PathBuf,
+    /// One raw request at a time: the engine must never batch them.
+    turn: Mutex<()>,
+}
+
+impl LocalScorer {
+    pub async fn load(path: &Path) -> Result<Arc<Self>, LlmError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let file = path
+            .file_name()
+            .ok_or_else(|| LlmError::Local(format!("{} is not a file", path.display())))?
+            .to_string_lossy()
+            .into_owned();
+        let mut builder = GgufModelBuilder::new(dir.to_string_lossy(), vec![file])
+            .with_token_source(TokenSource::None)
+            .with_max_num_seqs(1)
+            .with_prefix_cache_n(None);
+        if !cfg!(feature = "cuda") {
+            builder = builder.with_force_cpu();
+        }
+        let model = builder
+            .build()
+            .await
+            .map_err(|e| LlmError::Local(format!("cannot load {} for scoring: {e:#}", path.display())))?;
+        Ok(Arc::new(LocalScorer { model, path: path.to_path_buf(), turn: Mutex::new(()) }))
+    }
+
+    /// The model's tokens for `text`, without special tokens (as lm-evaluation-harness encodes).
+    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, LlmError> {
+        self.model
+            .tokenize(Either::Right(text.to_string()), None, false, false, None)
+            .await
+            .map_err(|e| LlmError::Local(format!("{}: cannot tokenize: {e}", self.path.display())))
+    }
+
+    /// The log-likelihood of `continuation` after `context` (token ids; `context` must not be
+    /// empty: its last token's logits predict the continuation's first). One forward pass over
+    /// both.
+    pub async fn loglikelihood(&self, context: &[u32], continuation: &[u32]) -> Result<LogLikelihood, LlmError> {
+        if context.is_empty() || continuation.is_empty() {
+            return Err(LlmError::Local("scoring needs a context and a continuation of at least one token".into()));
+        }
+        let mut tokens = context.to_vec();
+        tokens.extend_from_slice(continuation);
+        let _turn = self.turn.lock().await;
+        let (chunks, _) = self
+            .model
+            .send_raw_chat_request(TokenPrompt { tokens: Some(tokens) })
+            .await
+            .map_err(|e| LlmError::Local(format!("{}: scoring failed: {e}", self.path.display())))?;
+        let rows = logit_rows(&chunks).map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
+        let total = context.len() + continuation.len();
+        if rows.len() < total - 1 {
+            return Err(LlmError::Local(format!("the engine returned logits for {} of {total} tokens", rows.len())));
+        }
+        // Row i predicts token i + 1.
+        let mut logprob = 0.0;
+        let mut greedy = true;
+        for (k, &token) in continuation.iter().enumerate() {
+            let row = &rows[context.len() - 1 + k];
+            let (lp, is_max) = log_softmax_at(row, token as usize)
+                .ok_or_else(|| LlmError::Local(format!("token {token} is outside the vocabulary")))?;
+            logprob += lp;
+            greedy &= is_max;
+        }
+        Ok(LogLikelihood { logprob, greedy, tokens: continuation.len() })
+    }
+}
+
+/// The logits as one row of f32 per position, whatever shape the chunks come in.
+fn logit_rows(chunks: &[mistralrs::Tensor]) -> mistralrs::Result<Vec<Vec<f32>>> {
+    let mut rows = Vec::new();
+    for chunk in chunks {
+        let chunk = chunk.to_dtype(mistralrs::DType::F32)?;
+        let chunk = match chunk.rank() {
+            1 => chunk.unsqueeze(0)?,
+            2 => chunk,
+            _ => chunk.flatten_to(chunk.rank() - 2)?,
+        };
+        rows.extend(chunk.to_vec2::<f32>()?);
+    }
+    Ok(rows)
+}
+
+/// `log softmax(row)[index]` in f64 (max-shifted), and whether `index` is the row's maximum.
+fn log_softmax_at(row: &[f32], index: usize) -> Option<(f64, bool)> {
+    let value = f64::from(*row.get(index)?);
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = row.iter().map(|&x| (f64::from(x) - max).exp()).sum();
+    Some((value - max - sum.ln(), value >= max))
+}
+
+/// A prompt given as token ids, generating nothing: the engine returns the logits of every position.
+struct TokenPrompt {
+    tokens: Option<Vec<u32>>,
+}
+
+impl RequestLike for TokenPrompt {
+    fn messages_ref(&self) -> &[IndexMap<String, MessageContent>] {
+        &[]
+    }
+    fn images_ref(&self) -> &[DynamicImage] {
+        &[]
+    }
+    fn take_messages(&mut self) -> RequestMessage {
+        RequestMessage::CompletionTokens(self.tokens.take().unwrap_or_default())
+    }
+    fn take_logits_processors(&mut self) -> Option<Vec<Arc<dyn CustomLogitsProcessor>>> {
+        None
+    }
+    fn take_adapters(&mut self) -> Option<Vec<String>> {
+        None
+    }
+    fn return_logprobs(&self) -> bool {
+        false
+    }
+    fn enable_search(&self) -> Option<bool> {
+        None
+    }
+    fn take_constraint(&mut self) -> Constraint {
+        Constraint::None
+    }
+    fn take_tools(&mut self) -> Option<(Vec<Tool>, ToolChoice)> {
+        None
+    }
+    fn take_sampling_params(&mut self) -> SamplingParams {
+        let mut params = SamplingParams::deterministic();
+        params.max_len = Some(0);
+        params
+    }
+    fn take_web_search_options(&mut self) -> Option<WebSearchOptions> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_softmax_at;
+
+    #[test]
+    fn log_softmax_matches_the_definition() {
+        let row = [1.0f32, 2.0, 3.0];
+        let z: f64 = row.iter().map(|&x| f64::from(x).exp()).sum();
+        let (lp, is_max) = log_softmax_at(&row, 1).unwrap();
+        assert!((lp - (2.0f64.exp() / z).ln()).abs() < 1e-12);
+        assert!(!is_max);
+        assert!(log_softmax_at(&row, 2).unwrap().1);
+        assert!(log_softmax_at(&row, 3).is_none());
+    }
+}
