@@ -1,10 +1,11 @@
 //! jury: evaluate large language models. Arena runs judged by a model, ratings with honest
-//! uncertainty, and a web server for leaderboards, battles and human voting.
+//! uncertainty, rule-based benchmarks, and a web server for leaderboards, battles and human voting.
 
 pub mod arena;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod input;
 pub mod jobs;
 pub mod llm;

@@ -1,6 +1,7 @@
 //! The `jury` command line. Exit codes: 0 success, 1 the run failed, 2 bad input.
 
 mod arena;
+mod eval;
 mod logging;
 mod rate;
 mod serve;
@@ -17,13 +18,15 @@ use crate::store::StoreError;
 #[command(
     name = "jury",
     version,
-    about = "Evaluate large language models: judge-model arenas, ratings with confidence intervals, a web server",
+    about = "Evaluate large language models: judge-model arenas, benchmarks, ratings with confidence intervals, a web server",
     long_about = "jury evaluates large language models.\n\n\
         `jury arena` runs an llmuses/EvalScope-style arena from a YAML config: candidate models \
         answer a question set (local GGUF models in-process, or any OpenAI-compatible server), a \
         judge model reviews the answers, and ratings come out.\n\n\
         `jury serve` shows it all in the browser: leaderboards, battles, question sets, runs and \
         human voting.\n\n\
+        `jury eval` scores a local model on rule-based benchmarks (ARC, MMLU) with \
+        lm-evaluation-harness's prompts and metrics.\n\n\
         `jury rate` turns battle files (FastChat, llmuses reviews) into a leaderboard with \
         Bradley-Terry or Elo ratings and bootstrap confidence intervals.\n\n\
         Results are stored in a database (SQLite by default) so that interrupted runs resume \
@@ -39,6 +42,7 @@ pub struct Cli {
 pub enum Command {
     Arena(arena::ArenaArgs),
     Rate(rate::RateArgs),
+    Eval(eval::EvalArgs),
     Serve(serve::ServeArgs),
     FetchDemoModel(FetchDemoModelArgs),
 }
@@ -65,6 +69,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Arena(args) => with_runtime(|| arena::run(args, progress)),
         Command::Rate(args) => rate::run(args),
+        Command::Eval(args) => with_runtime(|| eval::run(args, progress)),
         Command::Serve(args) => with_runtime(|| serve::run(args)),
         Command::FetchDemoModel(args) => fetch_demo_model(args),
     };

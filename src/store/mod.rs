@@ -8,6 +8,7 @@
 
 mod answers;
 mod battles;
+mod evals;
 mod judgments;
 mod models;
 mod questions;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use answers::{AnswerImport, ExportedAnswer, ImportedIds, StoredAnswer};
 pub use battles::{BattleDetail, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle};
+pub use evals::{CachedLogLikelihood, NewSample};
 pub use judgments::{JudgmentRow, NewJudgment};
 pub use questions::{QuestionSetSummary, StoredQuestion};
 pub use revisions::Revisions;

@@ -1,0 +1,93 @@
+//! Benchmark arithmetic on plain numbers, as lm-evaluation-harness computes it.
+
+/// The index of the largest value; the first one on ties (numpy's argmax).
+pub fn argmax(values: &[f64]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, v) in values.iter().enumerate() {
+        if best.is_none_or(|b| *v > values[b]) {
+            best = Some(i);
+        }
+    }
+    best
+}
+
+/// Multiple choice by log-likelihood: `acc` (the likeliest choice is the gold one) and
+/// `acc_norm` (the same after dividing each log-likelihood by its choice's length in
+/// characters), each 1.0 or 0.0.
+pub fn choice_scores(loglikelihoods: &[f64], choices: &[String], gold: usize) -> (f64, f64) {
+    let acc = argmax(loglikelihoods) == Some(gold);
+    let normed: Vec<f64> =
+        loglikelihoods.iter().zip(choices).map(|(ll, c)| ll / c.chars().count().max(1) as f64).collect();
+    let acc_norm = argmax(&normed) == Some(gold);
+    (f64::from(u8::from(acc)), f64::from(u8::from(acc_norm)))
+}
+
+pub fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// The standard error of the mean: the sample standard deviation (n - 1) over √n.
+pub fn mean_stderr(values: &[f64]) -> Option<f64> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let m = mean(values)?;
+    let var = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+    Some((var / n as f64).sqrt())
+}
+
+/// The mean of per-task scores weighted by their sizes (a group's score over all its documents).
+pub fn weighted_mean(values: &[f64], sizes: &[usize]) -> Option<f64> {
+    let total: usize = sizes.iter().sum();
+    (total > 0).then(|| values.iter().zip(sizes).map(|(v, n)| v * *n as f64).sum::<f64>() / total as f64)
+}
+
+/// A group's standard error from its tasks' (lm-eval's `pooled_sample_stderr`).
+pub fn pooled_stderr(stderrs: &[f64], sizes: &[usize]) -> Option<f64> {
+    let total: usize = sizes.iter().sum();
+    if total <= sizes.len() {
+        return None;
+    }
+    let pooled_var: f64 =
+        stderrs.iter().zip(sizes).map(|(se, n)| (*n as f64 - 1.0) * se.powi(2) * *n as f64).sum::<f64>()
+            / (total - sizes.len()) as f64;
+    Some((pooled_var / total as f64).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_equals() {
+        assert_eq!(argmax(&[1.0, 3.0, 3.0]), Some(1));
+        assert_eq!(argmax(&[-2.0, -1.0]), Some(1));
+        assert_eq!(argmax(&[]), None);
+    }
+
+    #[test]
+    fn acc_norm_divides_by_characters() {
+        let choices = vec!["a".to_string(), "a much longer choice".to_string()];
+        // Raw: the short one wins; per character the long one does.
+        assert_eq!(choice_scores(&[-2.0, -10.0], &choices, 1), (0.0, 1.0));
+        assert_eq!(choice_scores(&[-2.0, -10.0], &choices, 0), (1.0, 0.0));
+    }
+
+    #[test]
+    fn standard_errors_by_hand() {
+        // [1, 0, 1, 1]: mean 0.75, sample variance 0.25, stderr sqrt(0.25 / 4) = 0.25.
+        assert!(close(mean(&[1.0, 0.0, 1.0, 1.0]).unwrap(), 0.75));
+        assert!(close(mean_stderr(&[1.0, 0.0, 1.0, 1.0]).unwrap(), 0.25));
+        assert_eq!(mean_stderr(&[1.0]), None);
+        // Two tasks (3 and 5 documents): weighted mean and pooled standard error.
+        assert!(close(weighted_mean(&[1.0 / 3.0, 0.6], &[3, 5]).unwrap(), 4.0 / 8.0));
+        let (se1, se2) = (0.3, 0.2);
+        let expected = (((2.0 * se1 * se1 * 3.0) + (4.0 * se2 * se2 * 5.0)) / 6.0 / 8.0f64).sqrt();
+        assert!(close(pooled_stderr(&[se1, se2], &[3, 5]).unwrap(), expected));
+    }
+}

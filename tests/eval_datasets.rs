@@ -1,0 +1,123 @@
+//! The benchmark loaders on the real files in ../shared/datasets (record counts as their
+//! SOURCE.md gives them), their prompts exactly as lm-evaluation-harness builds them, and bad
+//! data reported by file and line with exit code 2.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use jury::eval::datasets::{Dataset, mmlu};
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets")
+}
+
+#[test]
+fn arc_loads_with_lm_evals_prompt_and_gold_from_either_label_style() {
+    let easy = Dataset::ArcEasy.load(&shared(), &[]).unwrap();
+    assert_eq!((easy.len(), easy[0].docs.len(), easy[0].fewshot.len()), (1, 2376, 570));
+    let challenge = Dataset::ArcChallenge.load(&shared(), &[]).unwrap();
+    assert_eq!((challenge[0].docs.len(), challenge[0].fewshot.len()), (1170, 299));
+    let doc = &easy[0].docs[0];
+    assert_eq!(doc.id.as_deref(), Some("Mercury_417466"));
+    assert_eq!(
+        doc.text,
+        "Question: Which statement best explains why photosynthesis is the foundation of most food webs?\nAnswer:"
+    );
+    assert_eq!(doc.continuation(0), " Sunlight is the source of energy for nearly all ecosystems.");
+    assert_eq!(doc.gold, 0);
+    // answerKey "1".."4" (numeric labels) resolves to the same positions.
+    let numeric = challenge[0].docs.iter().chain(&easy[0].docs).filter(|d| d.choices.len() >= 3).count();
+    assert!(numeric > 3000);
+    assert!(easy[0].docs.iter().all(|d| d.gold < d.choices.len()));
+}
+
+#[test]
+fn mmlu_loads_57_subjects_in_both_layouts() {
+    let tasks = Dataset::Mmlu.load(&shared(), &[]).unwrap();
+    assert_eq!(tasks.len(), 57);
+    assert_eq!(tasks.iter().map(|t| t.docs.len()).sum::<usize>(), 14042);
+    assert_eq!(tasks.iter().map(|t| t.fewshot.len()).sum::<usize>(), 285);
+    // The subject list is exactly the files there are.
+    let mut files: Vec<String> = std::fs::read_dir(shared().join("mmlu/test"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches("_test.csv").to_string())
+        .collect();
+    files.sort();
+    let mut subjects: Vec<String> = mmlu::SUBJECTS.iter().map(|(s, _)| s.to_string()).collect();
+    subjects.sort();
+    assert_eq!(files, subjects);
+    for category in ["stem", "humanities", "social_sciences", "other"] {
+        assert!(tasks.iter().any(|t| t.group.as_deref() == Some(&format!("mmlu_{category}"))), "{category}");
+    }
+    // The original layout (no header, answer letters) reads the same documents.
+    let sample = shared().join("mmlu/original_format_sample");
+    let original = mmlu::read(&sample.join("high_school_chemistry_test.csv")).unwrap();
+    let converted = tasks.iter().find(|t| t.name == "mmlu_high_school_chemistry").unwrap();
+    assert_eq!(original.len(), 203);
+    assert_eq!(original, converted.docs);
+    assert_eq!(mmlu::read(&sample.join("high_school_chemistry_dev.csv")).unwrap(), converted.fewshot);
+}
+
+#[test]
+fn mmlu_prompts_are_lm_evals_with_first_n_examples() {
+    let tasks = Dataset::Mmlu.load(&shared(), &["abstract_algebra".to_string()]).unwrap();
+    let task = &tasks[0];
+    assert_eq!(task.name, "mmlu_abstract_algebra");
+    let doc = &task.docs[0];
+    let expected = "The following are multiple choice questions (with answers) about abstract algebra.\n\n\
+        Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\nA. 0\nB. 1\nC. 2\nD. 3\nAnswer: B\n\n"
+        .to_string()
+        + &doc.text;
+    assert_eq!(task.context(doc, 1), expected);
+    assert!(doc.text.ends_with("\nAnswer:") && doc.text.contains("\nA. ") && doc.text.contains("\nD. "));
+    assert_eq!(doc.continuation(2), " C");
+    assert_eq!(task.context(doc, 0), format!("{}{}", task.description, doc.text));
+}
+
+#[test]
+fn bad_benchmark_data_exits_2_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("arc/ARC-Easy/test.jsonl"),
+        "{\"id\": \"q1\", \"question\": {\"stem\": \"Fine?\", \"choices\": [{\"text\": \"yes\", \"label\": \"A\"}, {\"text\": \"no\", \"label\": \"B\"}]}, \"answerKey\": \"A\"}\n\
+         {\"id\": \"q2\", \"question\": {\"stem\": \"Broken?\", \"choices\": [{\"text\": \"yes\", \"label\": \"A\"}, {\"text\": \"no\", \"label\": \"B\"}]}, \"answerKey\": \"E\"}\n\
+         {\"id\": \"q3\", \"question\": {\"stem\": \"Cut\n",
+    );
+    write(
+        &dir.path().join("mmlu/test/anatomy_test.csv"),
+        "question,choice0,choice1,choice2,choice3,answer\nq,a,b,c,d,1\nq,a,b,c,4\nq,a,b,c,d,E\n",
+    );
+    let out = run(jury()
+        .args(["eval", "--model", "nowhere.gguf", "--datasets", "arc_easy", "mmlu", "--dataset-dir"])
+        .arg(dir.path())
+        .args(["--dataset-args", r#"{"mmlu": {"subset_list": ["anatomy"]}}"#]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for says in [
+        "test.jsonl:2: answerKey: answerKey \"E\" is not one of the labels",
+        "test.jsonl:3: question.stem: not valid JSON",
+        "anatomy_test.csv:3: expected 6 columns",
+        "anatomy_test.csv:4: the answer must be 0-3 or A-D",
+    ] {
+        assert!(err.contains(says), "missing {says:?} in {err}");
+    }
+    // A missing file says where it was looked for; an unknown dataset or subject is named.
+    let out =
+        run(jury().args(["eval", "--model", "m.gguf", "--datasets", "arc_challenge", "--dataset-dir"]).arg(dir.path()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("arc/ARC-Challenge/test.jsonl"), "{}", stderr(&out));
+    let out = run(jury().args(["eval", "--model", "m.gguf", "--datasets", "mmlu", "hellaswagg"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown dataset \"hellaswagg\""), "{}", stderr(&out));
+    let out = run(jury()
+        .args(["eval", "--model", "m.gguf", "--datasets", "mmlu", "--dataset-dir"])
+        .arg(dir.path())
+        .args(["--dataset-args", r#"{"mmlu": {"subset_list": ["astrology"]}}"#]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no MMLU subject \"astrology\""), "{}", stderr(&out));
+    let out = run(jury().args(["eval", "--list"]));
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("arc_easy") && stdout(&out).contains("57 subjects"), "{}", stdout(&out));
+}

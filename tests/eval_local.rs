@@ -1,0 +1,129 @@
+//! `jury eval` end to end on the real SmolLM2 model: ARC and MMLU by log-likelihood, the
+//! lm-eval-shaped report, the request cache, and a killed eval resuming without asking again.
+
+#![cfg(feature = "local")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn model() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    jury::llm::demo::ensure_demo_model(&path).unwrap();
+    path
+}
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets")
+}
+
+fn eval(db: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = jury();
+    cmd.arg("eval").arg("--model").arg(model()).arg("--dataset-dir").arg(shared()).args(["--db", db]).args(args);
+    cmd
+}
+
+fn count_requests(db: &str) -> i64 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let pool = open_db(db).await;
+        sqlx::query_scalar("SELECT COUNT(*) FROM eval_requests").fetch_one(&pool).await.unwrap()
+    })
+}
+
+#[test]
+fn arc_and_mmlu_by_log_likelihood_with_an_lm_eval_report_and_a_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(dir.path());
+    let out_dir = dir.path().join("out");
+    let args = [
+        "--datasets",
+        "arc_easy",
+        "mmlu",
+        "--limit",
+        "2",
+        // Few-shot prompts are checked in eval_datasets.rs; here they would only slow the model.
+        "--dataset-args",
+        r#"{"mmlu": {"subset_list": ["anatomy", "philosophy"], "few_shot_num": 0}}"#,
+        "--json",
+        "--output",
+    ];
+    let out = common::run(eval(&db, &args).arg(&out_dir));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // 2 ARC documents x 4 choices, 2 subjects x 2 documents x 4 choices.
+    assert_eq!(report["jury"]["requests"], 24, "{report}");
+    assert_eq!(report["jury"]["asked"], 24);
+    let arc = &report["results"]["arc_easy"];
+    for key in ["acc,none", "acc_stderr,none", "acc_norm,none", "acc_norm_stderr,none"] {
+        assert!(arc[key].is_f64(), "{key}: {arc}");
+    }
+    assert_eq!(report["n-samples"]["arc_easy"]["effective"], 2);
+    assert_eq!(report["n-samples"]["arc_easy"]["original"], 2376);
+    assert_eq!(report["configs"]["mmlu_anatomy"]["num_fewshot"], 0);
+    assert!(report["results"]["mmlu_anatomy"].get("acc_norm,none").is_none(), "MMLU reports acc only");
+    // The groups: the category (weighted by size) and MMLU over both subjects.
+    let (anatomy, philosophy) = (
+        report["results"]["mmlu_anatomy"]["acc,none"].as_f64().unwrap(),
+        report["results"]["mmlu_philosophy"]["acc,none"].as_f64().unwrap(),
+    );
+    let mmlu = report["groups"]["mmlu"]["acc,none"].as_f64().unwrap();
+    assert!((mmlu - (anatomy + philosophy) / 2.0).abs() < 1e-12, "equal sizes: the plain mean");
+    assert_eq!(report["groups"]["mmlu_stem"]["acc,none"].as_f64().unwrap(), anatomy);
+    assert_eq!(report["groups"]["mmlu_humanities"]["acc,none"].as_f64().unwrap(), philosophy);
+    // Files: results.json as printed, one sample line per document, in order.
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(written["results"], report["results"]);
+    let samples = read_jsonl(&out_dir.join("samples_arc_easy.jsonl"));
+    assert_eq!(samples.iter().map(|s| s["doc_id"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1]);
+    let first = &samples[0];
+    assert_eq!(first["id"], "Mercury_417466");
+    assert_eq!(first["loglikelihoods"].as_array().unwrap().len(), 4);
+    assert!(first["loglikelihoods"].as_array().unwrap().iter().all(|l| l.as_f64().unwrap() < 0.0));
+    let correct = samples.iter().filter(|s| s["correct"] == true).count() as f64;
+    assert!((correct / 2.0 - arc["acc,none"].as_f64().unwrap()).abs() < 1e-12);
+    let mmlu_sample = &read_jsonl(&out_dir.join("samples_mmlu_anatomy.jsonl"))[0];
+    assert!(
+        mmlu_sample["prompt"]
+            .as_str()
+            .unwrap()
+            .starts_with("The following are multiple choice questions (with answers) about anatomy.\n\n")
+    );
+    assert_eq!(mmlu_sample["choices"], serde_json::json!(["A", "B", "C", "D"]));
+
+    // Again: every request from the cache, the same numbers.
+    let out = common::run(eval(&db, &args).arg(&out_dir));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((again["jury"]["asked"].as_u64(), again["jury"]["cache_hits"].as_u64()), (Some(0), Some(24)));
+    assert_eq!(again["results"], report["results"]);
+    assert_eq!(count_requests(&db), 24);
+}
+
+#[test]
+fn a_killed_eval_resumes_without_asking_anything_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(dir.path());
+    let args = ["--datasets", "arc_challenge", "--limit", "4", "--json", "--no-progress"];
+    let mut child = eval(&db, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let t = Instant::now();
+    while !dir.path().join("jury.db").exists() || count_requests(&db) < 4 {
+        assert!(t.elapsed() < Duration::from_secs(120), "the eval stored nothing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let stored = count_requests(&db);
+    assert!((4..16).contains(&stored), "killed mid-way: {stored}");
+    let out = common::run(&mut eval(&db, &args));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["jury"]["cache_hits"].as_i64().unwrap(), stored);
+    assert_eq!(report["jury"]["asked"].as_i64().unwrap(), 16 - stored);
+    assert_eq!(count_requests(&db), 16, "every request stored once");
+}
