@@ -121,3 +121,28 @@ fn bad_benchmark_data_exits_2_naming_the_file_and_line() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("arc_easy") && stdout(&out).contains("57 subjects"), "{}", stdout(&out));
 }
+
+#[test]
+fn task_configs_that_cannot_run_exit_2_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, says) in [
+        (
+            "model: m.gguf\ndatasets: [arc_easy]\ndataset_hub: ModelScope\n",
+            "task.yaml:3: dataset_hub: ModelScope: jury downloads nothing",
+        ),
+        (
+            "model: m.gguf\ndatasets: [arc_easy]\neval_type: service\napi_url: http://127.0.0.1:1/v1\n",
+            "api_url: jury eval scores local GGUF models",
+        ),
+        ("model: m.gguf\ndatasets: [arc_easy]\nlimit: many\n", "task.yaml:3: limit: invalid type"),
+        ("datasets: [arc_easy]\n", "name the model"),
+    ] {
+        let cfg = write(&dir.path().join("task.yaml"), text);
+        let out = run(jury().args(["eval", "-c"]).arg(&cfg));
+        assert_eq!(out.status.code(), Some(2), "{text}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{text}: {}", stderr(&out));
+    }
+    let out = run(jury().args(["eval", "--model", "m.gguf", "--datasets", "mmlu", "--target", "mmlu"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("expected TASK=SCORE"), "{}", stderr(&out));
+}

@@ -127,3 +127,36 @@ fn a_killed_eval_resumes_without_asking_anything_twice() {
     assert_eq!(report["jury"]["asked"].as_i64().unwrap(), 16 - stored);
     assert_eq!(count_requests(&db), 16, "every request stored once");
 }
+
+#[test]
+fn an_evalscope_task_config_runs_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(dir.path());
+    // Relative paths resolve against the config's folder, as in EvalScope's run_task dict.
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    std::fs::copy(model(), dir.path().join("models/smol.gguf")).unwrap();
+    let cfg = write(
+        &dir.path().join("task.yaml"),
+        &format!(
+            "model: models/smol.gguf\ndatasets: [arc_easy]\ndataset_dir: {}\ndataset_hub: Local\nlimit: 1\n\
+             work_dir: outputs\nuse_cache: true\ntemplate_type: chatml\neval_type: checkpoint\ncolour: blue\n",
+            shared().display()
+        ),
+    );
+    let out = common::run(jury().args(["eval", "-c"]).arg(&cfg).args(["--db", &db, "--target", "arc_easy=50"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("task.yaml:10: colour: unknown key, ignored"), "{err}");
+    assert!(err.contains("task.yaml:8: template_type: ignored"), "{err}");
+    let table = stdout(&out);
+    assert!(table.contains("Target %") && table.contains("50.00") && table.contains("Delta"), "{table}");
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("outputs/results.json")).unwrap()).unwrap();
+    assert_eq!(results["n-samples"]["arc_easy"]["effective"], 1);
+    // --use-cache false asks again (and keeps the cache current).
+    let out = common::run(jury().args(["eval", "-c"]).arg(&cfg).args(["--db", &db, "--use-cache", "false", "--json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(again["jury"]["asked"], 4);
+    assert_eq!(again["results"], results["results"]);
+}

@@ -33,17 +33,22 @@ use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
         jury eval --model my.gguf --datasets mmlu --dataset-args '{\"mmlu\": {\"subset_list\": [\"anatomy\"], \"few_shot_num\": 0}}'"
 )]
 pub struct EvalArgs {
+    /// An EvalScope task config (YAML or JSON: model, datasets, dataset_args, dataset_dir,
+    /// limit, work_dir, use_cache, ...); flags given beside it win
+    #[arg(short = 'c', long = "config", value_name = "TASK.yaml")]
+    config: Option<PathBuf>,
+
     /// The model: a local GGUF file, or a folder holding one
-    #[arg(long, value_name = "GGUF", required_unless_present = "list")]
+    #[arg(long, value_name = "GGUF")]
     model: Option<String>,
 
     /// Datasets to run (see --list)
-    #[arg(long, num_args = 1.., value_name = "NAME", required_unless_present = "list")]
+    #[arg(long, num_args = 1.., value_name = "NAME")]
     datasets: Vec<String>,
 
-    /// The folder holding the datasets in their official layouts (see --list)
-    #[arg(long, env = "JURY_DATASET_DIR", default_value = "datasets", value_name = "DIR")]
-    dataset_dir: PathBuf,
+    /// The folder holding the datasets in their official layouts (see --list) [default: datasets]
+    #[arg(long, env = "JURY_DATASET_DIR", value_name = "DIR")]
+    dataset_dir: Option<PathBuf>,
 
     /// Per-dataset settings as JSON, as EvalScope's dataset_args:
     /// {"mmlu": {"subset_list": ["anatomy"], "few_shot_num": 5, "local_path": "DIR"}}
@@ -59,8 +64,33 @@ pub struct EvalArgs {
     few_shot: Option<usize>,
 
     /// Write results.json and samples_<task>.jsonl here
-    #[arg(long, visible_alias = "outputs", value_name = "DIR")]
+    #[arg(long, visible_alias = "outputs", alias = "work-dir", value_name = "DIR")]
     output: Option<PathBuf>,
+
+    /// Take answered requests from the cache (false: ask them all again)
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    use_cache: Option<bool>,
+
+    /// A claimed score to compare with, as a fraction or a percentage (TASK=SCORE, repeatable):
+    /// adds Target and Delta columns
+    #[arg(long = "target", value_name = "TASK=SCORE")]
+    targets: Vec<String>,
+
+    /// EvalScope's spelling: only Local is possible (jury downloads nothing)
+    #[arg(long, value_name = "HUB")]
+    dataset_hub: Option<String>,
+
+    /// Accepted for EvalScope command lines: every request is cached in the database anyway
+    #[arg(long)]
+    mem_cache: bool,
+
+    /// Accepted for EvalScope command lines and ignored: the GGUF file carries its chat template
+    #[arg(long, value_name = "NAME")]
+    template_type: Option<String>,
+
+    /// Accepted for EvalScope command lines and ignored: the GGUF file fixes weights and precision
+    #[arg(long, value_name = "K=V,...")]
+    model_args: Option<String>,
 
     /// Database URL (SQLite: sqlite://PATH)
     #[arg(long, env = "JURY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_name = "URL")]
@@ -87,29 +117,127 @@ struct DatasetArgs {
     dir: Option<PathBuf>,
 }
 
+/// The settings of one eval: the task config's, with the flags laid over them.
+struct Settings {
+    model: String,
+    /// Where a relative model path resolves from.
+    model_base: PathBuf,
+    datasets: Vec<String>,
+    dataset_dir: PathBuf,
+    dataset_args: Option<Value>,
+    limit: Option<usize>,
+    output: Option<PathBuf>,
+    use_cache: bool,
+    targets: Vec<(String, f64)>,
+}
+
+fn settings(args: &EvalArgs) -> Result<Settings, BadInput> {
+    let task = match &args.config {
+        Some(file) => crate::config::load_eval_task(file)?,
+        None => crate::config::EvalTask::default(),
+    };
+    for warning in &task.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for (given, note) in [
+        (args.mem_cache, "--mem-cache: every request is cached in the database anyway"),
+        (args.template_type.is_some(), "--template-type: ignored: the GGUF file carries its chat template"),
+        (args.model_args.is_some(), "--model-args: ignored: the GGUF file fixes the weights and their precision"),
+    ] {
+        if given {
+            eprintln!("warning: {note}");
+        }
+    }
+    if let Some(hub) = &args.dataset_hub
+        && !hub.eq_ignore_ascii_case("local")
+    {
+        return Err(Problem::new(format!("{hub}: jury downloads nothing; use Local and --dataset-dir"))
+            .at_key("--dataset-hub")
+            .into());
+    }
+    let (model, model_base) = match (&args.model, &task.model) {
+        (Some(m), _) => (m.clone(), PathBuf::from(".")),
+        (None, Some(m)) => (m.clone(), task.base_dir.clone()),
+        (None, None) => {
+            return Err(Problem::new("name the model: --model FILE.gguf (or model: in the task config)").into());
+        }
+    };
+    let datasets = if args.datasets.is_empty() { task.datasets.clone() } else { args.datasets.clone() };
+    if datasets.is_empty() {
+        return Err(Problem::new("name the datasets: --datasets NAME... (see jury eval --list)").into());
+    }
+    let dataset_args = match (&args.dataset_args, &task.dataset_args) {
+        (Some(text), _) => Some(
+            serde_json::from_str(text)
+                .map_err(|e| BadInput::from(Problem::new(format!("not valid JSON: {e}")).at_key("--dataset-args")))?,
+        ),
+        (None, v) => v.clone(),
+    };
+    let use_cache = args.use_cache.unwrap_or(match &task.use_cache {
+        Some(serde_yaml::Value::Bool(b)) => *b,
+        Some(serde_yaml::Value::String(s)) => !s.eq_ignore_ascii_case("false"),
+        _ => true,
+    });
+    let from_task = |d: &Option<String>| d.as_deref().map(|d| task.path(d));
+    Ok(Settings {
+        model,
+        model_base,
+        datasets,
+        dataset_dir: args
+            .dataset_dir
+            .clone()
+            .or_else(|| from_task(&task.dataset_dir))
+            .unwrap_or_else(|| PathBuf::from("datasets")),
+        dataset_args,
+        limit: args.limit.or(task.limit),
+        output: args.output.clone().or_else(|| from_task(&task.outputs)).or_else(|| from_task(&task.work_dir)),
+        use_cache,
+        targets: parse_targets(&args.targets)?,
+    })
+}
+
+/// `TASK=SCORE` pairs; a score above 1 is a percentage.
+fn parse_targets(given: &[String]) -> Result<Vec<(String, f64)>, BadInput> {
+    let mut problems = Problems::default();
+    let mut out = Vec::new();
+    for t in given {
+        match t.split_once('=').map(|(k, v)| (k.trim(), v.trim().trim_end_matches('%').parse::<f64>())) {
+            Some((task, Ok(score))) if !task.is_empty() && score.is_finite() && score >= 0.0 => {
+                out.push((task.to_string(), if score > 1.0 { score / 100.0 } else { score }));
+            }
+            _ => problems.push(
+                Problem::new(format!("expected TASK=SCORE (mmlu=0.45 or mmlu=45), got {t:?}")).at_key("--target"),
+            ),
+        }
+    }
+    problems.into_result()?;
+    Ok(out)
+}
+
 pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode> {
     if args.list {
         print_list();
         return Ok(ExitCode::SUCCESS);
     }
-    let datasets = parse_datasets(&args.datasets)?;
-    let extra = parse_dataset_args(args.dataset_args.as_deref(), &datasets)?;
+    let settings = settings(&args)?;
+    let datasets = parse_datasets(&settings.datasets)?;
+    let extra = parse_dataset_args(settings.dataset_args.as_ref(), &datasets)?;
     let plan: Vec<_> = datasets
         .iter()
         .map(|d| {
             let a = extra.get(d.name()).cloned().unwrap_or_default();
-            (*d, a.subsets, args.few_shot.or(a.shots), a.dir.unwrap_or_else(|| args.dataset_dir.clone()))
+            (*d, a.subsets, args.few_shot.or(a.shots), a.dir.unwrap_or_else(|| settings.dataset_dir.clone()))
         })
         .collect();
-    let tasks = plan_tasks(&plan, args.limit)?;
-    let model_arg = args.model.clone().unwrap_or_default();
-    let path = crate::spec::resolve_local_model(&model_arg, std::path::Path::new("."))
+    let tasks = plan_tasks(&plan, settings.limit)?;
+    let model_arg = settings.model.clone();
+    let path = crate::spec::resolve_local_model(&model_arg, &settings.model_base)
         .map_err(|e| BadInput::from(Problem::new(e.to_string()).at_key("--model")))?;
     let store = Store::connect(&args.db).await.with_context(|| format!("cannot open the database {}", args.db))?;
-    let config = json!({"model": model_arg, "datasets": args.datasets, "dataset_dir": args.dataset_dir,
-                        "limit": args.limit, "few_shot": args.few_shot, "dataset_args": args.dataset_args});
+    let config = json!({"model": model_arg, "datasets": settings.datasets, "dataset_dir": settings.dataset_dir,
+                        "limit": settings.limit, "few_shot": args.few_shot, "dataset_args": settings.dataset_args});
     let run_id = store.create_run("eval", &config.to_string(), None, false).await?;
-    let outcome = evaluate(&args, &path, &tasks, &store, run_id, bars).await;
+    let outcome = evaluate(&args, &settings, &path, &tasks, &store, run_id, bars).await;
     let (status, summary, error) = match &outcome {
         Ok(report) => (RunStatus::Succeeded, Some(report.to_string()), None),
         Err(e) => (RunStatus::Failed, None, Some(format!("{e:#}"))),
@@ -128,6 +256,7 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
 /// Loads the model, scores every task, prints and writes the report; its JSON.
 async fn evaluate(
     args: &EvalArgs,
+    settings: &Settings,
     path: &std::path::Path,
     tasks: &[crate::eval::PlannedTask],
     store: &Store,
@@ -136,7 +265,7 @@ async fn evaluate(
 ) -> anyhow::Result<Value> {
     #[cfg(not(feature = "local"))]
     {
-        let _ = (args, tasks, store, run_id, bars);
+        let _ = (args, settings, tasks, store, run_id, bars);
         anyhow::bail!(
             "{}: this jury was built without local model support (the `local` cargo feature)",
             path.display()
@@ -150,7 +279,8 @@ async fn evaluate(
         let identity = crate::spec::ModelSpec::Local { path: path.to_path_buf() }.identity();
         let scorer = crate::llm::scoring::LocalScorer::load(path).await?;
         let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-        let options = EvalOptions { progress: show_progress.then_some(bars), cancel: None };
+        let options =
+            EvalOptions { progress: show_progress.then_some(bars), use_cache: settings.use_cache, cancel: None };
         let (results, summary) =
             crate::eval::run_eval(scorer.as_ref(), &identity, tasks, store, run_id, &options).await?;
         let report = EvalReport::new(path.display().to_string(), identity, results);
@@ -158,13 +288,24 @@ async fn evaluate(
         json["jury"] = json!({"run_id": run_id, "requests": summary.requests, "cache_hits": summary.cache_hits,
                               "asked": summary.asked, "seconds": summary.seconds,
                               "docs_per_second": summary.docs_per_second, "method": "loglikelihood"});
-        if let Some(dir) = &args.output {
+        if !settings.targets.is_empty() {
+            let targets: Vec<Value> = settings
+                .targets
+                .iter()
+                .map(|(task, target)| {
+                    let value = report.score(task);
+                    json!({"task": task, "target": target, "value": value, "delta": value.map(|v| v - target)})
+                })
+                .collect();
+            json["jury"]["targets"] = json!(targets);
+        }
+        if let Some(dir) = &settings.output {
             report.write(dir).with_context(|| format!("cannot write the report to {}", dir.display()))?;
         }
         if args.json {
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
-            print_report(&report);
+            print_report(&report, &settings.targets);
             eprintln!(
                 "{} requests: {} from the cache, {} asked; {:.1} s ({:.1} documents/s)",
                 summary.requests, summary.cache_hits, summary.asked, summary.seconds, summary.docs_per_second
@@ -195,12 +336,10 @@ fn parse_datasets(names: &[String]) -> Result<Vec<Dataset>, BadInput> {
 }
 
 /// EvalScope's `dataset_args`: per dataset `subset_list`, `few_shot_num`, `local_path`.
-fn parse_dataset_args(text: Option<&str>, datasets: &[Dataset]) -> Result<HashMap<String, DatasetArgs>, BadInput> {
+fn parse_dataset_args(value: Option<&Value>, datasets: &[Dataset]) -> Result<HashMap<String, DatasetArgs>, BadInput> {
     let mut out = HashMap::new();
-    let Some(text) = text else { return Ok(out) };
+    let Some(value) = value.cloned() else { return Ok(out) };
     let bad = |key: String, message: String| BadInput::from(Problem::new(message).at_key(key));
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| bad("--dataset-args".into(), format!("not valid JSON: {e}")))?;
     let Value::Object(map) = value else {
         return Err(bad("--dataset-args".into(), "expected a JSON object of datasets".into()));
     };
@@ -266,12 +405,28 @@ fn print_list() {
     println!("{t}");
 }
 
-fn print_report(report: &EvalReport) {
+fn print_report(report: &EvalReport, targets: &[(String, f64)]) {
     let pct = |x: f64| format!("{:.2}", 100.0 * x);
     let se = |x: Option<f64>| x.map(|v| format!("±{:.2}", 100.0 * v)).unwrap_or_else(|| "-".into());
-    let mut t = table(&["task", "shots", "n", "acc %", "stderr", "acc_norm %", "stderr"]);
+    // Target and Delta (percentage points) where a claimed score was given.
+    let versus = |name: &str, value: f64| -> Vec<comfy_table::Cell> {
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        match targets.iter().find(|(t, _)| t == name) {
+            Some((_, target)) => vec![right(pct(*target)), right(format!("{:+.2}", 100.0 * (value - target)))],
+            None => vec![right("-"), right("-")],
+        }
+    };
+    let with_targets = |mut header: Vec<&'static str>| {
+        if !targets.is_empty() {
+            header.extend(["Target %", "Delta"]);
+        }
+        header
+    };
+    let mut t = table(&with_targets(vec!["task", "shots", "n", "acc %", "stderr", "acc_norm %", "stderr"]));
     for task in &report.tasks {
-        t.add_row(vec![
+        let mut row = vec![
             comfy_table::Cell::new(&task.name),
             right(task.shots),
             right(task.n),
@@ -279,20 +434,24 @@ fn print_report(report: &EvalReport) {
             right(se(task.acc_stderr)),
             right(task.acc_norm.map(pct).unwrap_or_else(|| "-".into())),
             right(se(task.acc_norm_stderr)),
-        ]);
+        ];
+        row.extend(versus(&task.name, task.acc));
+        t.add_row(row);
     }
     println!("{t}");
     if !report.groups.is_empty() {
-        let mut g = table(&["group", "tasks", "n", "WeightedAvg %", "stderr", "Avg %"]);
+        let mut g = table(&with_targets(vec!["group", "tasks", "n", "WeightedAvg %", "stderr", "Avg %"]));
         for group in &report.groups {
-            g.add_row(vec![
+            let mut row = vec![
                 comfy_table::Cell::new(&group.name),
                 right(group.tasks),
                 right(group.n),
                 right(pct(group.acc)),
                 right(se(group.acc_stderr)),
                 right(pct(group.macro_acc)),
-            ]);
+            ];
+            row.extend(versus(&group.name, group.acc));
+            g.add_row(row);
         }
         println!("{g}");
     }

@@ -1,6 +1,7 @@
 //! Configs users write: llmuses/EvalScope arena YAML, validated with file, line and key path.
 
 mod arena;
+mod eval_task;
 mod lines;
 mod raw;
 
@@ -8,6 +9,7 @@ use std::path::Path;
 
 pub use crate::spec::{DEFAULT_API_KEY_ENV, LocalModelError, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
 pub use arena::{ArenaConfig, Candidate, Judge, Metric, ParserKind, PositionBias, Rating, ReviewMode, Reviews};
+pub use eval_task::{EvalTask, load_eval_task};
 pub use lines::LineIndex;
 
 use crate::input::{BadInput, Problem, Problems};
@@ -71,7 +73,7 @@ pub fn normalize(path: &Path) -> std::path::PathBuf {
 }
 
 /// `a.b[2].c`, in the same notation as the line index (serde_ignored marks `Option`s with `?`).
-fn ignored_key_path(path: &serde_ignored::Path<'_>) -> String {
+pub(crate) fn ignored_key_path(path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path;
     match path {
         Path::Root => String::new(),
@@ -87,7 +89,11 @@ fn ignored_key_path(path: &serde_ignored::Path<'_>) -> String {
 }
 
 /// A deserialization error located by line and key path.
-fn yaml_problem(error: serde_path_to_error::Error<serde_yaml::Error>, file: &Path, lines: &LineIndex) -> Problem {
+pub(crate) fn yaml_problem(
+    error: serde_path_to_error::Error<serde_yaml::Error>,
+    file: &Path,
+    lines: &LineIndex,
+) -> Problem {
     let key_path = error.path().to_string();
     let inner = error.into_inner();
     // Errors raised by our own deserializers carry no location: find the key instead.

@@ -96,6 +96,12 @@ impl EvalReport {
         EvalReport { model, model_identity, tasks, groups }
     }
 
+    /// A task's or group's headline score (`acc`).
+    pub fn score(&self, name: &str) -> Option<f64> {
+        let task = self.tasks.iter().find(|t| t.name == name).map(|t| t.acc);
+        task.or_else(|| self.groups.iter().find(|g| g.name == name).map(|g| g.acc))
+    }
+
     /// `results.json`, in lm-evaluation-harness's layout and names.
     pub fn lm_eval_json(&self) -> Value {
         let mut results = serde_json::Map::new();

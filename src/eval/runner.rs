@@ -58,6 +58,8 @@ pub struct PlannedTask {
 pub struct EvalOptions {
     /// Progress bars are drawn here; `None` draws none.
     pub progress: Option<indicatif::MultiProgress>,
+    /// Take answered requests from the cache (`false`: ask everything again, and store it).
+    pub use_cache: bool,
     pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
@@ -99,7 +101,9 @@ pub async fn run_eval<M: LogLikelihoodModel>(
             let context = task.data.context(doc, task.shots);
             let mut lls = Vec::with_capacity(doc.choices.len());
             for i in 0..doc.choices.len() {
-                let value = score(model, model_key, store, &context, &doc.continuation(i), &mut summary).await?;
+                let continuation = doc.continuation(i);
+                let value =
+                    score(model, model_key, store, &context, &continuation, options.use_cache, &mut summary).await?;
                 lls.push(value.logprob);
             }
             scored.push(score_doc(doc_id, doc, &context, &lls, task.data.acc_norm));
@@ -172,13 +176,14 @@ async fn score<M: LogLikelihoodModel>(
     store: &Store,
     context: &str,
     continuation: &str,
+    use_cache: bool,
     summary: &mut EvalSummary,
 ) -> Result<CachedLogLikelihood, EvalError> {
     summary.requests += 1;
     let key = hex::encode(Sha256::digest(
         json!({"kind": "loglikelihood", "context": context, "continuation": continuation}).to_string().as_bytes(),
     ));
-    if let Some(cached) = store.cached_loglikelihood(model_key, &key).await? {
+    if use_cache && let Some(cached) = store.cached_loglikelihood(model_key, &key).await? {
         summary.cache_hits += 1;
         return Ok(cached);
     }

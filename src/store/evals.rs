@@ -43,7 +43,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO eval_requests (model_key, request_key, kind, context, continuation, logprob, greedy, tokens) \
-             VALUES ($1, $2, 'loglikelihood', $3, $4, $5, $6, $7) ON CONFLICT (model_key, request_key) DO NOTHING",
+             VALUES ($1, $2, 'loglikelihood', $3, $4, $5, $6, $7) ON CONFLICT (model_key, request_key) DO UPDATE SET \
+             logprob = excluded.logprob, greedy = excluded.greedy, tokens = excluded.tokens",
         )
         .bind(model_key)
         .bind(request_key)
