@@ -322,13 +322,16 @@ async fn a_killed_command_line_run_shows_as_interrupted_and_can_be_resumed_or_di
     let run: Value = server.get_json(&format!("/api/runs/{other}")).await;
     assert_eq!(run["status"], "cancelled");
     assert!(run["error"].as_str().unwrap().contains("dismissed"));
-    // The same through the API.
-    let third = store.create_run("arena", "", Some("/nowhere/cfg.yaml"), false).await.unwrap();
+    // The same through the API; an interrupted eval is not resumed here (its command is re-run).
+    let third = store.create_run("eval", "{}", None, false).await.unwrap();
     sqlx::query("UPDATE runs SET heartbeat_at = heartbeat_at - 60 WHERE id = $1")
         .bind(third)
         .execute(&pool)
         .await
         .unwrap();
+    let resume = api_client().post(server.url(&format!("/api/runs/{third}/resume"))).send().await.unwrap();
+    assert_eq!(resume.status(), 409);
+    assert!(resume.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("run its command again"));
     let dismiss = || api_client().post(server.url(&format!("/api/runs/{third}/dismiss"))).send();
     let r = dismiss().await.unwrap();
     assert_eq!(r.status(), 200);

@@ -49,9 +49,6 @@ impl Default for ArenaOptions {
     }
 }
 
-/// How often a run tells the database it is alive.
-const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
 impl ArenaOptions {
     pub(crate) fn cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
@@ -181,18 +178,7 @@ pub async fn run_arena(
         seconds: 0.0,
         error: None,
     };
-    // Aborted when this function returns or unwinds: a run that died stops beating.
-    let heartbeat = {
-        let store = store.clone();
-        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-            loop {
-                if let Err(e) = store.beat_run(run_id).await {
-                    tracing::warn!("cannot record the run's heartbeat: {e}");
-                }
-                tokio::time::sleep(HEARTBEAT_EVERY).await;
-            }
-        }))
-    };
+    let heartbeat = store.keep_alive(run_id);
     let result = run_stages(config, store, options, questions, run_id, &mut summary).await;
     drop(heartbeat);
     summary.seconds = started.elapsed().as_secs_f64();

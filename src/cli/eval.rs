@@ -237,7 +237,9 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     let config = json!({"model": model_arg, "datasets": settings.datasets, "dataset_dir": settings.dataset_dir,
                         "limit": settings.limit, "few_shot": args.few_shot, "dataset_args": settings.dataset_args});
     let run_id = store.create_run("eval", &config.to_string(), None, false).await?;
+    let heartbeat = store.keep_alive(run_id);
     let outcome = evaluate(&args, &settings, &path, &tasks, &store, run_id, bars).await;
+    drop(heartbeat);
     let (status, summary, error) = match &outcome {
         Ok(report) => (RunStatus::Succeeded, Some(report.to_string()), None),
         Err(e) => (RunStatus::Failed, None, Some(format!("{e:#}"))),

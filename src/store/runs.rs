@@ -44,6 +44,20 @@ impl Store {
         Ok(id)
     }
 
+    /// Beats for `run_id` every [`HEARTBEAT_EVERY`] until the returned guard is dropped (when
+    /// the run returns or unwinds: a run that died stops beating).
+    pub fn keep_alive(&self, run_id: i64) -> tokio_util::task::AbortOnDropHandle<()> {
+        let store = self.clone();
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            loop {
+                if let Err(e) = store.beat_run(run_id).await {
+                    tracing::warn!("cannot record the run's heartbeat: {e}");
+                }
+                tokio::time::sleep(HEARTBEAT_EVERY).await;
+            }
+        }))
+    }
+
     /// The run is alive: its process beats every few seconds while it works.
     pub async fn beat_run(&self, run_id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE runs SET heartbeat_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = $1")
@@ -108,8 +122,16 @@ pub struct RunRow {
 
 /// A running run whose last beat is older than this lost its process.
 pub const HEARTBEAT_STALE_SECONDS: f64 = 30.0;
+/// How often a running run beats.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl RunRow {
+    /// Whether this server's worker can pick the run up again (arena runs; evals re-run from
+    /// the command line, their answered requests cached).
+    pub fn resumable(&self) -> bool {
+        self.kind == "arena"
+    }
+
     /// Marked running, but its process stopped beating (killed, or its machine went away).
     pub fn interrupted(&self) -> bool {
         let now =

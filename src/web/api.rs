@@ -230,7 +230,7 @@ pub async fn cancel_run(State(state): State<AppState>, _: AdminApi, Path(id): Pa
 
 /// Resumes an interrupted run in this server's worker (its process died; what it stored is kept).
 pub async fn resume_run(State(state): State<AppState>, _: AdminApi, Path(id): Path<i64>) -> ApiResult {
-    interrupted_run(&state, id).await?;
+    interrupted_run(&state, id, true).await?;
     state.store.resume_run(id).await?;
     state.jobs.notify();
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
@@ -239,7 +239,7 @@ pub async fn resume_run(State(state): State<AppState>, _: AdminApi, Path(id): Pa
 
 /// Gives up on an interrupted run.
 pub async fn dismiss_run(State(state): State<AppState>, _: AdminApi, Path(id): Path<i64>) -> ApiResult {
-    interrupted_run(&state, id).await?;
+    interrupted_run(&state, id, false).await?;
     state.store.dismiss_run(id).await?;
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
     Ok(Json(run_json(&run)).into_response())

@@ -234,12 +234,18 @@ pub async fn start(state: &AppState, request: &RunRequest) -> Result<i64, WebErr
     Ok(id)
 }
 
-/// The run, if it may be resumed or dismissed: only one whose process is gone (a live run is
-/// cancelled instead).
-pub async fn interrupted_run(state: &AppState, id: i64) -> Result<crate::store::RunRow, WebError> {
+/// The run, if it may be resumed (`resume`) or dismissed: only one whose process is gone (a
+/// live run is cancelled instead), and only an arena run is resumed here.
+pub async fn interrupted_run(state: &AppState, id: i64, resume: bool) -> Result<crate::store::RunRow, WebError> {
     let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
     if !run.interrupted() {
         return Err(WebError::Conflict(format!("run {id} is {}, not interrupted", run.status)));
+    }
+    if resume && !run.resumable() {
+        return Err(WebError::Conflict(format!(
+            "run {id} is an {}: run its command again (what it stored is reused)",
+            run.kind
+        )));
     }
     Ok(run)
 }

@@ -194,7 +194,7 @@ pub async fn resume(
     _: AdminPage,
     _: CsrfForm<TokenOnly>,
 ) -> Result<Response, PageError> {
-    interrupted_run(&state, id).await?;
+    interrupted_run(&state, id, true).await?;
     state.store.resume_run(id).await?;
     state.jobs.notify();
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
@@ -207,7 +207,7 @@ pub async fn dismiss(
     _: AdminPage,
     _: CsrfForm<TokenOnly>,
 ) -> Result<Response, PageError> {
-    interrupted_run(&state, id).await?;
+    interrupted_run(&state, id, false).await?;
     state.store.dismiss_run(id).await?;
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
 }
