@@ -131,8 +131,8 @@ fn task_configs_that_cannot_run_exit_2_naming_the_line() {
             "task.yaml:3: dataset_hub: ModelScope: jury downloads nothing",
         ),
         (
-            "model: m.gguf\ndatasets: [arc_easy]\neval_type: service\napi_url: http://127.0.0.1:1/v1\n",
-            "api_url: jury eval scores local GGUF models",
+            "model: m\ndatasets: [arc_easy]\neval_type: service\n",
+            "task.yaml:3: eval_type: eval_type service needs api_url",
         ),
         ("model: m.gguf\ndatasets: [arc_easy]\nlimit: many\n", "task.yaml:3: limit: invalid type"),
         ("datasets: [arc_easy]\n", "name the model"),

@@ -67,6 +67,19 @@ pub struct EvalArgs {
     #[arg(long, visible_alias = "outputs", alias = "work-dir", value_name = "DIR")]
     output: Option<PathBuf>,
 
+    /// Score with an OpenAI-compatible server instead of a file: its base URL (…/v1). It must
+    /// echo prompts with log-probabilities on /v1/completions (vLLM does)
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+
+    /// The model the server serves (with --api-url; --model works too)
+    #[arg(long, value_name = "NAME")]
+    model_name: Option<String>,
+
+    /// The variable holding the server's API key (with --api-url)
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
+
     /// Take answered requests from the cache (false: ask them all again)
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     use_cache: Option<bool>,
@@ -129,6 +142,8 @@ struct Settings {
     output: Option<PathBuf>,
     use_cache: bool,
     targets: Vec<(String, f64)>,
+    /// An endpoint's base URL and key, when the model is served rather than a file.
+    endpoint: Option<(String, Option<String>)>,
 }
 
 fn settings(args: &EvalArgs) -> Result<Settings, BadInput> {
@@ -155,12 +170,36 @@ fn settings(args: &EvalArgs) -> Result<Settings, BadInput> {
             .at_key("--dataset-hub")
             .into());
     }
-    let (model, model_base) = match (&args.model, &task.model) {
+    let named = args.model_name.as_ref().or(args.model.as_ref());
+    let (model, model_base) = match (named, &task.model) {
         (Some(m), _) => (m.clone(), PathBuf::from(".")),
         (None, Some(m)) => (m.clone(), task.base_dir.clone()),
         (None, None) => {
-            return Err(Problem::new("name the model: --model FILE.gguf (or model: in the task config)").into());
+            return Err(Problem::new(
+                "name the model: --model FILE.gguf, or --api-url URL with --model-name NAME (or model: in the task config)",
+            )
+            .into());
         }
+    };
+    let endpoint = match args.api_url.clone().or_else(|| task.api_url.clone()) {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            let key =
+                match &args.api_key_env {
+                    Some(var) => Some(std::env::var(var).map_err(|_| {
+                        BadInput::from(Problem::new(format!("{var} is not set")).at_key("--api-key-env"))
+                    })?),
+                    None => task.api_key.clone(),
+                };
+            // EvalScope's api_url names the chat endpoint; scoring uses the completions one beside it.
+            let base = url.trim_end_matches('/').trim_end_matches("/chat/completions").trim_end_matches("/completions");
+            Some((base.to_string(), key))
+        }
+        Some(url) => {
+            return Err(Problem::new(format!("expected an http:// or https:// URL, got {url:?}"))
+                .at_key("--api-url")
+                .into());
+        }
+        None => None,
     };
     let datasets = if args.datasets.is_empty() { task.datasets.clone() } else { args.datasets.clone() };
     if datasets.is_empty() {
@@ -193,6 +232,7 @@ fn settings(args: &EvalArgs) -> Result<Settings, BadInput> {
         output: args.output.clone().or_else(|| from_task(&task.outputs)).or_else(|| from_task(&task.work_dir)),
         use_cache,
         targets: parse_targets(&args.targets)?,
+        endpoint,
     })
 }
 
@@ -231,14 +271,19 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
         .collect();
     let tasks = plan_tasks(&plan, settings.limit)?;
     let model_arg = settings.model.clone();
-    let path = crate::spec::resolve_local_model(&model_arg, &settings.model_base)
-        .map_err(|e| BadInput::from(Problem::new(e.to_string()).at_key("--model")))?;
+    let target = match &settings.endpoint {
+        Some((url, key)) => Target::Endpoint { url: url.clone(), name: model_arg.clone(), key: key.clone() },
+        None => Target::Local(
+            crate::spec::resolve_local_model(&model_arg, &settings.model_base)
+                .map_err(|e| BadInput::from(Problem::new(e.to_string()).at_key("--model")))?,
+        ),
+    };
     let store = Store::connect(&args.db).await.with_context(|| format!("cannot open the database {}", args.db))?;
     let config = json!({"model": model_arg, "datasets": settings.datasets, "dataset_dir": settings.dataset_dir,
                         "limit": settings.limit, "few_shot": args.few_shot, "dataset_args": settings.dataset_args});
     let run_id = store.create_run("eval", &config.to_string(), None, false).await?;
     let heartbeat = store.keep_alive(run_id);
-    let outcome = evaluate(&args, &settings, &path, &tasks, &store, run_id, bars).await;
+    let outcome = evaluate(&args, &settings, &target, &tasks, &store, run_id, bars).await;
     drop(heartbeat);
     let (status, summary, error) = match &outcome {
         Ok(report) => (RunStatus::Succeeded, Some(report.to_string()), None),
@@ -256,65 +301,101 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
 }
 
 /// Loads the model, scores every task, prints and writes the report; its JSON.
+/// Where the model is: a local file, or an endpoint that echoes log-probabilities.
+enum Target {
+    Local(PathBuf),
+    Endpoint { url: String, name: String, key: Option<String> },
+}
+
+impl Target {
+    fn identity(&self) -> String {
+        match self {
+            Target::Local(path) => crate::spec::ModelSpec::Local { path: path.clone() }.identity(),
+            Target::Endpoint { url, name, .. } => crate::spec::ModelSpec::Remote {
+                api_base: url.clone(),
+                api_key_env: String::new(),
+                model: name.clone(),
+            }
+            .identity(),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Target::Local(path) => path.display().to_string(),
+            Target::Endpoint { url, name, .. } => format!("{name} at {url}"),
+        }
+    }
+}
+
+/// Loads the model, scores every task, prints and writes the report; its JSON.
 async fn evaluate(
     args: &EvalArgs,
     settings: &Settings,
-    path: &std::path::Path,
+    target: &Target,
     tasks: &[crate::eval::PlannedTask],
     store: &Store,
     run_id: i64,
     bars: MultiProgress,
 ) -> anyhow::Result<Value> {
-    #[cfg(not(feature = "local"))]
-    {
-        let _ = (args, settings, tasks, store, run_id, bars);
-        anyhow::bail!(
-            "{}: this jury was built without local model support (the `local` cargo feature)",
-            path.display()
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let options = EvalOptions { progress: show_progress.then_some(bars), use_cache: settings.use_cache, cancel: None };
+    let identity = target.identity();
+    let (results, summary) = match target {
+        Target::Endpoint { url, name, key } => {
+            let scorer = crate::llm::completions_scoring::RemoteScorer::new(
+                url,
+                key.clone(),
+                name,
+                std::time::Duration::from_secs(300),
+            )?;
+            crate::eval::run_eval(&scorer, &identity, tasks, store, run_id, &options).await?
+        }
+        #[cfg(feature = "local")]
+        Target::Local(path) => {
+            if crate::llm::demo::is_demo_model_path(path) {
+                crate::llm::demo::ensure_demo_model(path)?;
+            }
+            let scorer = crate::llm::scoring::LocalScorer::load(path).await?;
+            crate::eval::run_eval(scorer.as_ref(), &identity, tasks, store, run_id, &options).await?
+        }
+        #[cfg(not(feature = "local"))]
+        Target::Local(path) => {
+            anyhow::bail!(
+                "{}: this jury was built without local model support (the `local` cargo feature)",
+                path.display()
+            )
+        }
+    };
+    let report = EvalReport::new(target.label(), identity, results);
+    let mut json = report.lm_eval_json();
+    json["jury"] = json!({"run_id": run_id, "requests": summary.requests, "cache_hits": summary.cache_hits,
+                          "asked": summary.asked, "seconds": summary.seconds,
+                          "docs_per_second": summary.docs_per_second, "method": "loglikelihood"});
+    if !settings.targets.is_empty() {
+        let targets: Vec<Value> = settings
+            .targets
+            .iter()
+            .map(|(task, target)| {
+                let value = report.score(task);
+                json!({"task": task, "target": target, "value": value, "delta": value.map(|v| v - target)})
+            })
+            .collect();
+        json["jury"]["targets"] = json!(targets);
+    }
+    if let Some(dir) = &settings.output {
+        report.write(dir).with_context(|| format!("cannot write the report to {}", dir.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print_report(&report, &settings.targets);
+        eprintln!(
+            "{} requests: {} from the cache, {} asked; {:.1} s ({:.1} documents/s)",
+            summary.requests, summary.cache_hits, summary.asked, summary.seconds, summary.docs_per_second
         );
     }
-    #[cfg(feature = "local")]
-    {
-        if crate::llm::demo::is_demo_model_path(path) {
-            crate::llm::demo::ensure_demo_model(path)?;
-        }
-        let identity = crate::spec::ModelSpec::Local { path: path.to_path_buf() }.identity();
-        let scorer = crate::llm::scoring::LocalScorer::load(path).await?;
-        let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-        let options =
-            EvalOptions { progress: show_progress.then_some(bars), use_cache: settings.use_cache, cancel: None };
-        let (results, summary) =
-            crate::eval::run_eval(scorer.as_ref(), &identity, tasks, store, run_id, &options).await?;
-        let report = EvalReport::new(path.display().to_string(), identity, results);
-        let mut json = report.lm_eval_json();
-        json["jury"] = json!({"run_id": run_id, "requests": summary.requests, "cache_hits": summary.cache_hits,
-                              "asked": summary.asked, "seconds": summary.seconds,
-                              "docs_per_second": summary.docs_per_second, "method": "loglikelihood"});
-        if !settings.targets.is_empty() {
-            let targets: Vec<Value> = settings
-                .targets
-                .iter()
-                .map(|(task, target)| {
-                    let value = report.score(task);
-                    json!({"task": task, "target": target, "value": value, "delta": value.map(|v| v - target)})
-                })
-                .collect();
-            json["jury"]["targets"] = json!(targets);
-        }
-        if let Some(dir) = &settings.output {
-            report.write(dir).with_context(|| format!("cannot write the report to {}", dir.display()))?;
-        }
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&json)?);
-        } else {
-            print_report(&report, &settings.targets);
-            eprintln!(
-                "{} requests: {} from the cache, {} asked; {:.1} s ({:.1} documents/s)",
-                summary.requests, summary.cache_hits, summary.asked, summary.seconds, summary.docs_per_second
-            );
-        }
-        Ok(json)
-    }
+    Ok(json)
 }
 
 fn parse_datasets(names: &[String]) -> Result<Vec<Dataset>, BadInput> {

@@ -90,11 +90,8 @@ pub fn load_eval_task(file: &Path) -> Result<EvalTask, BadInput> {
             format!("{hub}: jury downloads nothing; use Local and point dataset_dir (or dataset_args.<name>.local_path) at the files"),
         ));
     }
-    if task.api_url.is_some() || task.eval_type.as_deref().is_some_and(|t| t != "checkpoint") {
-        problems.push(problem(
-            "api_url",
-            "jury eval scores local GGUF models by log-likelihood; an endpoint (eval_type service, api_url) cannot be scored this way yet: set model to a .gguf file".into(),
-        ));
+    if task.eval_type.as_deref().is_some_and(|t| t == "service") && task.api_url.is_none() {
+        problems.push(problem("eval_type", "eval_type service needs api_url: the server's base URL".into()));
     }
     for (key, note) in [
         (task.template_type.is_some(), "template_type: ignored: the GGUF file carries its chat template"),

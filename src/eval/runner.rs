@@ -12,25 +12,34 @@ use super::datasets::{Dataset, McqDoc, TaskData};
 use super::metrics::{argmax, choice_scores};
 use super::report::TaskResult;
 use crate::input::BadInput;
-use crate::llm::LlmError;
+use crate::llm::{LlmError, LogLikelihood};
 use crate::store::{CachedLogLikelihood, NewSample, Store, StoreError};
 
-/// A model that can score continuations (a local GGUF through `llm::scoring`). Used with
-/// generics only, so the futures' auto traits are the implementor's.
+/// A model that can score continuations: a local GGUF (`llm::scoring`) or an endpoint that
+/// echoes prompts with log-probabilities (`llm::completions_scoring`). Used with generics
+/// only, so the futures' auto traits are the implementor's.
 #[allow(async_fn_in_trait)]
 pub trait LogLikelihoodModel {
-    async fn tokenize(&self, text: &str) -> Result<Vec<u32>, LlmError>;
-    async fn loglikelihood(&self, context: &[u32], continuation: &[u32]) -> Result<(f64, bool, usize), LlmError>;
+    async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError>;
 }
 
 #[cfg(feature = "local")]
 impl LogLikelihoodModel for crate::llm::scoring::LocalScorer {
-    async fn tokenize(&self, text: &str) -> Result<Vec<u32>, LlmError> {
-        crate::llm::scoring::LocalScorer::tokenize(self, text).await
+    /// lm-eval's pair encoding: trailing spaces of the context move to the continuation; the
+    /// continuation's tokens are those of the whole text after the context's.
+    async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError> {
+        let trimmed = context.trim_end();
+        let continuation = format!("{}{continuation}", &context[trimmed.len()..]);
+        let whole = self.tokenize(&format!("{trimmed}{continuation}")).await?;
+        let context_tokens = self.tokenize(trimmed).await?;
+        let split = context_tokens.len().min(whole.len());
+        crate::llm::scoring::LocalScorer::loglikelihood(self, &context_tokens, &whole[split..]).await
     }
-    async fn loglikelihood(&self, context: &[u32], continuation: &[u32]) -> Result<(f64, bool, usize), LlmError> {
-        let ll = crate::llm::scoring::LocalScorer::loglikelihood(self, context, continuation).await?;
-        Ok((ll.logprob, ll.greedy, ll.tokens))
+}
+
+impl LogLikelihoodModel for crate::llm::completions_scoring::RemoteScorer {
+    async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError> {
+        crate::llm::completions_scoring::RemoteScorer::loglikelihood(self, context, continuation).await
     }
 }
 
@@ -154,21 +163,6 @@ fn score_doc(doc_id: usize, doc: &McqDoc, context: &str, lls: &[f64], with_norm:
     ScoredDoc { doc_id, acc, acc_norm: with_norm.then_some(acc_norm), sample }
 }
 
-/// lm-eval's pair encoding: trailing spaces of the context move to the continuation; the
-/// continuation's tokens are those of the whole text after the context's.
-async fn encode_pair<M: LogLikelihoodModel>(
-    model: &M,
-    context: &str,
-    continuation: &str,
-) -> Result<(Vec<u32>, Vec<u32>), LlmError> {
-    let trimmed = context.trim_end();
-    let (context, continuation) = (trimmed, format!("{}{continuation}", &context[trimmed.len()..]));
-    let whole = model.tokenize(&format!("{context}{continuation}")).await?;
-    let context_tokens = model.tokenize(context).await?;
-    let split = context_tokens.len().min(whole.len());
-    Ok((context_tokens, whole[split..].to_vec()))
-}
-
 /// One log-likelihood: from the cache, or asked and stored before it is used.
 async fn score<M: LogLikelihoodModel>(
     model: &M,
@@ -187,9 +181,8 @@ async fn score<M: LogLikelihoodModel>(
         summary.cache_hits += 1;
         return Ok(cached);
     }
-    let (context_tokens, continuation_tokens) = encode_pair(model, context, continuation).await?;
-    let (logprob, greedy, tokens) = model.loglikelihood(&context_tokens, &continuation_tokens).await?;
-    let value = CachedLogLikelihood { logprob, greedy, tokens: tokens as i64 };
+    let ll = model.loglikelihood(context, continuation).await?;
+    let value = CachedLogLikelihood { logprob: ll.logprob, greedy: ll.greedy, tokens: ll.tokens as i64 };
     store.save_loglikelihood(model_key, &key, context, continuation, value).await?;
     summary.asked += 1;
     Ok(value)

@@ -1,6 +1,7 @@
 //! One interface for chat models, with two back ends: in-process mistral.rs (`local`
 //! feature) and any OpenAI-compatible endpoint.
 
+pub mod completions_scoring;
 pub mod demo;
 #[cfg(feature = "local")]
 pub mod local;
@@ -27,6 +28,16 @@ pub struct ChatRequest {
     pub system: Option<String>,
     pub user: String,
     pub settings: GenerationSettings,
+}
+
+/// What a model thinks of a continuation after a context.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogLikelihood {
+    /// Sum of the natural-log probabilities of the continuation's tokens.
+    pub logprob: f64,
+    /// Every continuation token was the model's most likely next token.
+    pub greedy: bool,
+    pub tokens: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -20,15 +20,7 @@ use tokio::sync::Mutex;
 
 use super::LlmError;
 
-/// What the model thinks of a continuation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LogLikelihood {
-    /// Sum of the natural-log probabilities of the continuation's tokens.
-    pub logprob: f64,
-    /// Every continuation token was the model's most likely next token.
-    pub greedy: bool,
-    pub tokens: usize,
-}
+pub use super::LogLikelihood;
 
 pub struct LocalScorer {
     model: Model,

@@ -1,0 +1,153 @@
+//! Log-likelihood scoring through an OpenAI-compatible `/v1/completions` endpoint that echoes
+//! the prompt with its log-probabilities (`echo: true, logprobs: 1`, as vLLM and the legacy
+//! OpenAI API do). The server's own tokens are used: the continuation is the tokens from the
+//! one that reaches past the end of the context to the end of the prompt.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{LlmError, LogLikelihood};
+
+pub struct RemoteScorer {
+    http: reqwest::Client,
+    url: String,
+    key: Option<String>,
+    model: String,
+}
+
+#[derive(Deserialize)]
+struct Completion {
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    logprobs: Option<Logprobs>,
+}
+
+#[derive(Deserialize)]
+struct Logprobs {
+    tokens: Vec<String>,
+    token_logprobs: Vec<Option<f64>>,
+    #[serde(default)]
+    top_logprobs: Option<Vec<Option<std::collections::HashMap<String, f64>>>>,
+    text_offset: Vec<usize>,
+}
+
+const ATTEMPTS: u32 = 4;
+
+impl RemoteScorer {
+    pub fn new(api_base: &str, key: Option<String>, model: &str, timeout: Duration) -> Result<Self, LlmError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| LlmError::Setup(format!("cannot build the HTTP client: {e}")))?;
+        Ok(RemoteScorer {
+            http,
+            url: format!("{}/completions", api_base.trim_end_matches('/')),
+            key,
+            model: model.to_string(),
+        })
+    }
+
+    pub async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError> {
+        let prompt = format!("{context}{continuation}");
+        let body = json!({"model": self.model, "prompt": prompt, "max_tokens": 1, "temperature": 0,
+                          "echo": true, "logprobs": 1});
+        let completion = self.post(&body).await?;
+        let logprobs = completion
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.logprobs)
+            .ok_or_else(|| self.unsupported("the reply has no logprobs"))?;
+        continuation_loglikelihood(&logprobs, context.chars().count(), prompt.chars().count())
+            .ok_or_else(|| self.unsupported("the echoed prompt's tokens do not cover the continuation"))
+    }
+
+    fn unsupported(&self, why: &str) -> LlmError {
+        LlmError::BadResponse(format!(
+            "{} cannot score by log-likelihood ({why}): it must echo the prompt with log-probabilities \
+             (`echo: true, logprobs: 1` on /v1/completions, as vLLM does)",
+            self.url
+        ))
+    }
+
+    async fn post(&self, body: &serde_json::Value) -> Result<Completion, LlmError> {
+        let mut wait = Duration::from_millis(500);
+        for attempt in 1..=ATTEMPTS {
+            let mut request = self.http.post(&self.url).json(body);
+            if let Some(key) = &self.key {
+                request = request.bearer_auth(key);
+            }
+            let retryable = match request.send().await {
+                Ok(r) if r.status().is_success() => {
+                    return r
+                        .json::<Completion>()
+                        .await
+                        .map_err(|e| LlmError::BadResponse(format!("{}: unreadable reply: {e}", self.url)));
+                }
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let message = r.text().await.unwrap_or_default();
+                    let error = LlmError::Http { endpoint: self.url.clone(), status, message };
+                    if status == 429 || status >= 500 { error } else { return Err(error) }
+                }
+                Err(e) if e.is_timeout() => LlmError::Timeout(self.url.clone()),
+                Err(e) => LlmError::Connect(self.url.clone(), e.to_string()),
+            };
+            if attempt == ATTEMPTS {
+                return Err(retryable);
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        unreachable!("the last attempt returns")
+    }
+}
+
+/// Sums the log-probabilities of the prompt tokens that reach past `context_chars` (and start
+/// before `prompt_chars`: the generated token is not part of the prompt).
+fn continuation_loglikelihood(lp: &Logprobs, context_chars: usize, prompt_chars: usize) -> Option<LogLikelihood> {
+    let mut logprob = 0.0;
+    let mut greedy = true;
+    let mut tokens = 0;
+    for (i, token) in lp.tokens.iter().enumerate() {
+        let start = *lp.text_offset.get(i)?;
+        let end = start + token.chars().count();
+        if start >= prompt_chars || end <= context_chars {
+            continue;
+        }
+        logprob += (*lp.token_logprobs.get(i)?)?;
+        tokens += 1;
+        if let Some(top) = lp.top_logprobs.as_ref().and_then(|t| t.get(i).cloned().flatten()) {
+            let best = top.iter().max_by(|a, b| a.1.total_cmp(b.1)).map(|(t, _)| t.as_str());
+            greedy &= best == Some(token.as_str());
+        }
+    }
+    (tokens > 0).then_some(LogLikelihood { logprob, greedy, tokens })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_continuation_is_the_tokens_past_the_context() {
+        // "Answer: yes" + generated "!" : tokens "Answer", ":", " yes", "!"
+        let lp = Logprobs {
+            tokens: vec!["Answer".into(), ":".into(), " yes".into(), "!".into()],
+            token_logprobs: vec![None, Some(-1.0), Some(-0.5), Some(-3.0)],
+            top_logprobs: Some(vec![None, None, Some([(" yes".to_string(), -0.5)].into()), None]),
+            text_offset: vec![0, 6, 7, 11],
+        };
+        let ll = continuation_loglikelihood(&lp, 7, 11).unwrap();
+        assert_eq!((ll.logprob, ll.greedy, ll.tokens), (-0.5, true, 1));
+        // A token straddling the boundary belongs to the continuation.
+        let ll = continuation_loglikelihood(&lp, 9, 11).unwrap();
+        assert_eq!(ll.tokens, 1);
+        assert!(continuation_loglikelihood(&lp, 11, 11).is_none());
+    }
+}

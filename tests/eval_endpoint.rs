@@ -1,0 +1,143 @@
+//! `jury eval` against an OpenAI-compatible endpoint that echoes prompts with their
+//! log-probabilities (a mock server on 127.0.0.1:0 playing vLLM's /v1/completions).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use common::*;
+use serde_json::{Value, json};
+
+/// Splits the prompt into words (each with its leading space), as a tokenizer might; a word
+/// holding "right" is likely (-0.1), any other unlikely (-2.0).
+async fn completions(State(calls): State<Arc<AtomicUsize>>, Json(body): Json<Value>) -> Json<Value> {
+    calls.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(body["echo"], true);
+    let prompt = body["prompt"].as_str().unwrap().to_string();
+    let mut tokens = Vec::new();
+    let mut offsets = Vec::new();
+    let mut start = 0;
+    for (i, c) in prompt.char_indices() {
+        if c == ' ' && i > start {
+            tokens.push(prompt[start..i].to_string());
+            offsets.push(prompt[..start].chars().count());
+            start = i;
+        }
+    }
+    tokens.push(prompt[start..].to_string());
+    offsets.push(prompt[..start].chars().count());
+    let logprobs: Vec<Value> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| if i == 0 { Value::Null } else { json!(if t.contains("right") { -0.1 } else { -2.0 }) })
+        .collect();
+    let top: Vec<Value> = tokens.iter().map(|t| json!({ t.clone(): -0.1 })).collect();
+    // The one generated token follows the echoed prompt.
+    tokens.push("!".into());
+    offsets.push(prompt.chars().count());
+    let mut logprobs = logprobs;
+    logprobs.push(json!(-5.0));
+    let mut top = top;
+    top.push(json!({"!": -5.0}));
+    Json(json!({"id": "x", "object": "text_completion", "model": body["model"],
+                "choices": [{"index": 0, "text": format!("{prompt}!"), "finish_reason": "length",
+                             "logprobs": {"tokens": tokens, "token_logprobs": logprobs, "top_logprobs": top, "text_offset": offsets}}]}))
+}
+
+async fn mock() -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = Router::new().route("/v1/completions", post(completions)).with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), calls)
+}
+
+fn arc_file(dir: &std::path::Path) {
+    let docs: String = (0..3)
+        .map(|i| {
+            let choices: Vec<Value> = ["A", "B", "C"]
+                .iter()
+                .enumerate()
+                .map(|(k, l)| json!({"label": l, "text": if k == i { "the right one" } else { "a wrong one" }}))
+                .collect();
+            let key = ["A", "B", "C"][i];
+            json!({"id": format!("q{i}"), "question": {"stem": format!("Question {i}?"), "choices": choices},
+                   "answerKey": key})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    write(&dir.join("arc/ARC-Easy/test.jsonl"), &docs);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_echoes_log_probabilities_is_scored_and_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    arc_file(dir.path());
+    let (url, calls) = mock().await;
+    let db = db_url(dir.path());
+    let eval = |url: String| {
+        let db = db.clone();
+        let data = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            run(jury()
+                .args(["eval", "--api-url", &url, "--model-name", "served-model", "--datasets", "arc_easy"])
+                .arg("--dataset-dir")
+                .arg(&data)
+                .args(["--db", &db, "--json"]))
+        })
+    };
+    let out = eval(url.clone()).await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["results"]["arc_easy"]["acc,none"], 1.0, "the likely choice is the right one: {report}");
+    // 9 choices, but the two wrong choices of a question are one request: asked once.
+    assert_eq!((report["jury"]["requests"].as_u64(), report["jury"]["asked"].as_u64()), (Some(9), Some(6)));
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+    assert!(report["model"].as_str().unwrap().contains("served-model"));
+    // The same server again: nothing asked.
+    let out = eval(url.clone()).await.unwrap();
+    let again: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(again["jury"]["cache_hits"], 9);
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+    // Another server with the same model name is another model: asked afresh.
+    let (other, other_calls) = mock().await;
+    let out = eval(other).await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(other_calls.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test]
+async fn an_endpoint_without_prompt_log_probabilities_fails_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    arc_file(dir.path());
+    let app = Router::new().route(
+        "/v1/completions",
+        post(|| async { Json(json!({"choices": [{"index": 0, "text": "B", "logprobs": null}]})) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let db = db_url(dir.path());
+    let data = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        run(jury()
+            .args(["eval", "--api-url", &url, "--model", "m", "--datasets", "arc_easy", "--dataset-dir"])
+            .arg(&data)
+            .args(["--db", &db]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot score by log-likelihood") && stderr(&out).contains("echo"),
+        "{}",
+        stderr(&out)
+    );
+}
