@@ -117,6 +117,21 @@ fn bad_benchmark_data_exits_2_naming_the_file_and_line() {
         .args(["--dataset-args", r#"{"mmlu": {"subset_list": ["astrology"]}}"#]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no MMLU subject \"astrology\""), "{}", stderr(&out));
+    // Asking for more few-shot examples than there are is refused, not quietly shortened.
+    write(
+        &dir.path().join("mmlu/test/virology_test.csv"),
+        "question,choice0,choice1,choice2,choice3,answer\nq,a,b,c,d,1\n",
+    );
+    let out = run(jury()
+        .args(["eval", "--model", "m.gguf", "--datasets", "mmlu", "--dataset-dir"])
+        .arg(dir.path())
+        .args(["--dataset-args", r#"{"mmlu": {"subset_list": ["virology"]}}"#]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("mmlu_virology: 5 few-shot examples asked for, but its few-shot file holds 0"),
+        "{}",
+        stderr(&out)
+    );
     let out = run(jury().args(["eval", "--list"]));
     assert!(out.status.success());
     assert!(stdout(&out).contains("arc_easy") && stdout(&out).contains("57 subjects"), "{}", stdout(&out));

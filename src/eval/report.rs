@@ -63,13 +63,14 @@ pub struct GroupResult {
 fn group(name: &str, members: &[&TaskResult]) -> GroupResult {
     let sizes: Vec<usize> = members.iter().map(|t| t.n).collect();
     let accs: Vec<f64> = members.iter().map(|t| t.acc).collect();
-    let stderrs: Vec<f64> = members.iter().map(|t| t.acc_stderr.unwrap_or(0.0)).collect();
+    // As lm-eval: a task without a standard error (one document) leaves the group without one.
+    let stderrs: Option<Vec<f64>> = members.iter().map(|t| t.acc_stderr).collect();
     GroupResult {
         name: name.to_string(),
         tasks: members.len(),
         n: sizes.iter().sum(),
         acc: weighted_mean(&accs, &sizes).unwrap_or(0.0),
-        acc_stderr: pooled_stderr(&stderrs, &sizes),
+        acc_stderr: stderrs.and_then(|s| pooled_stderr(&s, &sizes)),
         macro_acc: mean(&accs).unwrap_or(0.0),
     }
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::datasets::{Dataset, McqDoc, TaskData};
 use super::metrics::{argmax, choice_scores};
 use super::report::TaskResult;
-use crate::input::BadInput;
+use crate::input::{BadInput, Problem};
 use crate::llm::{LlmError, LogLikelihood};
 use crate::store::{CachedLogLikelihood, NewSample, Store, StoreError};
 
@@ -203,12 +203,18 @@ pub fn plan_tasks(
                     if let Some(n) = limit {
                         data.docs.truncate(n);
                     }
-                    planned.push(PlannedTask {
-                        data,
-                        dataset: *dataset,
-                        shots: shots.unwrap_or(dataset.default_shots()),
-                        original,
-                    });
+                    let shots = shots.unwrap_or(dataset.default_shots());
+                    // Fewer examples than asked would be a different benchmark, reported as this one.
+                    if shots > data.fewshot.len() {
+                        problems.push(Problem::new(format!(
+                            "{}: {shots} few-shot examples asked for, but its few-shot file holds {} (see jury eval --list \
+                             for where it goes, or lower --few-shot)",
+                            data.name,
+                            data.fewshot.len()
+                        )));
+                        continue;
+                    }
+                    planned.push(PlannedTask { data, dataset: *dataset, shots, original });
                 }
             }
             Err(e) => problems.extend(e),

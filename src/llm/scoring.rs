@@ -25,6 +25,8 @@ pub use super::LogLikelihood;
 pub struct LocalScorer {
     model: Model,
     path: PathBuf,
+    /// The model's context length, when it says.
+    max_len: Option<usize>,
     /// One raw request at a time: the engine must never batch them.
     turn: Mutex<()>,
 }
@@ -48,7 +50,8 @@ impl LocalScorer {
             .build()
             .await
             .map_err(|e| LlmError::Local(format!("cannot load {} for scoring: {e:#}", path.display())))?;
-        Ok(Arc::new(LocalScorer { model, path: path.to_path_buf(), turn: Mutex::new(()) }))
+        let max_len = model.max_sequence_length().ok().flatten();
+        Ok(Arc::new(LocalScorer { model, path: path.to_path_buf(), max_len, turn: Mutex::new(()) }))
     }
 
     /// The model's tokens for `text`, without special tokens (as lm-evaluation-harness encodes).
@@ -66,6 +69,15 @@ impl LocalScorer {
         if context.is_empty() || continuation.is_empty() {
             return Err(LlmError::Local("scoring needs a context and a continuation of at least one token".into()));
         }
+        // As lm-eval: a prompt longer than the model's context keeps its last tokens.
+        let keep = self.max_len.map_or(usize::MAX, |m| (m + 1).saturating_sub(continuation.len()));
+        if keep == 0 {
+            return Err(LlmError::Local(format!(
+                "the continuation alone is longer than the model's context ({:?} tokens)",
+                self.max_len
+            )));
+        }
+        let context = &context[context.len().saturating_sub(keep)..];
         let mut tokens = context.to_vec();
         tokens.extend_from_slice(continuation);
         let _turn = self.turn.lock().await;
