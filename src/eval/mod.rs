@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod metrics;
 pub mod report;
 pub mod runner;
+pub mod sampling;
 
 pub use datasets::{Dataset, McqDoc, TaskData};
 pub use report::{EvalReport, GroupResult, TaskResult};
