@@ -4,6 +4,7 @@
 //! database) and `report` writes lm-evaluation-harness-shaped results.
 
 pub mod datasets;
+pub mod extract;
 pub mod metrics;
 pub mod report;
 pub mod runner;
