@@ -108,6 +108,15 @@ fn bad_benchmark_data_exits_2_naming_the_file_and_line() {
         run(jury().args(["eval", "--model", "m.gguf", "--datasets", "arc_challenge", "--dataset-dir"]).arg(dir.path()));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("arc/ARC-Challenge/test.jsonl"), "{}", stderr(&out));
+    // EvalScope's `arc` is both ARC sets.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(jury().args(["eval", "--model", "m.gguf", "--datasets", "arc", "--dataset-dir"]).arg(empty.path()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("ARC-Easy/test.jsonl") && stderr(&out).contains("ARC-Challenge/test.jsonl"),
+        "{}",
+        stderr(&out)
+    );
     let out = run(jury().args(["eval", "--model", "m.gguf", "--datasets", "mmlu", "hellaswagg"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown dataset \"hellaswagg\""), "{}", stderr(&out));

@@ -401,8 +401,16 @@ async fn evaluate(
 fn parse_datasets(names: &[String]) -> Result<Vec<Dataset>, BadInput> {
     let mut problems = Problems::default();
     let mut out = Vec::new();
+    // EvalScope's `arc` is both of its subsets.
+    let names = names.iter().flat_map(|n| {
+        if n.trim().eq_ignore_ascii_case("arc") {
+            vec!["arc_easy".to_string(), "arc_challenge".to_string()]
+        } else {
+            vec![n.clone()]
+        }
+    });
     for name in names {
-        match Dataset::parse(name) {
+        match Dataset::parse(&name) {
             Some(d) if !out.contains(&d) => out.push(d),
             Some(_) => {}
             None => problems.push(

@@ -71,7 +71,7 @@ impl Dataset {
     pub fn parse(name: &str) -> Option<Dataset> {
         match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "arc_easy" | "arc_e" => Some(Dataset::ArcEasy),
-            "arc_challenge" | "arc_c" | "arc" => Some(Dataset::ArcChallenge),
+            "arc_challenge" | "arc_c" => Some(Dataset::ArcChallenge),
             "mmlu" => Some(Dataset::Mmlu),
             _ => None,
         }
