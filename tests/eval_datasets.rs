@@ -13,11 +13,24 @@ fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets")
 }
 
+/// A multiple-choice dataset's tasks.
+fn choices(dataset: Dataset, subsets: &[String]) -> Vec<jury::eval::TaskData> {
+    dataset
+        .load(&shared(), subsets)
+        .unwrap()
+        .into_iter()
+        .map(|t| match t {
+            jury::eval::datasets::LoadedTask::Choice(t) => t,
+            other => panic!("{} is not multiple choice", other.name()),
+        })
+        .collect()
+}
+
 #[test]
 fn arc_loads_with_lm_evals_prompt_and_gold_from_either_label_style() {
-    let easy = Dataset::ArcEasy.load(&shared(), &[]).unwrap();
+    let easy = choices(Dataset::ArcEasy, &[]);
     assert_eq!((easy.len(), easy[0].docs.len(), easy[0].fewshot.len()), (1, 2376, 570));
-    let challenge = Dataset::ArcChallenge.load(&shared(), &[]).unwrap();
+    let challenge = choices(Dataset::ArcChallenge, &[]);
     assert_eq!((challenge[0].docs.len(), challenge[0].fewshot.len()), (1170, 299));
     let doc = &easy[0].docs[0];
     assert_eq!(doc.id.as_deref(), Some("Mercury_417466"));
@@ -35,7 +48,7 @@ fn arc_loads_with_lm_evals_prompt_and_gold_from_either_label_style() {
 
 #[test]
 fn mmlu_loads_57_subjects_in_both_layouts() {
-    let tasks = Dataset::Mmlu.load(&shared(), &[]).unwrap();
+    let tasks = choices(Dataset::Mmlu, &[]);
     assert_eq!(tasks.len(), 57);
     assert_eq!(tasks.iter().map(|t| t.docs.len()).sum::<usize>(), 14042);
     assert_eq!(tasks.iter().map(|t| t.fewshot.len()).sum::<usize>(), 285);
@@ -62,7 +75,7 @@ fn mmlu_loads_57_subjects_in_both_layouts() {
 
 #[test]
 fn mmlu_prompts_are_lm_evals_with_first_n_examples() {
-    let tasks = Dataset::Mmlu.load(&shared(), &["abstract_algebra".to_string()]).unwrap();
+    let tasks = choices(Dataset::Mmlu, &["abstract_algebra".to_string()]);
     let task = &tasks[0];
     assert_eq!(task.name, "mmlu_abstract_algebra");
     let doc = &task.docs[0];
@@ -169,4 +182,48 @@ fn task_configs_that_cannot_run_exit_2_naming_the_line() {
     let out = run(jury().args(["eval", "--model", "m.gguf", "--datasets", "mmlu", "--target", "mmlu"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("expected TASK=SCORE"), "{}", stderr(&out));
+}
+
+#[test]
+fn gsm8k_loads_with_lm_evals_prompt_and_seeded_examples() {
+    let tasks = Dataset::Gsm8k.load(&shared(), &[]).unwrap();
+    let jury::eval::datasets::LoadedTask::Generate(task) = &tasks[0] else { panic!("a generation task") };
+    assert_eq!((task.name.as_str(), task.docs.len(), task.fewshot.len()), ("gsm8k", 1319, 7473));
+    assert_eq!(task.until, ["Question:", "</s>", "<|im_end|>"]);
+    let doc = &task.docs[0];
+    assert!(
+        doc.text.starts_with("Question: Janet\u{2019}s ducks lay 16 eggs per day.") && doc.text.ends_with("\nAnswer:")
+    );
+    assert!(doc.target.ends_with("#### 18"));
+    // lm-eval's examples for the first document: random.Random(1234).sample(range(7473), 5).
+    let mut rng = jury::eval::sampling::PyRandom::new(1234);
+    let shots = rng.sample(task.fewshot.len(), 5);
+    assert_eq!(shots, [6374, 3610, 957, 61, 742]);
+    let context = task.context(doc, &shots);
+    let first = &task.fewshot[6374];
+    assert!(context.starts_with(&format!("{} {}\n\n", first.text, first.target)), "{context}");
+    assert!(context.ends_with(&format!("\n\n{}", doc.text)));
+    assert_eq!(context.matches("\nAnswer:").count(), 6);
+    // Generations read as lm-eval reads them.
+    let outcome = (task.score)("She makes 9 * 2 = $18.\n#### 18", &doc.target);
+    assert!(outcome.iter().all(|e| e.correct), "{outcome:?}");
+    let outcome = (task.score)("<think>maybe #### 18</think> The answer is 20.", &doc.target);
+    assert_eq!(
+        outcome.iter().map(|e| (e.filter, e.prediction.as_str(), e.correct)).collect::<Vec<_>>(),
+        [("strict-match", "[invalid]", false), ("flexible-extract", "20.", false)]
+    );
+}
+
+#[test]
+fn a_gsm8k_answer_without_its_final_line_is_bad_data() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("gsm8k/test.jsonl"),
+        "{\"question\": \"1+1?\", \"answer\": \"2\"}\n{\"question\": \"2+2?\", \"answer\": \"#### 4\"}\n",
+    );
+    let out = run(jury()
+        .args(["eval", "--model", "m.gguf", "--datasets", "gsm8k", "--few-shot", "0", "--dataset-dir"])
+        .arg(dir.path()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("test.jsonl:1: answer: the answer has no final `#### N` line"), "{}", stderr(&out));
 }

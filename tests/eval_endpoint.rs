@@ -141,3 +141,51 @@ async fn an_endpoint_without_prompt_log_probabilities_fails_saying_why() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn gsm8k_through_an_endpoint_reads_its_answers_as_lm_eval_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = |q: &str, a: &str| json!({"question": q, "answer": format!("Some steps.\n#### {a}")}).to_string() + "\n";
+    write(&dir.path().join("gsm8k/test.jsonl"), &(doc("What is 2+2?", "4") + &doc("What is 3+3?", "6")));
+    write(
+        &dir.path().join("gsm8k/train.jsonl"),
+        &(1..=5).map(|i| doc(&format!("Example {i}?"), &i.to_string())).collect::<String>(),
+    );
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let app = Router::new()
+        .route(
+            "/v1/completions",
+            post(|State(seen): State<Arc<std::sync::Mutex<Vec<Value>>>>, Json(body): Json<Value>| async move {
+                seen.lock().unwrap().push(body.clone());
+                let prompt = body["prompt"].as_str().unwrap();
+                // Right about 2+2, wrong about 3+3; it runs on past the stop sequence.
+                let answer = if prompt.ends_with("What is 2+2?\nAnswer:") { "4" } else { "7" };
+                Json(json!({"choices": [{"index": 0, "text": format!(" 2 and 2 make {answer}.\n#### {answer}\n\nQuestion: next"), "finish_reason": "stop"}]}))
+            }),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let db = db_url(dir.path());
+    let data = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        run(jury()
+            .args(["eval", "--api-url", &url, "--model", "m", "--datasets", "gsm8k", "--json", "--dataset-dir"])
+            .arg(&data)
+            .args(["--db", &db]))
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["results"]["gsm8k"]["exact_match,strict-match"], 0.5, "{report}");
+    assert_eq!(report["results"]["gsm8k"]["exact_match,flexible-extract"], 0.5);
+    assert_eq!(report["configs"]["gsm8k"]["num_fewshot"], 5);
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["stop"], json!(["Question:", "</s>", "<|im_end|>"]));
+    assert_eq!(bodies[0]["temperature"], 0);
+    // Five examples before each question, each with its whole answer.
+    assert_eq!(bodies[0]["prompt"].as_str().unwrap().matches("#### ").count(), 5);
+}

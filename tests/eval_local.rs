@@ -160,3 +160,28 @@ fn an_evalscope_task_config_runs_as_it_is() {
     assert_eq!(again["jury"]["asked"], 4);
     assert_eq!(again["results"], results["results"]);
 }
+
+#[test]
+fn gsm8k_by_generation_with_lm_evals_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(dir.path());
+    let out_dir = dir.path().join("out");
+    let args = ["--datasets", "gsm8k", "--limit", "1", "--few-shot", "0", "--json", "--output"];
+    let out = common::run(eval(&db, &args).arg(&out_dir));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let gsm8k = &report["results"]["gsm8k"];
+    for key in ["exact_match,strict-match", "exact_match,flexible-extract"] {
+        let v = gsm8k[key].as_f64().unwrap_or_else(|| panic!("{key}: {gsm8k}"));
+        assert!(v == 0.0 || v == 1.0);
+    }
+    assert_eq!(report["configs"]["gsm8k"]["output_type"], "generate_until");
+    let sample = &read_jsonl(&out_dir.join("samples_gsm8k.jsonl"))[0];
+    assert!(!sample["output"].as_str().unwrap().contains("Question:"), "cut at the stop sequence: {sample}");
+    assert!(sample["filtered"]["strict-match"].is_string() && sample["filtered"]["flexible-extract"].is_string());
+    assert!(sample["target"].as_str().unwrap().ends_with("#### 18"));
+    let out = common::run(eval(&db, &args).arg(&out_dir));
+    let again: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((again["jury"]["asked"].as_u64(), again["jury"]["cache_hits"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(again["results"], report["results"]);
+}

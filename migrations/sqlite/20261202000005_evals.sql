@@ -5,12 +5,13 @@ CREATE TABLE eval_requests (
     id            INTEGER PRIMARY KEY,
     model_key     TEXT    NOT NULL,               -- the model's identity (file digest, or endpoint and name)
     request_key   TEXT    NOT NULL,               -- a digest of the request
-    kind          TEXT    NOT NULL,               -- loglikelihood
+    kind          TEXT    NOT NULL,               -- loglikelihood | generate
     context       TEXT    NOT NULL,
-    continuation  TEXT    NOT NULL,
-    logprob       REAL    NOT NULL,
-    greedy        INTEGER NOT NULL,
-    tokens        INTEGER NOT NULL,
+    continuation  TEXT,                           -- loglikelihood: what was scored
+    logprob       REAL,                           -- loglikelihood: its sum of log-probabilities
+    greedy        INTEGER,
+    tokens        INTEGER,
+    output        TEXT,                           -- generate: the text generated
     created_at    REAL    NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),
     UNIQUE (model_key, request_key)
 );

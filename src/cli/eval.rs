@@ -17,7 +17,7 @@ use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    about = "Run rule-based benchmarks (ARC, MMLU) on a local model, lm-evaluation-harness style",
+    about = "Run rule-based benchmarks (ARC, MMLU, GSM8K) on a model, lm-evaluation-harness style",
     long_about = "Scores a local GGUF model on benchmarks read from local files in their official \
         layouts (nothing is downloaded), with lm-evaluation-harness's prompts and metrics: each \
         choice's log-likelihood after the prompt, from one forward pass of the model over prompt \
@@ -371,7 +371,7 @@ async fn evaluate(
     let mut json = report.lm_eval_json();
     json["jury"] = json!({"run_id": run_id, "requests": summary.requests, "cache_hits": summary.cache_hits,
                           "asked": summary.asked, "seconds": summary.seconds,
-                          "docs_per_second": summary.docs_per_second, "method": "loglikelihood"});
+                          "docs_per_second": summary.docs_per_second});
     if !settings.targets.is_empty() {
         let targets: Vec<Value> = settings
             .targets
@@ -515,19 +515,25 @@ fn print_report(report: &EvalReport, targets: &[(String, f64)]) {
         }
         header
     };
-    let mut t = table(&with_targets(vec!["task", "shots", "n", "acc %", "stderr", "acc_norm %", "stderr"]));
+    let mut t = table(&with_targets(vec!["task", "shots", "n", "metric", "value %", "stderr"]));
     for task in &report.tasks {
-        let mut row = vec![
-            comfy_table::Cell::new(&task.name),
-            right(task.shots),
-            right(task.n),
-            right(pct(task.acc)),
-            right(se(task.acc_stderr)),
-            right(task.acc_norm.map(pct).unwrap_or_else(|| "-".into())),
-            right(se(task.acc_norm_stderr)),
-        ];
-        row.extend(versus(&task.name, task.acc));
-        t.add_row(row);
+        for (i, m) in task.metrics.iter().enumerate() {
+            let first = i == 0;
+            let mut row = vec![
+                comfy_table::Cell::new(if first { task.name.as_str() } else { "" }),
+                right(if first { task.shots.to_string() } else { String::new() }),
+                right(if first { task.n.to_string() } else { String::new() }),
+                comfy_table::Cell::new(if m.filter == "none" { m.metric.to_string() } else { m.label() }),
+                right(pct(m.value)),
+                right(se(m.stderr)),
+            ];
+            if first {
+                row.extend(versus(&task.name, m.value));
+            } else if !targets.is_empty() {
+                row.extend([right(""), right("")]);
+            }
+            t.add_row(row);
+        }
     }
     println!("{t}");
     if !report.groups.is_empty() {

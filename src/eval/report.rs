@@ -8,48 +8,71 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::metrics::{mean, mean_stderr, pooled_stderr, weighted_mean};
-use super::runner::{PlannedTask, ScoredDoc};
+use super::runner::PlannedTask;
 
-/// One task's figures.
+/// One metric of a task after one filter (`acc` after `none`, `exact_match` after
+/// `strict-match`), named in results.json as `METRIC,FILTER`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricValue {
+    pub metric: &'static str,
+    pub filter: &'static str,
+    pub value: f64,
+    pub stderr: Option<f64>,
+}
+
+impl MetricValue {
+    /// The mean of per-document values and its standard error.
+    pub fn of(metric: &'static str, filter: &'static str, per_doc: &[f64]) -> MetricValue {
+        MetricValue { metric, filter, value: mean(per_doc).unwrap_or(0.0), stderr: mean_stderr(per_doc) }
+    }
+
+    pub fn label(&self) -> String {
+        format!("{},{}", self.metric, self.filter)
+    }
+}
+
+/// One task's figures; the first metric is its headline (groups and targets use it).
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskResult {
     pub name: String,
     pub group: Option<String>,
     pub dataset: &'static str,
+    pub output_type: &'static str,
     pub shots: usize,
     /// Documents scored, and in the task before `--limit`.
     pub n: usize,
     pub original: usize,
-    pub acc: f64,
-    pub acc_stderr: Option<f64>,
-    pub acc_norm: Option<f64>,
-    pub acc_norm_stderr: Option<f64>,
+    pub metrics: Vec<MetricValue>,
     #[serde(skip)]
     pub samples: Vec<Value>,
 }
 
 impl TaskResult {
-    pub fn from_scored(task: &PlannedTask, scored: &[ScoredDoc]) -> TaskResult {
-        let acc: Vec<f64> = scored.iter().map(|s| s.acc).collect();
-        let norm: Vec<f64> = scored.iter().filter_map(|s| s.acc_norm).collect();
+    pub fn new(task: &PlannedTask, metrics: Vec<MetricValue>, samples: Vec<Value>) -> TaskResult {
+        let (group, output_type) = match &task.task {
+            super::datasets::LoadedTask::Choice(t) => (t.group.clone(), "multiple_choice"),
+            super::datasets::LoadedTask::Generate(_) => (None, "generate_until"),
+        };
         TaskResult {
-            name: task.data.name.clone(),
-            group: task.data.group.clone(),
+            name: task.task.name().to_string(),
+            group,
             dataset: task.dataset.name(),
+            output_type,
             shots: task.shots,
-            n: scored.len(),
+            n: samples.len(),
             original: task.original,
-            acc: mean(&acc).unwrap_or(0.0),
-            acc_stderr: mean_stderr(&acc),
-            acc_norm: task.data.acc_norm.then(|| mean(&norm).unwrap_or(0.0)),
-            acc_norm_stderr: if task.data.acc_norm { mean_stderr(&norm) } else { None },
-            samples: scored.iter().map(|s| s.sample.clone()).collect(),
+            metrics,
+            samples,
         }
+    }
+
+    pub fn headline(&self) -> Option<&MetricValue> {
+        self.metrics.first()
     }
 }
 
-/// A group's figures over its tasks: the mean weighted by size, the pooled standard error,
-/// and the plain mean of the tasks (the "Avg" beside "WeightedAvg").
+/// A group's figures over its tasks' headline metric: the mean weighted by size, the pooled
+/// standard error, and the plain mean of the tasks (the "Avg" beside "WeightedAvg").
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupResult {
     pub name: String,
@@ -62,9 +85,9 @@ pub struct GroupResult {
 
 fn group(name: &str, members: &[&TaskResult]) -> GroupResult {
     let sizes: Vec<usize> = members.iter().map(|t| t.n).collect();
-    let accs: Vec<f64> = members.iter().map(|t| t.acc).collect();
+    let accs: Vec<f64> = members.iter().map(|t| t.headline().map_or(0.0, |m| m.value)).collect();
     // As lm-eval: a task without a standard error (one document) leaves the group without one.
-    let stderrs: Option<Vec<f64>> = members.iter().map(|t| t.acc_stderr).collect();
+    let stderrs: Option<Vec<f64>> = members.iter().map(|t| t.headline().and_then(|m| m.stderr)).collect();
     GroupResult {
         name: name.to_string(),
         tasks: members.len(),
@@ -97,9 +120,9 @@ impl EvalReport {
         EvalReport { model, model_identity, tasks, groups }
     }
 
-    /// A task's or group's headline score (`acc`).
+    /// A task's or group's headline score.
     pub fn score(&self, name: &str) -> Option<f64> {
-        let task = self.tasks.iter().find(|t| t.name == name).map(|t| t.acc);
+        let task = self.tasks.iter().find(|t| t.name == name).and_then(|t| t.headline()).map(|m| m.value);
         task.or_else(|| self.groups.iter().find(|g| g.name == name).map(|g| g.acc))
     }
 
@@ -110,20 +133,21 @@ impl EvalReport {
         let mut n_samples = serde_json::Map::new();
         let mut versions = serde_json::Map::new();
         for t in &self.tasks {
-            let mut r = json!({"alias": t.name, "acc,none": t.acc, "acc_stderr,none": t.acc_stderr});
-            if let Some(norm) = t.acc_norm {
-                r["acc_norm,none"] = json!(norm);
-                r["acc_norm_stderr,none"] = json!(t.acc_norm_stderr);
+            let mut r = json!({"alias": t.name});
+            for m in &t.metrics {
+                r[m.label()] = json!(m.value);
+                r[format!("{}_stderr,{}", m.metric, m.filter)] = json!(m.stderr);
             }
             results.insert(t.name.clone(), r);
-            let metrics = if t.acc_norm.is_some() { json!(["acc", "acc_norm"]) } else { json!(["acc"]) };
+            let mut metric_names: Vec<&str> = t.metrics.iter().map(|m| m.metric).collect();
+            metric_names.dedup();
             configs.insert(
                 t.name.clone(),
-                json!({"task": t.name, "group": t.group, "num_fewshot": t.shots, "output_type": "multiple_choice",
-                       "target_delimiter": " ", "fewshot_delimiter": "\n\n", "metric_list": metrics}),
+                json!({"task": t.name, "group": t.group, "num_fewshot": t.shots, "output_type": t.output_type,
+                       "target_delimiter": " ", "fewshot_delimiter": "\n\n", "metric_list": metric_names}),
             );
             n_samples.insert(t.name.clone(), json!({"original": t.original, "effective": t.n}));
-            versions.insert(t.name.clone(), json!(1.0));
+            versions.insert(t.name.clone(), json!(if t.dataset == "gsm8k" { 3.0 } else { 1.0 }));
         }
         let mut groups = serde_json::Map::new();
         for g in &self.groups {

@@ -4,27 +4,31 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::datasets::{Dataset, McqDoc, TaskData};
+use super::datasets::{Dataset, LoadedTask, McqDoc};
 use super::metrics::{argmax, choice_scores};
-use super::report::TaskResult;
+use super::report::{MetricValue, TaskResult};
 use crate::input::{BadInput, Problem};
 use crate::llm::{LlmError, LogLikelihood};
 use crate::store::{CachedLogLikelihood, NewSample, Store, StoreError};
 
-/// A model that can score continuations: a local GGUF (`llm::scoring`) or an endpoint that
-/// echoes prompts with log-probabilities (`llm::completions_scoring`). Used with generics
-/// only, so the futures' auto traits are the implementor's.
+/// A model `jury eval` can ask: a local GGUF (`llm::scoring`) or an OpenAI-compatible
+/// endpoint (`llm::completions_scoring`). Used with generics only, so the futures' auto
+/// traits are the implementor's.
 #[allow(async_fn_in_trait)]
-pub trait LogLikelihoodModel {
+pub trait EvalModel {
     async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError>;
+    /// Greedy text after `prompt`, cut at the first stop sequence.
+    async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError>;
 }
 
 #[cfg(feature = "local")]
-impl LogLikelihoodModel for crate::llm::scoring::LocalScorer {
+impl EvalModel for crate::llm::scoring::LocalScorer {
     /// lm-eval's pair encoding: trailing spaces of the context move to the continuation; the
     /// continuation's tokens are those of the whole text after the context's.
     async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError> {
@@ -35,11 +39,19 @@ impl LogLikelihoodModel for crate::llm::scoring::LocalScorer {
         let split = context_tokens.len().min(whole.len());
         crate::llm::scoring::LocalScorer::loglikelihood(self, &context_tokens, &whole[split..]).await
     }
+
+    async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
+        crate::llm::scoring::LocalScorer::generate(self, prompt, until, max_tokens).await
+    }
 }
 
-impl LogLikelihoodModel for crate::llm::completions_scoring::RemoteScorer {
+impl EvalModel for crate::llm::completions_scoring::RemoteScorer {
     async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError> {
         crate::llm::completions_scoring::RemoteScorer::loglikelihood(self, context, continuation).await
+    }
+
+    async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
+        crate::llm::completions_scoring::RemoteScorer::generate(self, prompt, until, max_tokens).await
     }
 }
 
@@ -57,7 +69,7 @@ pub enum EvalError {
 
 /// One task to run, with how many examples go before each document.
 pub struct PlannedTask {
-    pub data: TaskData,
+    pub task: LoadedTask,
     pub dataset: Dataset,
     pub shots: usize,
     /// Documents in the task before `--limit`.
@@ -84,7 +96,7 @@ pub struct EvalSummary {
 
 /// Scores every planned task with `model`, known to the cache as `model_key`; samples are
 /// stored under `run_id`.
-pub async fn run_eval<M: LogLikelihoodModel>(
+pub async fn run_eval<M: EvalModel>(
     model: &M,
     model_key: &str,
     tasks: &[PlannedTask],
@@ -93,41 +105,81 @@ pub async fn run_eval<M: LogLikelihoodModel>(
     options: &EvalOptions,
 ) -> Result<(Vec<TaskResult>, EvalSummary), EvalError> {
     let started = Instant::now();
-    let total: u64 = tasks.iter().map(|t| t.data.docs.len() as u64).sum();
+    let total: u64 = tasks.iter().map(|t| t.task.len() as u64).sum();
     let progress = crate::arena::progress::Progress::new(options.progress.as_ref(), "documents", total);
     let run_progress = crate::arena::progress::RunProgress::start(store, Some(run_id), "documents", total);
     let mut summary = EvalSummary::default();
     let mut results = Vec::new();
     let mut done = 0u64;
-    for task in tasks {
-        let mut scored = Vec::with_capacity(task.data.docs.len());
-        for (doc_id, doc) in task.data.docs.iter().enumerate() {
+    let mut ask = Asker { model, model_key, store, use_cache: options.use_cache, summary: &mut summary };
+    for planned in tasks {
+        let mut samples: Vec<(bool, Value)> = Vec::with_capacity(planned.task.len());
+        let mut per_metric: Vec<(&'static str, &'static str, Vec<f64>)> = Vec::new();
+        let mut record = |metric: &'static str, filter: &'static str, value: f64| match per_metric
+            .iter_mut()
+            .find(|(m, f, _)| *m == metric && *f == filter)
+        {
+            Some((_, _, values)) => values.push(value),
+            None => per_metric.push((metric, filter, vec![value])),
+        };
+        // lm-eval draws every document's examples from one generator seeded 1234, in order.
+        let mut fewshot_rng = crate::eval::sampling::PyRandom::new(FEWSHOT_SEED);
+        for doc_id in 0..planned.task.len() {
             if options.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
                 progress.finish();
                 run_progress.finish().await;
                 return Err(EvalError::Cancelled);
             }
-            let context = task.data.context(doc, task.shots);
-            let mut lls = Vec::with_capacity(doc.choices.len());
-            for i in 0..doc.choices.len() {
-                let continuation = doc.continuation(i);
-                let value =
-                    score(model, model_key, store, &context, &continuation, options.use_cache, &mut summary).await?;
-                lls.push(value.logprob);
+            match &planned.task {
+                LoadedTask::Choice(data) => {
+                    let doc = &data.docs[doc_id];
+                    let context = data.context(doc, planned.shots);
+                    let mut lls = Vec::with_capacity(doc.choices.len());
+                    for i in 0..doc.choices.len() {
+                        lls.push(ask.loglikelihood(&context, &doc.continuation(i)).await?.logprob);
+                    }
+                    let scored = score_doc(doc_id, doc, &context, &lls, data.acc_norm);
+                    record("acc", "none", scored.acc);
+                    if let Some(norm) = scored.acc_norm {
+                        record("acc_norm", "none", norm);
+                    }
+                    samples.push((scored.acc == 1.0, scored.sample));
+                }
+                LoadedTask::Generate(data) => {
+                    let doc = &data.docs[doc_id];
+                    let shots = fewshot_rng.sample(data.fewshot.len(), planned.shots);
+                    let context = data.context(doc, &shots);
+                    let output = ask.generate(&context, &data.until, data.max_tokens).await?;
+                    let extracted = (data.score)(&output, &doc.target);
+                    for e in &extracted {
+                        record(e.metric, e.filter, f64::from(u8::from(e.correct)));
+                    }
+                    let filtered: serde_json::Map<String, Value> =
+                        extracted.iter().map(|e| (e.filter.to_string(), json!(e.prediction))).collect();
+                    let correct = extracted.first().is_some_and(|e| e.correct);
+                    samples.push((
+                        correct,
+                        json!({"doc_id": doc_id, "id": doc.id, "prompt": context, "target": doc.target,
+                               "output": output, "prediction": extracted.first().map(|e| &e.prediction),
+                               "filtered": filtered, "correct": correct,
+                               "exact_match": extracted.iter().map(|e| (e.filter, e.correct)).collect::<BTreeMap<_, _>>()}),
+                    ));
+                }
             }
-            scored.push(score_doc(doc_id, doc, &context, &lls, task.data.acc_norm));
             done += 1;
             progress.inc();
             run_progress.set(done);
         }
-        let samples: Vec<String> = scored.iter().map(|s| s.sample.to_string()).collect();
-        let rows: Vec<NewSample<'_>> = scored
+        let texts: Vec<String> = samples.iter().map(|(_, s)| s.to_string()).collect();
+        let rows: Vec<NewSample<'_>> = samples
             .iter()
-            .zip(&samples)
-            .map(|(s, text)| NewSample { doc_id: s.doc_id as i64, correct: s.acc == 1.0, sample: text })
+            .zip(&texts)
+            .enumerate()
+            .map(|(i, ((correct, _), text))| NewSample { doc_id: i as i64, correct: *correct, sample: text })
             .collect();
-        store.save_eval_samples(run_id, &task.data.name, &rows).await?;
-        results.push(TaskResult::from_scored(task, &scored));
+        store.save_eval_samples(run_id, planned.task.name(), &rows).await?;
+        let metrics = per_metric.iter().map(|(m, f, values)| MetricValue::of(m, f, values)).collect();
+        results.push(TaskResult::new(planned, metrics, samples.into_iter().map(|(_, s)| s).collect()));
     }
     progress.finish();
     run_progress.finish().await;
@@ -163,29 +215,54 @@ fn score_doc(doc_id: usize, doc: &McqDoc, context: &str, lls: &[f64], with_norm:
     ScoredDoc { doc_id, acc, acc_norm: with_norm.then_some(acc_norm), sample }
 }
 
-/// One log-likelihood: from the cache, or asked and stored before it is used.
-async fn score<M: LogLikelihoodModel>(
-    model: &M,
-    model_key: &str,
-    store: &Store,
-    context: &str,
-    continuation: &str,
+/// lm-eval's `fewshot_random_seed`.
+const FEWSHOT_SEED: u64 = 1234;
+
+/// Asks the model through the cache: each answer from the database when it was asked before,
+/// else asked and stored before it is used.
+struct Asker<'a, M> {
+    model: &'a M,
+    model_key: &'a str,
+    store: &'a Store,
     use_cache: bool,
-    summary: &mut EvalSummary,
-) -> Result<CachedLogLikelihood, EvalError> {
-    summary.requests += 1;
-    let key = hex::encode(Sha256::digest(
-        json!({"kind": "loglikelihood", "context": context, "continuation": continuation}).to_string().as_bytes(),
-    ));
-    if use_cache && let Some(cached) = store.cached_loglikelihood(model_key, &key).await? {
-        summary.cache_hits += 1;
-        return Ok(cached);
+    summary: &'a mut EvalSummary,
+}
+
+impl<M: EvalModel> Asker<'_, M> {
+    fn key(request: &Value) -> String {
+        hex::encode(Sha256::digest(request.to_string().as_bytes()))
     }
-    let ll = model.loglikelihood(context, continuation).await?;
-    let value = CachedLogLikelihood { logprob: ll.logprob, greedy: ll.greedy, tokens: ll.tokens as i64 };
-    store.save_loglikelihood(model_key, &key, context, continuation, value).await?;
-    summary.asked += 1;
-    Ok(value)
+
+    async fn loglikelihood(&mut self, context: &str, continuation: &str) -> Result<CachedLogLikelihood, EvalError> {
+        self.summary.requests += 1;
+        let key = Self::key(&json!({"kind": "loglikelihood", "context": context, "continuation": continuation}));
+        if self.use_cache
+            && let Some(cached) = self.store.cached_loglikelihood(self.model_key, &key).await?
+        {
+            self.summary.cache_hits += 1;
+            return Ok(cached);
+        }
+        let ll = self.model.loglikelihood(context, continuation).await?;
+        let value = CachedLogLikelihood { logprob: ll.logprob, greedy: ll.greedy, tokens: ll.tokens as i64 };
+        self.store.save_loglikelihood(self.model_key, &key, context, continuation, value).await?;
+        self.summary.asked += 1;
+        Ok(value)
+    }
+
+    async fn generate(&mut self, context: &str, until: &[String], max_tokens: usize) -> Result<String, EvalError> {
+        self.summary.requests += 1;
+        let key = Self::key(&json!({"kind": "generate", "context": context, "until": until, "max_tokens": max_tokens}));
+        if self.use_cache
+            && let Some(cached) = self.store.cached_generation(self.model_key, &key).await?
+        {
+            self.summary.cache_hits += 1;
+            return Ok(cached);
+        }
+        let output = self.model.generate(context, until, max_tokens).await?;
+        self.store.save_generation(self.model_key, &key, context, &output).await?;
+        self.summary.asked += 1;
+        Ok(output)
+    }
 }
 
 /// The tasks of `datasets`, read from `dir` before any model is loaded.
@@ -198,23 +275,23 @@ pub fn plan_tasks(
     for (dataset, subsets, shots, dir) in datasets {
         match dataset.load(dir, subsets) {
             Ok(tasks) => {
-                for mut data in tasks {
-                    let original = data.docs.len();
+                for mut task in tasks {
+                    let original = task.len();
                     if let Some(n) = limit {
-                        data.docs.truncate(n);
+                        task.truncate(n);
                     }
                     let shots = shots.unwrap_or(dataset.default_shots());
                     // Fewer examples than asked would be a different benchmark, reported as this one.
-                    if shots > data.fewshot.len() {
+                    if shots > task.fewshot_len() {
                         problems.push(Problem::new(format!(
                             "{}: {shots} few-shot examples asked for, but its few-shot file holds {} (see jury eval --list \
                              for where it goes, or lower --few-shot)",
-                            data.name,
-                            data.fewshot.len()
+                            task.name(),
+                            task.fewshot_len()
                         )));
                         continue;
                     }
-                    planned.push(PlannedTask { data, dataset: *dataset, shots, original });
+                    planned.push(PlannedTask { task, dataset: *dataset, shots, original });
                 }
             }
             Err(e) => problems.extend(e),

@@ -67,6 +67,18 @@ impl RemoteScorer {
             .ok_or_else(|| self.unsupported("the echoed prompt's tokens do not cover the continuation"))
     }
 
+    /// Greedy text after `prompt` (no chat template), cut at the first of `until`.
+    pub async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
+        // OpenAI allows at most four stop sequences; the rest are cut here.
+        let body = json!({"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
+                          "stop": until.iter().take(4).collect::<Vec<_>>()});
+        let reply: serde_json::Value = self.post_value(&body).await?;
+        let text = reply["choices"][0]["text"]
+            .as_str()
+            .ok_or_else(|| LlmError::BadResponse(format!("{}: the reply has no choices[0].text", self.url)))?;
+        Ok(cut_at_stop(text, until))
+    }
+
     fn unsupported(&self, why: &str) -> LlmError {
         LlmError::BadResponse(format!(
             "{} cannot score by log-likelihood ({why}): it must echo the prompt with log-probabilities \
@@ -76,6 +88,11 @@ impl RemoteScorer {
     }
 
     async fn post(&self, body: &serde_json::Value) -> Result<Completion, LlmError> {
+        let value = self.post_value(body).await?;
+        serde_json::from_value(value).map_err(|e| LlmError::BadResponse(format!("{}: unreadable reply: {e}", self.url)))
+    }
+
+    async fn post_value(&self, body: &serde_json::Value) -> Result<serde_json::Value, LlmError> {
         let mut wait = Duration::from_millis(500);
         for attempt in 1..=ATTEMPTS {
             let mut request = self.http.post(&self.url).json(body);
@@ -85,7 +102,7 @@ impl RemoteScorer {
             let retryable = match request.send().await {
                 Ok(r) if r.status().is_success() => {
                     return r
-                        .json::<Completion>()
+                        .json::<serde_json::Value>()
                         .await
                         .map_err(|e| LlmError::BadResponse(format!("{}: unreadable reply: {e}", self.url)));
                 }
@@ -106,6 +123,12 @@ impl RemoteScorer {
         }
         unreachable!("the last attempt returns")
     }
+}
+
+/// The text up to the first stop sequence (a server may return it, or more than four were given).
+pub fn cut_at_stop(text: &str, until: &[String]) -> String {
+    let end = until.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min().unwrap_or(text.len());
+    text[..end].to_string()
 }
 
 /// Sums the log-probabilities of the prompt tokens that reach past `context_chars` (and start

@@ -105,6 +105,49 @@ impl LocalScorer {
     }
 }
 
+impl LocalScorer {
+    /// Greedy text after `prompt` (raw text, no chat template, tokenized without special tokens
+    /// as for scoring), cut at the first of `until`.
+    pub async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
+        let mut tokens = self.tokenize(prompt).await?;
+        // Room for the answer within the model's context: the prompt keeps its last tokens.
+        if let Some(max) = self.max_len {
+            let keep = max.saturating_sub(max_tokens).max(1);
+            tokens.drain(..tokens.len().saturating_sub(keep));
+        }
+        let mut params = SamplingParams::deterministic();
+        params.max_len = Some(max_tokens);
+        if !until.is_empty() {
+            params.stop_toks = Some(mistralrs::StopTokens::Seqs(until.to_vec()));
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let request = mistralrs::Request::Normal(Box::new(mistralrs::NormalRequest::new_simple(
+            RequestMessage::CompletionTokens(tokens),
+            params,
+            tx,
+            0,
+            None,
+            None,
+        )));
+        let fail = |e: String| LlmError::Local(format!("{}: generation failed: {e}", self.path.display()));
+        let _turn = self.turn.lock().await;
+        let sender = self.model.inner().get_sender(None).map_err(|e| fail(e.to_string()))?;
+        sender.send(request).await.map_err(|e| fail(e.to_string()))?;
+        let text = match rx.recv().await.ok_or_else(|| fail("the engine closed the channel".into()))? {
+            mistralrs::Response::CompletionDone(r) => r.choices.into_iter().next().map(|c| c.text),
+            mistralrs::Response::Done(r) => r.choices.into_iter().next().and_then(|c| c.message.content),
+            mistralrs::Response::CompletionModelError(e, _) | mistralrs::Response::ModelError(e, _) => {
+                return Err(fail(e));
+            }
+            mistralrs::Response::InternalError(e) | mistralrs::Response::ValidationError(e) => {
+                return Err(fail(e.to_string()));
+            }
+            _ => return Err(fail("an unexpected reply".into())),
+        };
+        Ok(super::completions_scoring::cut_at_stop(&text.unwrap_or_default(), until))
+    }
+}
+
 /// The logits as one row of f32 per position, whatever shape the chunks come in.
 fn logit_rows(chunks: &[mistralrs::Tensor]) -> mistralrs::Result<Vec<Vec<f32>>> {
     let mut rows = Vec::new();

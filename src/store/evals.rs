@@ -24,7 +24,8 @@ impl Store {
         request_key: &str,
     ) -> Result<Option<CachedLogLikelihood>, StoreError> {
         Ok(sqlx::query_as::<_, CachedLogLikelihood>(
-            "SELECT logprob, greedy, tokens FROM eval_requests WHERE model_key = $1 AND request_key = $2",
+            "SELECT logprob, greedy, tokens FROM eval_requests WHERE model_key = $1 AND request_key = $2 \
+             AND kind = 'loglikelihood'",
         )
         .bind(model_key)
         .bind(request_key)
@@ -80,6 +81,37 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn cached_generation(&self, model_key: &str, request_key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT output FROM eval_requests WHERE model_key = $1 AND request_key = $2 AND kind = 'generate'",
+        )
+        .bind(model_key)
+        .bind(request_key)
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
+    }
+
+    pub async fn save_generation(
+        &self,
+        model_key: &str,
+        request_key: &str,
+        context: &str,
+        output: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO eval_requests (model_key, request_key, kind, context, output) VALUES ($1, $2, 'generate', $3, $4) \
+             ON CONFLICT (model_key, request_key) DO UPDATE SET output = excluded.output",
+        )
+        .bind(model_key)
+        .bind(request_key)
+        .bind(context)
+        .bind(output)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The datasets `jury eval` knows, read from local files in their official layouts.
 
 pub mod arc;
+pub mod gsm8k;
 pub mod mmlu;
 
 use std::path::{Path, PathBuf};
@@ -57,22 +58,113 @@ impl TaskData {
     }
 }
 
+/// A document answered by generation: the prompt, and the reference the answer is compared with
+/// (for an example, the text that follows the prompt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenDoc {
+    pub id: Option<String>,
+    pub text: String,
+    pub target: String,
+}
+
+/// A generation task's documents and how its answers are generated.
+#[derive(Debug, Clone)]
+pub struct GenTaskData {
+    pub name: String,
+    pub docs: Vec<GenDoc>,
+    pub fewshot: Vec<GenDoc>,
+    /// Generation stops at the first of these.
+    pub until: Vec<String>,
+    pub max_tokens: usize,
+    /// Reads a generation against the document's target: one outcome per filter.
+    pub score: fn(output: &str, target: &str) -> Vec<Extracted>,
+}
+
+/// What one filter read out of a generation, and whether it matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extracted {
+    pub metric: &'static str,
+    pub filter: &'static str,
+    pub prediction: String,
+    pub correct: bool,
+}
+
+impl GenTaskData {
+    /// The context for a document with the examples `shots` picks (indices into `fewshot`):
+    /// each example followed by its answer and a blank line, then the document.
+    pub fn context(&self, doc: &GenDoc, shots: &[usize]) -> String {
+        let mut out = String::new();
+        for &i in shots {
+            let example = &self.fewshot[i];
+            out.push_str(&example.text);
+            out.push(' ');
+            out.push_str(&example.target);
+            out.push_str("\n\n");
+        }
+        out.push_str(&doc.text);
+        out
+    }
+}
+
+/// What a dataset loads into.
+#[derive(Debug, Clone)]
+pub enum LoadedTask {
+    Choice(TaskData),
+    Generate(GenTaskData),
+}
+
+impl LoadedTask {
+    pub fn name(&self) -> &str {
+        match self {
+            LoadedTask::Choice(t) => &t.name,
+            LoadedTask::Generate(t) => &t.name,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            LoadedTask::Choice(t) => t.docs.len(),
+            LoadedTask::Generate(t) => t.docs.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn fewshot_len(&self) -> usize {
+        match self {
+            LoadedTask::Choice(t) => t.fewshot.len(),
+            LoadedTask::Generate(t) => t.fewshot.len(),
+        }
+    }
+
+    pub fn truncate(&mut self, n: usize) {
+        match self {
+            LoadedTask::Choice(t) => t.docs.truncate(n),
+            LoadedTask::Generate(t) => t.docs.truncate(n),
+        }
+    }
+}
+
 /// A dataset name as given on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dataset {
     ArcEasy,
     ArcChallenge,
     Mmlu,
+    Gsm8k,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 3] = [Dataset::ArcEasy, Dataset::ArcChallenge, Dataset::Mmlu];
+    pub const ALL: [Dataset; 4] = [Dataset::ArcEasy, Dataset::ArcChallenge, Dataset::Mmlu, Dataset::Gsm8k];
 
     pub fn parse(name: &str) -> Option<Dataset> {
         match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "arc_easy" | "arc_e" => Some(Dataset::ArcEasy),
             "arc_challenge" | "arc_c" => Some(Dataset::ArcChallenge),
             "mmlu" => Some(Dataset::Mmlu),
+            "gsm8k" => Some(Dataset::Gsm8k),
             _ => None,
         }
     }
@@ -82,14 +174,15 @@ impl Dataset {
             Dataset::ArcEasy => "arc_easy",
             Dataset::ArcChallenge => "arc_challenge",
             Dataset::Mmlu => "mmlu",
+            Dataset::Gsm8k => "gsm8k",
         }
     }
 
-    /// Few-shot examples by default (lm-eval's: ARC 0; MMLU 5, as model cards quote it).
+    /// Few-shot examples by default (lm-eval's: ARC 0, GSM8K 5; MMLU 5, as model cards quote it).
     pub fn default_shots(self) -> usize {
         match self {
             Dataset::ArcEasy | Dataset::ArcChallenge => 0,
-            Dataset::Mmlu => 5,
+            Dataset::Mmlu | Dataset::Gsm8k => 5,
         }
     }
 
@@ -99,6 +192,7 @@ impl Dataset {
             Dataset::ArcEasy => "arc/ARC-Easy/test.jsonl (and dev.jsonl for few-shot examples)",
             Dataset::ArcChallenge => "arc/ARC-Challenge/test.jsonl (and dev.jsonl for few-shot examples)",
             Dataset::Mmlu => "mmlu/test/<subject>_test.csv and mmlu/dev/<subject>_dev.csv",
+            Dataset::Gsm8k => "gsm8k/test.jsonl (and train.jsonl for few-shot examples)",
         }
     }
 
@@ -106,16 +200,18 @@ impl Dataset {
         match self {
             Dataset::ArcEasy | Dataset::ArcChallenge => "acc, acc_norm",
             Dataset::Mmlu => "acc per subject; weighted averages per category and overall",
+            Dataset::Gsm8k => "exact_match, strict-match (#### N) and flexible-extract (last number)",
         }
     }
 
     /// Reads the dataset's tasks from `dir`, keeping `subsets` when any are named.
-    pub fn load(self, dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
-        match self {
-            Dataset::ArcEasy => Ok(vec![arc::load(dir, "ARC-Easy", "arc_easy")?]),
-            Dataset::ArcChallenge => Ok(vec![arc::load(dir, "ARC-Challenge", "arc_challenge")?]),
-            Dataset::Mmlu => mmlu::load(dir, subsets),
-        }
+    pub fn load(self, dir: &Path, subsets: &[String]) -> Result<Vec<LoadedTask>, BadInput> {
+        Ok(match self {
+            Dataset::ArcEasy => vec![LoadedTask::Choice(arc::load(dir, "ARC-Easy", "arc_easy")?)],
+            Dataset::ArcChallenge => vec![LoadedTask::Choice(arc::load(dir, "ARC-Challenge", "arc_challenge")?)],
+            Dataset::Mmlu => mmlu::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
+            Dataset::Gsm8k => vec![LoadedTask::Generate(gsm8k::load(dir)?)],
+        })
     }
 }
 
