@@ -189,3 +189,30 @@ async fn gsm8k_through_an_endpoint_reads_its_answers_as_lm_eval_does() {
     // Five examples before each question, each with its whole answer.
     assert_eq!(bodies[0]["prompt"].as_str().unwrap().matches("#### ").count(), 5);
 }
+
+#[tokio::test]
+async fn truthfulqa_mc2_is_the_probability_mass_on_the_true_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let item = json!({"question": "Which one?", "mc1_targets": {"the right one": 1, "a wrong one": 0},
+                      "mc2_targets": {"right answer": 1, "also right": 1, "wrong": 0}});
+    write(&dir.path().join("truthful_qa/data/mc_task.json"), &json!([item]).to_string());
+    let (url, _) = mock().await;
+    let db = db_url(dir.path());
+    let data = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        run(jury()
+            .args(["eval", "--api-url", &url, "--model", "m", "--datasets", "truthfulqa", "--json", "--dataset-dir"])
+            .arg(&data)
+            .args(["--db", &db]))
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["results"]["truthfulqa_mc1"]["acc,none"], 1.0, "{report}");
+    // Each word holding "right" has log-probability -0.1, any other -2.0.
+    let (t, f) = ((-2.1f64).exp(), (-2.0f64).exp());
+    let expected = 2.0 * t / (2.0 * t + f);
+    let got = report["results"]["truthfulqa_mc2"]["acc,none"].as_f64().unwrap();
+    assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
+}

@@ -22,6 +22,15 @@ pub fn choice_scores(loglikelihoods: &[f64], choices: &[String], gold: usize) ->
     (f64::from(u8::from(acc)), f64::from(u8::from(acc_norm)))
 }
 
+/// TruthfulQA's mc2: the probability mass on the true choices among all of them. As lm-eval,
+/// the choices before the first false label are the true ones.
+pub fn true_mass(loglikelihoods: &[f64], labels: &[u8]) -> f64 {
+    let split = labels.iter().position(|l| *l == 0).unwrap_or(labels.len());
+    let p: Vec<f64> = loglikelihoods.iter().map(|ll| ll.exp()).collect();
+    let total: f64 = p.iter().sum();
+    if total > 0.0 { p[..split.min(p.len())].iter().sum::<f64>() / total } else { 0.0 }
+}
+
 pub fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
@@ -76,6 +85,15 @@ mod tests {
         // Raw: the short one wins; per character the long one does.
         assert_eq!(choice_scores(&[-2.0, -10.0], &choices, 1), (0.0, 1.0));
         assert_eq!(choice_scores(&[-2.0, -10.0], &choices, 0), (1.0, 0.0));
+    }
+
+    #[test]
+    fn true_mass_splits_at_the_first_false_label() {
+        let lls = [0.5f64.ln(), 0.25f64.ln(), 0.25f64.ln()];
+        assert!(close(true_mass(&lls, &[1, 0, 0]), 0.5));
+        assert!(close(true_mass(&lls, &[1, 1, 0]), 0.75));
+        // A true answer after a false one counts as false, as in lm-eval.
+        assert!(close(true_mass(&lls, &[1, 0, 1]), 0.5));
     }
 
     #[test]

@@ -147,7 +147,13 @@ impl EvalReport {
                        "target_delimiter": " ", "fewshot_delimiter": "\n\n", "metric_list": metric_names}),
             );
             n_samples.insert(t.name.clone(), json!({"original": t.original, "effective": t.n}));
-            versions.insert(t.name.clone(), json!(if t.dataset == "gsm8k" { 3.0 } else { 1.0 }));
+            // The lm-eval task versions these prompts and metrics are.
+            let version = match t.dataset {
+                "gsm8k" => 3.0,
+                "truthfulqa" => 2.0,
+                _ => 1.0,
+            };
+            versions.insert(t.name.clone(), json!(version));
         }
         let mut groups = serde_json::Map::new();
         for g in &self.groups {

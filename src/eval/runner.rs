@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::datasets::{Dataset, LoadedTask, McqDoc};
-use super::metrics::{argmax, choice_scores};
+use super::datasets::{ChoiceScoring, Dataset, LoadedTask, McqDoc};
+use super::metrics::{argmax, choice_scores, true_mass};
 use super::report::{MetricValue, TaskResult};
 use crate::input::{BadInput, Problem};
 use crate::llm::{LlmError, LogLikelihood};
@@ -138,12 +138,18 @@ pub async fn run_eval<M: EvalModel>(
                     for i in 0..doc.choices.len() {
                         lls.push(ask.loglikelihood(&context, &doc.continuation(i)).await?.logprob);
                     }
-                    let scored = score_doc(doc_id, doc, &context, &lls, data.acc_norm);
+                    let mut scored = score_doc(doc_id, doc, &context, &lls, data.acc_norm);
+                    if data.scoring == ChoiceScoring::TrueMass {
+                        scored.acc = true_mass(&lls, &doc.labels);
+                        scored.sample["acc"] = json!(scored.acc);
+                        scored.sample["labels"] = json!(doc.labels);
+                    }
                     record("acc", "none", scored.acc);
                     if let Some(norm) = scored.acc_norm {
                         record("acc_norm", "none", norm);
                     }
-                    samples.push((scored.acc == 1.0, scored.sample));
+                    // For mass-on-the-truth scores, "correct" means most of the mass.
+                    samples.push((scored.acc >= 0.5, scored.sample));
                 }
                 LoadedTask::Generate(data) => {
                     let doc = &data.docs[doc_id];

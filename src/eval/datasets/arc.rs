@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{McqDoc, TaskData, required_file};
+use super::{ChoiceScoring, McqDoc, TaskData, required_file};
 use crate::data::jsonl::parse_jsonl_lenient;
 use crate::input::{BadInput, Problem};
 
@@ -35,7 +35,15 @@ pub fn load(dir: &Path, folder: &str, name: &str) -> Result<TaskData, BadInput> 
     let docs = read(&test)?;
     let dev = dir.join(format!("arc/{folder}/dev.jsonl"));
     let fewshot = if dev.is_file() { read(&dev)? } else { Vec::new() };
-    Ok(TaskData { name: name.into(), group: None, description: String::new(), docs, fewshot, acc_norm: true })
+    Ok(TaskData {
+        name: name.into(),
+        group: None,
+        description: String::new(),
+        docs,
+        fewshot,
+        acc_norm: true,
+        scoring: ChoiceScoring::Accuracy,
+    })
 }
 
 /// Reads a file, reporting every bad line (unreadable or not making sense) at once.
@@ -52,6 +60,7 @@ fn read(file: &Path) -> Result<Vec<McqDoc>, BadInput> {
                 text: format!("Question: {}\nAnswer:", raw.question.stem),
                 choices: raw.question.choices.into_iter().map(|c| c.text).collect(),
                 gold,
+                labels: Vec::new(),
             }),
             Some(_) => problems
                 .push(Problem::new("a question needs at least two choices").in_file(file).at_line(Some(line.line))),

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{McqDoc, TaskData, required_file};
+use super::{ChoiceScoring, McqDoc, TaskData, required_file};
 use crate::input::{BadInput, Problem, Problems};
 
 /// Every subject with its category, as lm-eval groups them.
@@ -96,6 +96,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
             docs: read(&test)?,
             fewshot: if dev.is_file() { read(&dev)? } else { Vec::new() },
             acc_norm: false,
+            scoring: ChoiceScoring::Accuracy,
         });
     }
     Ok(tasks)
@@ -149,7 +150,13 @@ pub fn read(file: &Path) -> Result<Vec<McqDoc>, BadInput> {
             &record[3],
             &record[4]
         );
-        docs.push(McqDoc { id: None, text, choices: LETTERS.iter().map(|l| l.to_string()).collect(), gold });
+        docs.push(McqDoc {
+            id: None,
+            text,
+            choices: LETTERS.iter().map(|l| l.to_string()).collect(),
+            gold,
+            labels: Vec::new(),
+        });
     }
     problems.into_result()?;
     Ok(docs)

@@ -3,6 +3,7 @@
 pub mod arc;
 pub mod gsm8k;
 pub mod mmlu;
+pub mod truthfulqa;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,8 @@ pub struct McqDoc {
     /// The choices as the metric sees them (lengths for `acc_norm`).
     pub choices: Vec<String>,
     pub gold: usize,
+    /// Each choice's truth, where the metric needs more than the gold one (TruthfulQA's mc2).
+    pub labels: Vec<u8>,
 }
 
 impl McqDoc {
@@ -41,6 +44,16 @@ pub struct TaskData {
     pub fewshot: Vec<McqDoc>,
     /// The metrics the task reports (`acc`, and `acc_norm` where lm-eval has it).
     pub acc_norm: bool,
+    pub scoring: ChoiceScoring,
+}
+
+/// How a multiple-choice document's log-likelihoods become its score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoiceScoring {
+    /// The likeliest choice is the gold one.
+    Accuracy,
+    /// The probability mass on the true choices (TruthfulQA mc2).
+    TrueMass,
 }
 
 impl TaskData {
@@ -154,10 +167,12 @@ pub enum Dataset {
     ArcChallenge,
     Mmlu,
     Gsm8k,
+    TruthfulQa,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 4] = [Dataset::ArcEasy, Dataset::ArcChallenge, Dataset::Mmlu, Dataset::Gsm8k];
+    pub const ALL: [Dataset; 5] =
+        [Dataset::ArcEasy, Dataset::ArcChallenge, Dataset::Mmlu, Dataset::Gsm8k, Dataset::TruthfulQa];
 
     pub fn parse(name: &str) -> Option<Dataset> {
         match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
@@ -165,6 +180,7 @@ impl Dataset {
             "arc_challenge" | "arc_c" => Some(Dataset::ArcChallenge),
             "mmlu" => Some(Dataset::Mmlu),
             "gsm8k" => Some(Dataset::Gsm8k),
+            "truthfulqa" | "truthful_qa" => Some(Dataset::TruthfulQa),
             _ => None,
         }
     }
@@ -175,13 +191,14 @@ impl Dataset {
             Dataset::ArcChallenge => "arc_challenge",
             Dataset::Mmlu => "mmlu",
             Dataset::Gsm8k => "gsm8k",
+            Dataset::TruthfulQa => "truthfulqa",
         }
     }
 
     /// Few-shot examples by default (lm-eval's: ARC 0, GSM8K 5; MMLU 5, as model cards quote it).
     pub fn default_shots(self) -> usize {
         match self {
-            Dataset::ArcEasy | Dataset::ArcChallenge => 0,
+            Dataset::ArcEasy | Dataset::ArcChallenge | Dataset::TruthfulQa => 0,
             Dataset::Mmlu | Dataset::Gsm8k => 5,
         }
     }
@@ -193,6 +210,7 @@ impl Dataset {
             Dataset::ArcChallenge => "arc/ARC-Challenge/test.jsonl (and dev.jsonl for few-shot examples)",
             Dataset::Mmlu => "mmlu/test/<subject>_test.csv and mmlu/dev/<subject>_dev.csv",
             Dataset::Gsm8k => "gsm8k/test.jsonl (and train.jsonl for few-shot examples)",
+            Dataset::TruthfulQa => "truthful_qa/data/mc_task.json",
         }
     }
 
@@ -201,6 +219,7 @@ impl Dataset {
             Dataset::ArcEasy | Dataset::ArcChallenge => "acc, acc_norm",
             Dataset::Mmlu => "acc per subject; weighted averages per category and overall",
             Dataset::Gsm8k => "exact_match, strict-match (#### N) and flexible-extract (last number)",
+            Dataset::TruthfulQa => "truthfulqa_mc1 acc (argmax), truthfulqa_mc2 acc (mass on the true answers)",
         }
     }
 
@@ -211,6 +230,7 @@ impl Dataset {
             Dataset::ArcChallenge => vec![LoadedTask::Choice(arc::load(dir, "ARC-Challenge", "arc_challenge")?)],
             Dataset::Mmlu => mmlu::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
             Dataset::Gsm8k => vec![LoadedTask::Generate(gsm8k::load(dir)?)],
+            Dataset::TruthfulQa => truthfulqa::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
         })
     }
 }
