@@ -253,3 +253,29 @@ fn truthfulqa_loads_both_tasks_with_lm_evals_preamble_and_key_order() {
     assert_eq!(unsorted, 2);
     assert_eq!(choices(Dataset::TruthfulQa, &["mc2".to_string()]).len(), 1);
 }
+
+#[test]
+fn hellaswag_is_preprocessed_as_lm_eval_does() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let tasks = Dataset::HellaSwag.load(&fixtures, &[]).unwrap();
+    let jury::eval::datasets::LoadedTask::Choice(task) = &tasks[0] else { panic!("multiple choice") };
+    assert_eq!((task.name.as_str(), task.docs.len(), task.acc_norm), ("hellaswag", 3, true));
+    assert_eq!(task.docs[0].text, "Roof shingle removal: A man is sitting on a roof. He");
+    assert_eq!(task.docs[0].continuation(3), " starts pulling up roofing on a roof.");
+    assert_eq!(task.docs[0].gold, 3);
+    let wikihow = &task.docs[2];
+    assert_eq!(
+        wikihow.text,
+        "Home and Garden: How to grow basil indoors. Pick a sunny spot. Basil needs at least six hours of sun a day."
+    );
+    assert_eq!(wikihow.choices[0], "Place the pot by a south facing window. Turn it every few days.");
+    assert_eq!(wikihow.choices[3], "Water it with lemonade daily.");
+    // A label that is no ending's index is bad data, named by line.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("hellaswag/hellaswag_val.jsonl"),
+        "{\"activity_label\": \"a\", \"ctx_a\": \"b\", \"ctx_b\": \"c\", \"endings\": [\"x\", \"y\"], \"label\": 2}\n",
+    );
+    let err = Dataset::HellaSwag.load(dir.path(), &[]).unwrap_err().to_string();
+    assert!(err.contains("hellaswag_val.jsonl:1: label: label 2 is not the index of one of the 2 endings"), "{err}");
+}

@@ -2,6 +2,7 @@
 
 pub mod arc;
 pub mod gsm8k;
+pub mod hellaswag;
 pub mod mmlu;
 pub mod truthfulqa;
 
@@ -168,11 +169,18 @@ pub enum Dataset {
     Mmlu,
     Gsm8k,
     TruthfulQa,
+    HellaSwag,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 5] =
-        [Dataset::ArcEasy, Dataset::ArcChallenge, Dataset::Mmlu, Dataset::Gsm8k, Dataset::TruthfulQa];
+    pub const ALL: [Dataset; 6] = [
+        Dataset::ArcEasy,
+        Dataset::ArcChallenge,
+        Dataset::HellaSwag,
+        Dataset::Mmlu,
+        Dataset::TruthfulQa,
+        Dataset::Gsm8k,
+    ];
 
     pub fn parse(name: &str) -> Option<Dataset> {
         match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
@@ -181,6 +189,7 @@ impl Dataset {
             "mmlu" => Some(Dataset::Mmlu),
             "gsm8k" => Some(Dataset::Gsm8k),
             "truthfulqa" | "truthful_qa" => Some(Dataset::TruthfulQa),
+            "hellaswag" => Some(Dataset::HellaSwag),
             _ => None,
         }
     }
@@ -192,13 +201,14 @@ impl Dataset {
             Dataset::Mmlu => "mmlu",
             Dataset::Gsm8k => "gsm8k",
             Dataset::TruthfulQa => "truthfulqa",
+            Dataset::HellaSwag => "hellaswag",
         }
     }
 
     /// Few-shot examples by default (lm-eval's: ARC 0, GSM8K 5; MMLU 5, as model cards quote it).
     pub fn default_shots(self) -> usize {
         match self {
-            Dataset::ArcEasy | Dataset::ArcChallenge | Dataset::TruthfulQa => 0,
+            Dataset::ArcEasy | Dataset::ArcChallenge | Dataset::TruthfulQa | Dataset::HellaSwag => 0,
             Dataset::Mmlu | Dataset::Gsm8k => 5,
         }
     }
@@ -211,6 +221,7 @@ impl Dataset {
             Dataset::Mmlu => "mmlu/test/<subject>_test.csv and mmlu/dev/<subject>_dev.csv",
             Dataset::Gsm8k => "gsm8k/test.jsonl (and train.jsonl for few-shot examples)",
             Dataset::TruthfulQa => "truthful_qa/data/mc_task.json",
+            Dataset::HellaSwag => "hellaswag/hellaswag_val.jsonl (and hellaswag_train.jsonl for few-shot examples)",
         }
     }
 
@@ -220,6 +231,7 @@ impl Dataset {
             Dataset::Mmlu => "acc per subject; weighted averages per category and overall",
             Dataset::Gsm8k => "exact_match, strict-match (#### N) and flexible-extract (last number)",
             Dataset::TruthfulQa => "truthfulqa_mc1 acc (argmax), truthfulqa_mc2 acc (mass on the true answers)",
+            Dataset::HellaSwag => "acc, acc_norm",
         }
     }
 
@@ -231,6 +243,7 @@ impl Dataset {
             Dataset::Mmlu => mmlu::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
             Dataset::Gsm8k => vec![LoadedTask::Generate(gsm8k::load(dir)?)],
             Dataset::TruthfulQa => truthfulqa::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
+            Dataset::HellaSwag => vec![LoadedTask::Choice(hellaswag::load(dir)?)],
         })
     }
 }
