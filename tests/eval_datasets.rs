@@ -83,10 +83,10 @@ fn mmlu_prompts_are_lm_evals_with_first_n_examples() {
         Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\nA. 0\nB. 1\nC. 2\nD. 3\nAnswer: B\n\n"
         .to_string()
         + &doc.text;
-    assert_eq!(task.context(doc, 1), expected);
+    assert_eq!(task.context(doc, &[0]), expected);
     assert!(doc.text.ends_with("\nAnswer:") && doc.text.contains("\nA. ") && doc.text.contains("\nD. "));
     assert_eq!(doc.continuation(2), " C");
-    assert_eq!(task.context(doc, 0), format!("{}{}", task.description, doc.text));
+    assert_eq!(task.context(doc, &[]), format!("{}{}", task.description, doc.text));
 }
 
 #[test]
@@ -179,9 +179,20 @@ fn task_configs_that_cannot_run_exit_2_naming_the_line() {
         assert_eq!(out.status.code(), Some(2), "{text}: {}", stderr(&out));
         assert!(stderr(&out).contains(says), "{text}: {}", stderr(&out));
     }
-    let out = run(jury().args(["eval", "--model", "m.gguf", "--datasets", "mmlu", "--target", "mmlu"]));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("expected TASK=SCORE"), "{}", stderr(&out));
+    let file = write(&dir.path().join("not-a-folder"), "x");
+    let data = shared();
+    for (args, says) in [
+        (vec!["--datasets", "mmlu", "--target", "mmlu"], "expected TASK=SCORE"),
+        (vec!["--datasets", "mmlu", "--target", "mmlu=150"], "expected TASK=SCORE"),
+        (vec!["--datasets", "arc_easy", "--limit", "0"], "--limit 0 scores nothing"),
+        (vec!["--datasets", "arc_easy", "--output", file.to_str().unwrap()], "is a file, not a folder"),
+        (vec!["--datasets", "arc_easy", "--target", "mmlu=45"], "mmlu is not a task or group of this eval"),
+        (vec!["--datasets", "arc_easy", "--model-name", "served"], "it goes with --api-url"),
+    ] {
+        let out = run(jury().args(["eval", "--model", "m.gguf", "--dataset-dir"]).arg(&data).args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
 }
 
 #[test]

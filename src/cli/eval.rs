@@ -144,6 +144,8 @@ struct Settings {
     targets: Vec<(String, f64)>,
     /// An endpoint's base URL and key, when the model is served rather than a file.
     endpoint: Option<(String, Option<String>)>,
+    /// Where relative paths in `dataset_args` resolve.
+    args_base: PathBuf,
 }
 
 fn settings(args: &EvalArgs) -> Result<Settings, BadInput> {
@@ -205,13 +207,21 @@ fn settings(args: &EvalArgs) -> Result<Settings, BadInput> {
     if datasets.is_empty() {
         return Err(Problem::new("name the datasets: --datasets NAME... (see jury eval --list)").into());
     }
-    let dataset_args = match (&args.dataset_args, &task.dataset_args) {
-        (Some(text), _) => Some(
-            serde_json::from_str(text)
-                .map_err(|e| BadInput::from(Problem::new(format!("not valid JSON: {e}")).at_key("--dataset-args")))?,
-        ),
-        (None, v) => v.clone(),
-    };
+    let (dataset_args, args_base) =
+        match (&args.dataset_args, &task.dataset_args) {
+            (Some(text), _) => (
+                Some(serde_json::from_str(text).map_err(|e| {
+                    BadInput::from(Problem::new(format!("not valid JSON: {e}")).at_key("--dataset-args"))
+                })?),
+                PathBuf::from("."),
+            ),
+            (None, v) => (v.clone(), task.base_dir.clone()),
+        };
+    if args.model_name.is_some() && args.api_url.is_none() && task.api_url.is_none() {
+        return Err(Problem::new("--model-name names a served model: it goes with --api-url")
+            .at_key("--model-name")
+            .into());
+    }
     let use_cache = args.use_cache.unwrap_or(match &task.use_cache {
         Some(serde_yaml::Value::Bool(b)) => *b,
         Some(serde_yaml::Value::String(s)) => !s.eq_ignore_ascii_case("false"),
@@ -233,6 +243,7 @@ fn settings(args: &EvalArgs) -> Result<Settings, BadInput> {
         use_cache,
         targets: parse_targets(&args.targets)?,
         endpoint,
+        args_base,
     })
 }
 
@@ -241,9 +252,18 @@ fn parse_targets(given: &[String]) -> Result<Vec<(String, f64)>, BadInput> {
     let mut problems = Problems::default();
     let mut out = Vec::new();
     for t in given {
-        match t.split_once('=').map(|(k, v)| (k.trim(), v.trim().trim_end_matches('%').parse::<f64>())) {
-            Some((task, Ok(score))) if !task.is_empty() && score.is_finite() && score >= 0.0 => {
-                out.push((task.to_string(), if score > 1.0 { score / 100.0 } else { score }));
+        let parsed = t.split_once('=').map(|(k, v)| {
+            let v = v.trim();
+            // "45%" is a percentage; a bare number above 1 is one too.
+            let (number, percent) = match v.strip_suffix('%') {
+                Some(n) => (n.trim(), true),
+                None => (v, false),
+            };
+            (k.trim(), number.parse::<f64>().map(|x| if percent || x > 1.0 { x / 100.0 } else { x }))
+        });
+        match parsed {
+            Some((task, Ok(score))) if !task.is_empty() && score.is_finite() && (0.0..=1.0).contains(&score) => {
+                out.push((task.to_string(), score));
             }
             _ => problems.push(
                 Problem::new(format!("expected TASK=SCORE (mmlu=0.45 or mmlu=45), got {t:?}")).at_key("--target"),
@@ -261,7 +281,7 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     }
     let settings = settings(&args)?;
     let datasets = parse_datasets(&settings.datasets)?;
-    let extra = parse_dataset_args(settings.dataset_args.as_ref(), &datasets)?;
+    let extra = parse_dataset_args(settings.dataset_args.as_ref(), &datasets, &settings.args_base)?;
     let plan: Vec<_> = datasets
         .iter()
         .map(|d| {
@@ -269,7 +289,33 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
             (*d, a.subsets, args.few_shot.or(a.shots), a.dir.unwrap_or_else(|| settings.dataset_dir.clone()))
         })
         .collect();
+    if settings.limit == Some(0) {
+        return Err(BadInput::from(Problem::new("--limit 0 scores nothing: give at least 1").at_key("--limit")).into());
+    }
+    if let Some(dir) = &settings.output
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        let problem = Problem::new(format!("{} is a file, not a folder for the report", dir.display()));
+        return Err(BadInput::from(problem.at_key("--output")).into());
+    }
     let tasks = plan_tasks(&plan, settings.limit)?;
+    // A target must name a task or group this eval reports, or it would silently print "-".
+    let names: Vec<String> = tasks
+        .iter()
+        .flat_map(|t| {
+            let group = match &t.task {
+                crate::eval::datasets::LoadedTask::Choice(c) => c.group.clone(),
+                crate::eval::datasets::LoadedTask::Generate(_) => None,
+            };
+            [Some(t.task.name().to_string()), group, Some(t.dataset.name().to_string())]
+        })
+        .flatten()
+        .collect();
+    if let Some((unknown, _)) = settings.targets.iter().find(|(task, _)| !names.contains(task)) {
+        let problem = Problem::new(format!("{unknown} is not a task or group of this eval"));
+        return Err(BadInput::from(problem.at_key("--target")).into());
+    }
     let model_arg = settings.model.clone();
     let target = match &settings.endpoint {
         Some((url, key)) => Target::Endpoint { url: url.clone(), name: model_arg.clone(), key: key.clone() },
@@ -427,7 +473,12 @@ fn parse_datasets(names: &[String]) -> Result<Vec<Dataset>, BadInput> {
 }
 
 /// EvalScope's `dataset_args`: per dataset `subset_list`, `few_shot_num`, `local_path`.
-fn parse_dataset_args(value: Option<&Value>, datasets: &[Dataset]) -> Result<HashMap<String, DatasetArgs>, BadInput> {
+/// `base`: where relative `local_path`s resolve (the task config's folder when they came from it).
+fn parse_dataset_args(
+    value: Option<&Value>,
+    datasets: &[Dataset],
+    base: &std::path::Path,
+) -> Result<HashMap<String, DatasetArgs>, BadInput> {
     let mut out = HashMap::new();
     let Some(value) = value.cloned() else { return Ok(out) };
     let bad = |key: String, message: String| BadInput::from(Problem::new(message).at_key(key));
@@ -465,7 +516,7 @@ fn parse_dataset_args(value: Option<&Value>, datasets: &[Dataset]) -> Result<Has
                 ("few_shot_num", Value::Number(n)) if n.as_u64().is_some() => {
                     args.shots = n.as_u64().map(|n| n as usize)
                 }
-                ("local_path", Value::String(s)) => args.dir = Some(PathBuf::from(s)),
+                ("local_path", Value::String(s)) => args.dir = Some(base.join(s)),
                 ("subset_list" | "few_shot_num" | "local_path", other) => {
                     problems.push(Problem::new(format!("unexpected value {other}")).at_key(format!("{key}.{k}")))
                 }

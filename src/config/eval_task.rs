@@ -98,7 +98,11 @@ pub fn load_eval_task(file: &Path) -> Result<EvalTask, BadInput> {
         (task.model_args.is_some(), "model_args: ignored: the GGUF file fixes the weights and their precision"),
         (
             task.generation_config.is_some(),
-            "generation_config: not used: the datasets run so far are scored by log-likelihood",
+            "generation_config: not used: each dataset generates as lm-eval does (greedy, its stop sequences and length)",
+        ),
+        (
+            task.seed.is_some(),
+            "seed: not needed: scoring and greedy generation are deterministic, and few-shot examples are drawn with lm-eval's seed",
         ),
         (task.mem_cache.is_some(), "mem_cache: ignored: every request is cached in the database anyway"),
         (task.stage.is_some(), "stage: ignored: an eval always runs to its report"),

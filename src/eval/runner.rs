@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::datasets::{ChoiceScoring, Dataset, LoadedTask, McqDoc};
+use super::datasets::{ChoiceScoring, Dataset, FewshotSampler, LoadedTask, McqDoc};
 use super::metrics::{argmax, choice_scores, true_mass};
 use super::report::{MetricValue, TaskResult};
 use crate::input::{BadInput, Problem};
@@ -133,7 +133,11 @@ pub async fn run_eval<M: EvalModel>(
             match &planned.task {
                 LoadedTask::Choice(data) => {
                     let doc = &data.docs[doc_id];
-                    let context = data.context(doc, planned.shots);
+                    let shots: Vec<usize> = match data.sampler {
+                        FewshotSampler::FirstN => (0..planned.shots).collect(),
+                        FewshotSampler::Random => fewshot_rng.sample(data.fewshot.len(), planned.shots),
+                    };
+                    let context = data.context(doc, &shots);
                     let mut lls = Vec::with_capacity(doc.choices.len());
                     for i in 0..doc.choices.len() {
                         lls.push(ask.loglikelihood(&context, &doc.continuation(i)).await?.logprob);
@@ -143,13 +147,15 @@ pub async fn run_eval<M: EvalModel>(
                         scored.acc = true_mass(&lls, &doc.labels);
                         scored.sample["acc"] = json!(scored.acc);
                         scored.sample["labels"] = json!(doc.labels);
+                        // For mass-on-the-truth scores, "correct" means most of the mass.
+                        scored.sample["correct"] = json!(scored.acc >= 0.5);
                     }
                     record("acc", "none", scored.acc);
                     if let Some(norm) = scored.acc_norm {
                         record("acc_norm", "none", norm);
                     }
-                    // For mass-on-the-truth scores, "correct" means most of the mass.
-                    samples.push((scored.acc >= 0.5, scored.sample));
+                    let correct = scored.sample["correct"] == json!(true);
+                    samples.push((correct, scored.sample));
                 }
                 LoadedTask::Generate(data) => {
                     let doc = &data.docs[doc_id];
@@ -285,6 +291,10 @@ pub fn plan_tasks(
                     let original = task.len();
                     if let Some(n) = limit {
                         task.truncate(n);
+                    }
+                    if task.is_empty() {
+                        problems.push(Problem::new(format!("{}: no documents to score", task.name())));
+                        continue;
                     }
                     let shots = shots.unwrap_or(dataset.default_shots());
                     // Fewer examples than asked would be a different benchmark, reported as this one.

@@ -132,22 +132,30 @@ pub fn cut_at_stop(text: &str, until: &[String]) -> String {
 }
 
 /// Sums the log-probabilities of the prompt tokens that reach past `context_chars` (and start
-/// before `prompt_chars`: the generated token is not part of the prompt).
+/// before `prompt_chars`: the generated token is not part of the prompt). Offsets are anchored
+/// at the end: the generated token starts where the prompt ends, whatever the server counted
+/// before the prompt (vLLM counts the text of a BOS token, `<s>`, as part of the echo).
 fn continuation_loglikelihood(lp: &Logprobs, context_chars: usize, prompt_chars: usize) -> Option<LogLikelihood> {
+    let generated = *lp.text_offset.last()?;
+    let shift = generated.checked_sub(prompt_chars)?;
     let mut logprob = 0.0;
     let mut greedy = true;
     let mut tokens = 0;
     for (i, token) in lp.tokens.iter().enumerate() {
-        let start = *lp.text_offset.get(i)?;
+        let start = lp.text_offset.get(i)?.checked_sub(shift).unwrap_or(0);
         let end = start + token.chars().count();
         if start >= prompt_chars || end <= context_chars {
             continue;
         }
         logprob += (*lp.token_logprobs.get(i)?)?;
         tokens += 1;
-        if let Some(top) = lp.top_logprobs.as_ref().and_then(|t| t.get(i).cloned().flatten()) {
-            let best = top.iter().max_by(|a, b| a.1.total_cmp(b.1)).map(|(t, _)| t.as_str());
-            greedy &= best == Some(token.as_str());
+        match lp.top_logprobs.as_ref().and_then(|t| t.get(i).cloned().flatten()) {
+            Some(top) => {
+                let best = top.iter().max_by(|a, b| a.1.total_cmp(b.1)).map(|(t, _)| t.as_str());
+                greedy &= best == Some(token.as_str());
+            }
+            // Without the alternatives, greediness is unknown: not claimed.
+            None => greedy = false,
         }
     }
     (tokens > 0).then_some(LogLikelihood { logprob, greedy, tokens })
@@ -168,6 +176,15 @@ mod tests {
         };
         let ll = continuation_loglikelihood(&lp, 7, 11).unwrap();
         assert_eq!((ll.logprob, ll.greedy, ll.tokens), (-0.5, true, 1));
+        // A server that counts a BOS token's text ("<s>") before the prompt: offsets shifted by 3.
+        let shifted = Logprobs {
+            tokens: vec!["<s>".into(), "Answer".into(), ":".into(), " yes".into(), "!".into()],
+            token_logprobs: vec![None, None, Some(-1.0), Some(-0.5), Some(-3.0)],
+            top_logprobs: None,
+            text_offset: vec![0, 3, 9, 10, 14],
+        };
+        let ll = continuation_loglikelihood(&shifted, 7, 11).unwrap();
+        assert_eq!((ll.logprob, ll.tokens, ll.greedy), (-0.5, 1, false));
         // A token straddling the boundary belongs to the continuation.
         let ll = continuation_loglikelihood(&lp, 9, 11).unwrap();
         assert_eq!(ll.tokens, 1);

@@ -78,8 +78,10 @@ impl LocalScorer {
             )));
         }
         let context = &context[context.len().saturating_sub(keep)..];
+        // The last token predicts nothing that is scored: it is not sent.
         let mut tokens = context.to_vec();
-        tokens.extend_from_slice(continuation);
+        tokens.extend_from_slice(&continuation[..continuation.len() - 1]);
+        let sent = tokens.len();
         let _turn = self.turn.lock().await;
         let (chunks, _) = self
             .model
@@ -87,9 +89,11 @@ impl LocalScorer {
             .await
             .map_err(|e| LlmError::Local(format!("{}: scoring failed: {e}", self.path.display())))?;
         let rows = logit_rows(&chunks).map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
-        let total = context.len() + continuation.len();
-        if rows.len() < total - 1 {
-            return Err(LlmError::Local(format!("the engine returned logits for {} of {total} tokens", rows.len())));
+        if rows.len() != sent {
+            return Err(LlmError::Local(format!(
+                "the engine returned logits for {} positions, {sent} were sent",
+                rows.len()
+            )));
         }
         // Row i predicts token i + 1.
         let mut logprob = 0.0;

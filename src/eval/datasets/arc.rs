@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{ChoiceScoring, McqDoc, TaskData, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, required_file};
 use crate::data::jsonl::parse_jsonl_lenient;
 use crate::input::{BadInput, Problem};
 
@@ -43,6 +43,7 @@ pub fn load(dir: &Path, folder: &str, name: &str) -> Result<TaskData, BadInput> 
         fewshot,
         acc_norm: true,
         scoring: ChoiceScoring::Accuracy,
+        sampler: FewshotSampler::Random,
     })
 }
 

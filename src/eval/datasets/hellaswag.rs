@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{ChoiceScoring, McqDoc, TaskData, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, required_file};
 use crate::data::jsonl::parse_jsonl_lenient;
 use crate::input::{BadInput, Problem};
 
@@ -53,6 +53,7 @@ pub fn load(dir: &Path) -> Result<TaskData, BadInput> {
         fewshot: if train.is_file() { read(&train)? } else { Vec::new() },
         acc_norm: true,
         scoring: ChoiceScoring::Accuracy,
+        sampler: FewshotSampler::Random,
     })
 }
 

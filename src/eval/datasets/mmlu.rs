@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{ChoiceScoring, McqDoc, TaskData, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, required_file};
 use crate::input::{BadInput, Problem, Problems};
 
 /// Every subject with its category, as lm-eval groups them.
@@ -97,6 +97,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
             fewshot: if dev.is_file() { read(&dev)? } else { Vec::new() },
             acc_norm: false,
             scoring: ChoiceScoring::Accuracy,
+            sampler: FewshotSampler::FirstN,
         });
     }
     Ok(tasks)

@@ -46,6 +46,16 @@ pub struct TaskData {
     /// The metrics the task reports (`acc`, and `acc_norm` where lm-eval has it).
     pub acc_norm: bool,
     pub scoring: ChoiceScoring,
+    pub sampler: FewshotSampler,
+}
+
+/// How few-shot examples are picked, as lm-eval's task says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FewshotSampler {
+    /// The first N, for every document (MMLU).
+    FirstN,
+    /// N drawn at random per document from one generator seeded 1234 (lm-eval's default).
+    Random,
 }
 
 /// How a multiple-choice document's log-likelihoods become its score.
@@ -58,11 +68,12 @@ pub enum ChoiceScoring {
 }
 
 impl TaskData {
-    /// The full context for `doc` with `shots` examples before it, as lm-eval builds it:
-    /// the description, each example followed by its answer and a blank line, then the doc.
-    pub fn context(&self, doc: &McqDoc, shots: usize) -> String {
+    /// The full context for `doc` with the examples `shots` picks (indices into `fewshot`), as
+    /// lm-eval builds it: the description, each example followed by its answer and a blank
+    /// line, then the doc.
+    pub fn context(&self, doc: &McqDoc, shots: &[usize]) -> String {
         let mut out = self.description.clone();
-        for example in self.fewshot.iter().filter(|e| *e != doc).take(shots) {
+        for example in shots.iter().map(|&i| &self.fewshot[i]) {
             out.push_str(&example.text);
             out.push_str(&example.continuation(example.gold));
             out.push_str("\n\n");

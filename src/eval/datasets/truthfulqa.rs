@@ -10,7 +10,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use super::{ChoiceScoring, McqDoc, TaskData, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, required_file};
 use crate::input::{BadInput, Problem, Problems};
 
 /// lm-eval's preamble, exactly as its template renders it.
@@ -81,6 +81,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
         fewshot: Vec::new(),
         acc_norm: false,
         scoring,
+        sampler: FewshotSampler::FirstN,
     };
     let mut out = Vec::new();
     if subsets.is_empty() || subsets.iter().any(|s| s == "mc1") {
