@@ -216,3 +216,53 @@ async fn truthfulqa_mc2_is_the_probability_mass_on_the_true_answers() {
     let got = report["results"]["truthfulqa_mc2"]["acc,none"].as_f64().unwrap();
     assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
 }
+
+#[tokio::test]
+async fn evals_show_in_the_pages_with_their_samples() {
+    use common::server::{Browser, Settings, TestServer};
+    let server = TestServer::start(Settings::default()).await;
+    let dir = server.dir.path().join("arc");
+    let doc = |id: &str, stem: &str, choices: [&str; 2], key: &str| {
+        json!({"id": id, "question": {"stem": stem, "choices": [{"label": "A", "text": choices[0]}, {"label": "B", "text": choices[1]}]},
+               "answerKey": key})
+        .to_string()
+            + "\n"
+    };
+    // The mock prefers words holding "right": the first is answered right, the second wrong.
+    write(
+        &dir.join("arc/ARC-Easy/test.jsonl"),
+        &(doc("q0", "Which is right?", ["the right one", "a wrong one"], "A")
+            + &doc("q1", "Pick <script>alert(1)</script>?", ["right", "plain <b>bold</b>"], "B")),
+    );
+    let (url, _) = mock().await;
+    let (db, data) = (server.db.clone(), dir.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        run(jury()
+            .args(["eval", "--api-url", &url, "--model", "served", "--datasets", "arc_easy", "--dataset-dir"])
+            .arg(&data)
+            .args(["--db", &db]))
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let evals = server.get_json("/api/evals").await;
+    let id = evals[0]["id"].as_i64().unwrap();
+    assert_eq!(evals[0]["status"], "succeeded");
+    assert_eq!(evals[0]["results"]["results"]["arc_easy"]["acc,none"], 0.5);
+    let mut browser = Browser::new();
+    let (_, list) = browser.get(&server.url("/evals")).await;
+    assert!(list.contains("served at http://") && list.contains("arc_easy acc 50.00%"), "{list}");
+    let (_, page) = browser.get(&server.url(&format!("/evals/{id}"))).await;
+    assert!(page.contains("<svg") && page.contains("50.00") && page.contains("±50.00"), "{page}");
+    let (_, wrong) = browser.get(&server.url(&format!("/evals/{id}/samples?task=arc_easy&wrong=1"))).await;
+    assert!(wrong.contains("1 documents") && wrong.contains("status-failed") && !wrong.contains("status-succeeded"), "{wrong}");
+    assert!(
+        !wrong.contains("<script>alert") && !wrong.contains("<b>bold"),
+        "model and dataset text is escaped: {wrong}"
+    );
+    let (status, _) = browser.get(&server.url("/evals/999")).await;
+    assert_eq!(status, 404);
+    let (status, _) = browser.get(&server.url(&format!("/evals/{id}/samples"))).await;
+    assert_eq!(status, 400);
+    server.stop().await;
+}

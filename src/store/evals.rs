@@ -10,6 +10,14 @@ pub struct CachedLogLikelihood {
     pub tokens: i64,
 }
 
+/// A stored sample (its JSON as `samples_<task>.jsonl` holds it).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredSample {
+    pub doc_id: i64,
+    pub correct: bool,
+    pub sample: String,
+}
+
 /// One scored document.
 pub struct NewSample<'a> {
     pub doc_id: i64,
@@ -113,6 +121,38 @@ impl Store {
         .execute(self.writer())
         .await?;
         Ok(())
+    }
+
+    /// A page of a task's samples, in document order; only the wrong ones when asked; and how
+    /// many there are in all.
+    pub async fn eval_samples(
+        &self,
+        run_id: i64,
+        task: &str,
+        wrong_only: bool,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredSample>, i64), StoreError> {
+        let rows = sqlx::query_as::<_, StoredSample>(
+            "SELECT doc_id, correct, sample FROM eval_samples WHERE run_id = $1 AND task = $2 \
+             AND ($3 = 0 OR correct = 0) ORDER BY doc_id LIMIT $4 OFFSET $5",
+        )
+        .bind(run_id)
+        .bind(task)
+        .bind(wrong_only)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM eval_samples WHERE run_id = $1 AND task = $2 AND ($3 = 0 OR correct = 0)",
+        )
+        .bind(run_id)
+        .bind(task)
+        .bind(wrong_only)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((rows, total))
     }
 
     pub async fn count_eval_requests(&self) -> Result<i64, StoreError> {

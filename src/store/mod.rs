@@ -24,7 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use answers::{AnswerImport, ExportedAnswer, ImportedIds, StoredAnswer};
 pub use battles::{BattleDetail, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle};
-pub use evals::{CachedLogLikelihood, NewSample};
+pub use evals::{CachedLogLikelihood, NewSample, StoredSample};
 pub use judgments::{JudgmentRow, NewJudgment};
 pub use questions::{QuestionSetSummary, StoredQuestion};
 pub use revisions::Revisions;

@@ -199,6 +199,16 @@ impl Store {
             .await?)
     }
 
+    pub async fn list_runs_of_kind(&self, kind: &str, limit: i64) -> Result<Vec<RunRow>, StoreError> {
+        Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE kind = $1 ORDER BY id DESC LIMIT $2"
+        )))
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn list_runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
         Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"

@@ -245,6 +245,29 @@ pub async fn dismiss_run(State(state): State<AppState>, _: AdminApi, Path(id): P
     Ok(Json(run_json(&run)).into_response())
 }
 
+/// Every eval with its status and results (lm-eval's `results.json` as `jury eval` wrote it).
+pub async fn list_evals(State(state): State<AppState>) -> ApiResult {
+    let evals: Vec<Value> = state.store.list_runs_of_kind("eval", 500).await?.iter().map(eval_json).collect();
+    Ok(Json(evals).into_response())
+}
+
+pub async fn get_eval(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
+    let run = state.store.run(id).await?.filter(|r| r.kind == "eval").ok_or(WebError::NotFound)?;
+    Ok(Json(eval_json(&run)).into_response())
+}
+
+fn eval_json(run: &RunRow) -> Value {
+    json!({
+        "id": run.id,
+        "status": run.shown_status(),
+        "config": serde_json::from_str::<Value>(&run.config).ok(),
+        "results": run.summary.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()),
+        "error": run.error,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+    })
+}
+
 /// Every decided real battle as FastChat clean battle JSON, so other tools can rate them.
 pub async fn export_battles(State(state): State<AppState>) -> ApiResult {
     let battles: Vec<Value> = state

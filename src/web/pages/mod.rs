@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod battles;
+pub mod evals;
 pub mod leaderboard;
 pub mod questions;
 pub mod runs;
