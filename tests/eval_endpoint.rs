@@ -255,7 +255,10 @@ async fn evals_show_in_the_pages_with_their_samples() {
     let (_, page) = browser.get(&server.url(&format!("/evals/{id}"))).await;
     assert!(page.contains("<svg") && page.contains("50.00") && page.contains("±50.00"), "{page}");
     let (_, wrong) = browser.get(&server.url(&format!("/evals/{id}/samples?task=arc_easy&wrong=1"))).await;
-    assert!(wrong.contains("1 documents") && wrong.contains("status-failed") && !wrong.contains("status-succeeded"), "{wrong}");
+    assert!(
+        wrong.contains("1 documents") && wrong.contains("status-failed") && !wrong.contains("status-succeeded"),
+        "{wrong}"
+    );
     assert!(
         !wrong.contains("<script>alert") && !wrong.contains("<b>bold"),
         "model and dataset text is escaped: {wrong}"
@@ -264,5 +267,32 @@ async fn evals_show_in_the_pages_with_their_samples() {
     assert_eq!(status, 404);
     let (status, _) = browser.get(&server.url(&format!("/evals/{id}/samples"))).await;
     assert_eq!(status, 400);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_benchmarks_matrix_shows_each_models_latest_scores() {
+    use common::server::{Browser, Settings, TestServer};
+    let server = TestServer::start(Settings::default()).await;
+    let dir = server.dir.path().join("data");
+    arc_file(&dir);
+    let (url, _) = mock().await;
+    for model in ["model-one", "model-two"] {
+        let (db, data, url) = (server.db.clone(), dir.clone(), url.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            run(jury()
+                .args(["eval", "--api-url", &url, "--model", model, "--datasets", "arc_easy", "--dataset-dir"])
+                .arg(&data)
+                .args(["--db", &db]))
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let (_, html) = Browser::new().get(&server.url("/benchmarks")).await;
+    assert!(html.contains("<th class=\"num\">arc_easy</th>"), "{html}");
+    assert!(html.contains("model-one at http://") && html.contains("model-two at http://"), "{html}");
+    assert_eq!(html.matches("<td class=\"num\">100.0</td>").count(), 2, "{html}");
+    assert!(html.contains("aria-label=\"Scores of model-one"), "a chart per model");
     server.stop().await;
 }

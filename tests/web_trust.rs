@@ -107,7 +107,7 @@ async fn no_other_site_can_write_through_a_visitors_browser() {
     let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
     assert!(!csp.contains("unsafe-inline") && csp.contains("script-src 'self'"), "{csp}");
     let inline = regex::Regex::new(r#"(?i)<script|<style|\son[a-z]+=|\sstyle="#).unwrap();
-    for path in ["/", "/battles", "/questions", "/questions/1", "/runs", "/evals", "/vote", "/login"] {
+    for path in ["/", "/battles", "/questions", "/questions/1", "/runs", "/evals", "/benchmarks", "/vote", "/login"] {
         let html = plain().get(server.url(path)).send().await.unwrap().text().await.unwrap();
         assert!(!inline.is_match(&html), "{path} has inline code: {:?}", inline.find(&html));
         assert!(html.contains("/static/site.css"), "{path}");

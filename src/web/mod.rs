@@ -276,6 +276,7 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/static/site.css", get(site_css))
         .route("/runs/{id}/files/{n}", get(pages::runs::file))
         .route("/evals", get(pages::evals::list))
+        .route("/benchmarks", get(pages::evals::matrix))
         .route("/evals/{id}", get(pages::evals::show))
         .route("/evals/{id}/samples", get(pages::evals::samples))
         .route("/api/evals", get(api::list_evals))

@@ -19,6 +19,8 @@ const SAMPLES_PER_PAGE: i64 = 50;
 pub struct ScoreRow {
     pub name: String,
     pub metric: String,
+    /// The value as a fraction (0..1 for accuracies).
+    pub fraction: f64,
     pub percent: String,
     pub stderr: String,
     /// The bar's length in the chart (0..=300 px).
@@ -39,6 +41,7 @@ pub fn score_rows(results: &Value) -> Vec<ScoreRow> {
             rows.push(ScoreRow {
                 name: name.clone(),
                 metric: key.trim_end_matches(",none").to_string(),
+                fraction: value,
                 percent: format!("{:.2}", 100.0 * value),
                 stderr: stderr.map(|s| format!("±{:.2}", 100.0 * s)).unwrap_or_else(|| "-".into()),
                 bar: (value.clamp(0.0, 1.0) * 300.0).round(),
@@ -218,4 +221,69 @@ pub async fn samples(
     };
     let pager = Pager::new(page_no, SAMPLES_PER_PAGE, total, link);
     page(SamplesPage { nav, id, task, wrong, rows, pager }, cookie)
+}
+
+/// One model's row in the matrix: its latest score on each task (headline metric).
+pub struct MatrixRow {
+    pub model: String,
+    pub cells: Vec<Option<String>>,
+    /// The same scores as bars (task name, length 0..=160 px, percent).
+    pub bars: Vec<(String, f64, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "benchmarks.html")]
+struct BenchmarksPage {
+    nav: Nav,
+    tasks: Vec<String>,
+    rows: Vec<MatrixRow>,
+}
+
+/// `/benchmarks`: models × tasks, each cell the latest finished eval's headline score (groups
+/// such as `mmlu` included), with a bar chart per model.
+pub async fn matrix(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    let (nav, cookie) = nav(&state, &headers, "benchmarks");
+    let runs = state.store.list_runs_of_kind("eval", 1000).await?;
+    let mut tasks: Vec<String> = Vec::new();
+    // Newest first, so the first score seen for a model and task is the latest.
+    let mut scores: Vec<(String, std::collections::HashMap<String, f64>)> = Vec::new();
+    for run in runs.into_iter().filter(|r| r.status == "succeeded") {
+        let e = item(run);
+        let index = match scores.iter().position(|(m, _)| *m == e.model) {
+            Some(i) => i,
+            None => {
+                scores.push((e.model.clone(), Default::default()));
+                scores.len() - 1
+            }
+        };
+        let summary: Value = e.run.summary.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        let mut seen = Vec::new();
+        for row in score_rows(&summary["results"]) {
+            if seen.contains(&row.name) {
+                continue;
+            }
+            seen.push(row.name.clone());
+            if !tasks.contains(&row.name) {
+                tasks.push(row.name.clone());
+            }
+            scores[index].1.entry(row.name).or_insert(row.fraction);
+        }
+    }
+    tasks.sort();
+    let rows = scores
+        .into_iter()
+        .map(|(model, by_task)| MatrixRow {
+            cells: tasks.iter().map(|t| by_task.get(t).map(|v| format!("{:.1}", 100.0 * v))).collect(),
+            bars: tasks
+                .iter()
+                .filter_map(|t| {
+                    by_task
+                        .get(t)
+                        .map(|v| (t.clone(), (v.clamp(0.0, 1.0) * 160.0).round(), format!("{:.1}", 100.0 * v)))
+                })
+                .collect(),
+            model,
+        })
+        .collect();
+    page(BenchmarksPage { nav, tasks, rows }, cookie)
 }
