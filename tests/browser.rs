@@ -42,6 +42,7 @@ async fn a_person_uploads_runs_a_round_and_votes_in_chromium() {
         return;
     }
     let server = TestServer::start(Settings::default()).await;
+    seed_eval(&server.db).await;
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-artifacts");
     let _ = std::fs::remove_dir_all(&artifacts);
 
@@ -68,4 +69,30 @@ async fn a_person_uploads_runs_a_round_and_votes_in_chromium() {
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
         .count();
     assert!(shots >= 8, "expected a screenshot per step, found {shots}");
+}
+
+/// An eval as `jury eval` stores it: two ARC documents, one answered wrong, with markup in the
+/// texts that must show as text.
+async fn seed_eval(db: &str) {
+    use jury::store::{NewSample, RunStatus, Store};
+    let store = Store::connect(db).await.unwrap();
+    let id = store.create_run("eval", r#"{"model": "browser-model"}"#, None, false).await.unwrap();
+    let xss = "<script>window.__pwned = 3</script>";
+    let samples = [
+        serde_json::json!({"doc_id": 0, "prompt": "Question: Which is right?\nAnswer:", "choices": ["yes", "no"],
+                           "target": "yes", "loglikelihoods": [-1.0, -3.0], "prediction": "yes", "correct": true}),
+        serde_json::json!({"doc_id": 1, "prompt": format!("Question: {xss}?\nAnswer:"), "choices": [xss, "plain"],
+                           "target": "plain", "loglikelihoods": [-0.5, -2.0], "prediction": xss, "correct": false}),
+    ];
+    let texts: Vec<String> = samples.iter().map(|s| s.to_string()).collect();
+    let rows: Vec<NewSample<'_>> =
+        texts.iter().enumerate().map(|(i, t)| NewSample { doc_id: i as i64, correct: i == 0, sample: t }).collect();
+    store.save_eval_samples(id, "arc_easy", &rows).await.unwrap();
+    let results = serde_json::json!({
+        "results": {"arc_easy": {"alias": "arc_easy", "acc,none": 0.5, "acc_stderr,none": 0.5, "acc_norm,none": 0.5, "acc_norm_stderr,none": 0.5}},
+        "groups": {}, "configs": {}, "n-samples": {"arc_easy": {"original": 2376, "effective": 2}}, "versions": {},
+        "model": "browser-model",
+    });
+    store.finish_run(id, RunStatus::Succeeded, Some(&results.to_string()), None).await.unwrap();
+    store.close().await;
 }

@@ -163,6 +163,21 @@ async function main(page) {
   // 7. Another site (another origin) tries to write through this browser: a plain form post to
   //    the API, a forged page form, and a script with the API's header. All are refused.
   await crossSiteWritesAreRefused(page);
+
+  // 8. An eval (seeded by the test as `jury eval` stores one): its scores, chart and wrong answers.
+  await page.goto(`${base}/evals`);
+  await submit(page, '#evals a[href^="/evals/"]');
+  assert.ok(await page.locator('svg[aria-label="Scores per task"] rect').count() >= 2, 'no bar chart');
+  const taskRow = (await page.locator('#tasks tbody tr').first().innerText()).replace(/\s+/g, ' ');
+  assert.match(taskRow, /arc_easy acc 50\.00 ±50\.00/);
+  await submit(page, '#tasks a:has-text("wrong ones")');
+  assert.equal(await page.locator('#samples tbody tr').count(), 1, 'only the wrong answer is listed');
+  assert.ok((await page.content()).includes('&lt;script&gt;window.__pwned = 3'), 'the markup is shown as text');
+  await expectNoScriptRan(page);
+  await shot(page, 'eval-wrong-answers');
+  await page.goto(`${base}/benchmarks`);
+  assert.ok((await page.locator('#matrix').innerText()).includes('browser-model'));
+  await shot(page, 'benchmarks');
 }
 
 async function setNames() {
