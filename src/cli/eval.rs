@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::tables::{right, table};
 use crate::eval::datasets::Dataset;
+use crate::eval::job::EvalTarget;
 use crate::eval::{EvalOptions, EvalReport, plan_tasks};
 use crate::input::{BadInput, Problem, Problems};
 use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
@@ -318,11 +319,11 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     }
     let model_arg = settings.model.clone();
     let target = match &settings.endpoint {
-        Some((url, key)) => Target::Endpoint { url: url.clone(), name: model_arg.clone(), key: key.clone() },
-        None => Target::Local(
-            crate::spec::resolve_local_model(&model_arg, &settings.model_base)
+        Some((url, _)) => EvalTarget::Endpoint { url: url.clone(), name: model_arg.clone(), api_key_env: None },
+        None => EvalTarget::Local {
+            path: crate::spec::resolve_local_model(&model_arg, &settings.model_base)
                 .map_err(|e| BadInput::from(Problem::new(e.to_string()).at_key("--model")))?,
-        ),
+        },
     };
     let store = Store::connect(&args.db).await.with_context(|| format!("cannot open the database {}", args.db))?;
     let config = json!({"model": model_arg, "datasets": settings.datasets, "dataset_dir": settings.dataset_dir,
@@ -347,38 +348,10 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
 }
 
 /// Loads the model, scores every task, prints and writes the report; its JSON.
-/// Where the model is: a local file, or an endpoint that echoes log-probabilities.
-enum Target {
-    Local(PathBuf),
-    Endpoint { url: String, name: String, key: Option<String> },
-}
-
-impl Target {
-    fn identity(&self) -> String {
-        match self {
-            Target::Local(path) => crate::spec::ModelSpec::Local { path: path.clone() }.identity(),
-            Target::Endpoint { url, name, .. } => crate::spec::ModelSpec::Remote {
-                api_base: url.clone(),
-                api_key_env: String::new(),
-                model: name.clone(),
-            }
-            .identity(),
-        }
-    }
-
-    fn label(&self) -> String {
-        match self {
-            Target::Local(path) => path.display().to_string(),
-            Target::Endpoint { url, name, .. } => format!("{name} at {url}"),
-        }
-    }
-}
-
-/// Loads the model, scores every task, prints and writes the report; its JSON.
 async fn evaluate(
     args: &EvalArgs,
     settings: &Settings,
-    target: &Target,
+    target: &EvalTarget,
     tasks: &[crate::eval::PlannedTask],
     store: &Store,
     run_id: i64,
@@ -386,38 +359,9 @@ async fn evaluate(
 ) -> anyhow::Result<Value> {
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     let options = EvalOptions { progress: show_progress.then_some(bars), use_cache: settings.use_cache, cancel: None };
-    let identity = target.identity();
-    let (results, summary) = match target {
-        Target::Endpoint { url, name, key } => {
-            let scorer = crate::llm::completions_scoring::RemoteScorer::new(
-                url,
-                key.clone(),
-                name,
-                std::time::Duration::from_secs(300),
-            )?;
-            crate::eval::run_eval(&scorer, &identity, tasks, store, run_id, &options).await?
-        }
-        #[cfg(feature = "local")]
-        Target::Local(path) => {
-            if crate::llm::demo::is_demo_model_path(path) {
-                crate::llm::demo::ensure_demo_model(path)?;
-            }
-            let scorer = crate::llm::scoring::LocalScorer::load(path).await?;
-            crate::eval::run_eval(scorer.as_ref(), &identity, tasks, store, run_id, &options).await?
-        }
-        #[cfg(not(feature = "local"))]
-        Target::Local(path) => {
-            anyhow::bail!(
-                "{}: this jury was built without local model support (the `local` cargo feature)",
-                path.display()
-            )
-        }
-    };
-    let report = EvalReport::new(target.label(), identity, results);
-    let mut json = report.lm_eval_json();
-    json["jury"] = json!({"run_id": run_id, "requests": summary.requests, "cache_hits": summary.cache_hits,
-                          "asked": summary.asked, "seconds": summary.seconds,
-                          "docs_per_second": summary.docs_per_second});
+    let key = settings.endpoint.as_ref().and_then(|(_, key)| key.clone());
+    let (report, summary) = crate::eval::job::score(target, key, tasks, store, run_id, &options).await?;
+    let mut json = crate::eval::job::report_json(&report, &summary, run_id);
     if !settings.targets.is_empty() {
         let targets: Vec<Value> = settings
             .targets

@@ -5,6 +5,7 @@
 
 pub mod datasets;
 pub mod extract;
+pub mod job;
 pub mod metrics;
 pub mod report;
 pub mod runner;

@@ -1,0 +1,142 @@
+//! An eval as one piece of work: which model, which tasks, scored into an lm-eval-shaped
+//! report. The command line runs one in its process; the server's job worker runs those queued
+//! from the pages (their settings stored with the run, so a restart resumes them).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::datasets::Dataset;
+use super::report::EvalReport;
+use super::runner::{EvalError, EvalOptions, EvalSummary, PlannedTask, plan_tasks, run_eval};
+use crate::input::{BadInput, Problem};
+use crate::llm::LlmError;
+use crate::store::Store;
+
+/// Where the model is: a local file, or an endpoint that echoes log-probabilities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvalTarget {
+    Local { path: PathBuf },
+    Endpoint { url: String, name: String, api_key_env: Option<String> },
+}
+
+impl EvalTarget {
+    pub fn identity(&self) -> String {
+        match self {
+            EvalTarget::Local { path } => crate::spec::ModelSpec::Local { path: path.clone() }.identity(),
+            EvalTarget::Endpoint { url, name, .. } => crate::spec::ModelSpec::Remote {
+                api_base: url.clone(),
+                api_key_env: String::new(),
+                model: name.clone(),
+            }
+            .identity(),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            EvalTarget::Local { path } => path.display().to_string(),
+            EvalTarget::Endpoint { url, name, .. } => format!("{name} at {url}"),
+        }
+    }
+}
+
+/// Scores `tasks` with the model `target` names (its key, for an endpoint, given or read from
+/// its variable); the report and the counts.
+pub async fn score(
+    target: &EvalTarget,
+    key: Option<String>,
+    tasks: &[PlannedTask],
+    store: &Store,
+    run_id: i64,
+    options: &EvalOptions,
+) -> Result<(EvalReport, EvalSummary), EvalError> {
+    let identity = target.identity();
+    let (results, summary) = match target {
+        EvalTarget::Endpoint { url, name, api_key_env } => {
+            let key = key.or_else(|| api_key_env.as_ref().and_then(|v| std::env::var(v).ok()));
+            let scorer = crate::llm::completions_scoring::RemoteScorer::new(
+                url,
+                key,
+                name,
+                std::time::Duration::from_secs(300),
+            )?;
+            run_eval(&scorer, &identity, tasks, store, run_id, options).await?
+        }
+        #[cfg(feature = "local")]
+        EvalTarget::Local { path } => {
+            if crate::llm::demo::is_demo_model_path(path) {
+                let target = path.clone();
+                tokio::task::spawn_blocking(move || crate::llm::demo::ensure_demo_model(&target))
+                    .await
+                    .map_err(|e| LlmError::Setup(e.to_string()))?
+                    .map_err(|e| LlmError::Setup(e.to_string()))?;
+            }
+            let scorer = crate::llm::scoring::LocalScorer::load(path).await?;
+            run_eval(scorer.as_ref(), &identity, tasks, store, run_id, options).await?
+        }
+        #[cfg(not(feature = "local"))]
+        EvalTarget::Local { path } => {
+            return Err(LlmError::Setup(format!(
+                "{}: this jury was built without local model support (the `local` cargo feature)",
+                path.display()
+            ))
+            .into());
+        }
+    };
+    Ok((EvalReport::new(target.label(), identity, results), summary))
+}
+
+/// The report as stored with the run and printed by `--json`: lm-eval's `results.json` with
+/// jury's counts beside it.
+pub fn report_json(report: &EvalReport, summary: &EvalSummary, run_id: i64) -> Value {
+    let mut json = report.lm_eval_json();
+    json["jury"] = json!({"run_id": run_id, "requests": summary.requests, "cache_hits": summary.cache_hits,
+                          "asked": summary.asked, "seconds": summary.seconds,
+                          "docs_per_second": summary.docs_per_second});
+    json
+}
+
+/// An eval queued from the pages, as its run stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedEval {
+    pub target: EvalTarget,
+    pub datasets: Vec<String>,
+    pub dataset_dir: PathBuf,
+    pub limit: Option<usize>,
+}
+
+impl QueuedEval {
+    /// The tasks it will score, read now: bad data is refused before anything is queued.
+    pub fn plan(&self) -> Result<Vec<PlannedTask>, BadInput> {
+        let mut datasets: Vec<(Dataset, Vec<String>, Option<usize>, PathBuf)> = Vec::new();
+        for name in &self.datasets {
+            let dataset = Dataset::parse(name)
+                .ok_or_else(|| BadInput::from(Problem::new(format!("unknown dataset {name:?}")).at_key("datasets")))?;
+            if !datasets.iter().any(|(d, ..)| *d == dataset) {
+                datasets.push((dataset, Vec::new(), None, self.dataset_dir.clone()));
+            }
+        }
+        if datasets.is_empty() {
+            return Err(Problem::new("choose at least one dataset").at_key("datasets").into());
+        }
+        if self.limit == Some(0) {
+            return Err(Problem::new("a limit of 0 scores nothing").at_key("limit").into());
+        }
+        plan_tasks(&datasets, self.limit)
+    }
+}
+
+/// Runs a queued eval (the worker's side); the report JSON.
+pub async fn run_queued(
+    queued: &QueuedEval,
+    store: &Store,
+    run_id: i64,
+    options: &EvalOptions,
+) -> Result<Value, EvalError> {
+    let tasks = queued.plan()?;
+    let (report, summary) = score(&queued.target, None, &tasks, store, run_id, options).await?;
+    Ok(report_json(&report, &summary, run_id))
+}
