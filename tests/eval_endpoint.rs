@@ -296,3 +296,74 @@ async fn the_benchmarks_matrix_shows_each_models_latest_scores() {
     assert!(html.contains("aria-label=\"Scores of model-one"), "a chart per model");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn evals_started_from_the_pages_run_as_jobs() {
+    use common::server::{Browser, Settings, TestServer, allowed_judge, api_client};
+    let data = tempfile::tempdir().unwrap();
+    arc_file(data.path());
+    let (url, calls) = mock().await;
+    let server = TestServer::start(Settings {
+        judges: vec![allowed_judge("echo", "served-model", &url)],
+        dataset_dir: Some(data.path().to_path_buf()),
+        ..Settings::default()
+    })
+    .await;
+    // Refused before anything is queued: an unknown model, dataset, or data that is not there.
+    for (bad, says) in [
+        (json!({"model": "served:nobody", "datasets": ["arc_easy"]}), "no configured endpoint nobody"),
+        (json!({"model": "served:echo", "datasets": ["hellaswagg"]}), "unknown dataset"),
+        (json!({"model": "served:echo", "datasets": ["mmlu"]}), "no MMLU test file"),
+        (json!({"model": "http://127.0.0.1:9/v1", "datasets": ["arc_easy"]}), "choose a model"),
+    ] {
+        let r = api_client().post(server.url("/api/evals")).json(&bad).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        assert!(r.text().await.unwrap().contains(says), "{bad}: {says}");
+    }
+    let r = api_client()
+        .post(server.url("/api/evals"))
+        .json(&json!({"model": "served:echo", "datasets": ["arc_easy"], "limit": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let t = std::time::Instant::now();
+    let eval = loop {
+        let e = server.get_json(&format!("/api/evals/{id}")).await;
+        if e["status"] == "succeeded" || e["status"] == "failed" {
+            break e;
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(30), "{e}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(eval["status"], "succeeded", "{eval}");
+    assert_eq!(eval["results"]["results"]["arc_easy"]["acc,none"], 1.0);
+    assert_eq!(eval["results"]["n-samples"]["arc_easy"]["effective"], 2);
+    assert!(calls.load(Ordering::SeqCst) > 0);
+    // The same from the page's form.
+    let mut browser = Browser::new();
+    let csrf = browser.csrf(&server.url("/evals")).await;
+    let (_, form) = browser.get(&server.url("/evals")).await;
+    assert!(form.contains("value=\"served:echo\"") && form.contains("value=\"gsm8k\""), "{form}");
+    let (status, _, location) = browser
+        .post_form(
+            &server.url("/evals"),
+            &[("csrf", &csrf), ("model", "served:echo"), ("datasets", "arc_easy"), ("limit", "1")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    let second: i64 = location.trim_start_matches("/evals/").parse().unwrap();
+    let t = std::time::Instant::now();
+    while server.get_json(&format!("/api/evals/{second}")).await["status"] != "succeeded" {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, page) = browser.get(&server.url(&location)).await;
+    assert!(
+        page.contains("served-model at ") && page.contains("arc_easy") && !page.contains("http-equiv=\"refresh\""),
+        "{page}"
+    );
+    server.stop().await;
+}

@@ -80,6 +80,10 @@ pub struct ServeArgs {
     /// refused. On a loopback address loopback names are always allowed
     #[arg(long, env = "JURY_ALLOWED_HOSTS", value_name = "HOSTS", value_delimiter = ',')]
     allowed_hosts: Vec<String>,
+
+    /// Where evals started from the pages read their benchmark files (see `jury eval --list`)
+    #[arg(long, env = "JURY_DATASET_DIR", default_value = "datasets", value_name = "DIR")]
+    dataset_dir: PathBuf,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -100,6 +104,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         client_ip_header: args.client_ip_header,
         secure_cookies: args.secure_cookies,
         allowed_hosts: args.allowed_hosts,
+        dataset_dir: args.dataset_dir,
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::arena::{ArenaError, ArenaOptions, run_arena};
 use crate::config::load_arena_config;
+use crate::eval::job::{QueuedEval, run_queued};
+use crate::eval::{EvalError, EvalOptions};
 use crate::llm::ModelPool;
 use crate::store::{RunRow, RunStatus, Store};
 
@@ -72,8 +74,63 @@ pub fn spawn_worker(
     (jobs, handle)
 }
 
+/// A token cancelled when the run's cancel is asked for (checked twice a second) or the server
+/// shuts down, and the task that watches.
+fn watch_for_cancel(store: &Store, id: i64, shutdown: &CancellationToken) -> (CancellationToken, JoinHandle<()>) {
+    let cancel = CancellationToken::new();
+    let watcher = {
+        let (store, cancel, shutdown) = (store.clone(), cancel.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => { cancel.cancel(); break; }
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                        if store.cancel_requested(id).await.unwrap_or(false) {
+                            cancel.cancel();
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    };
+    (cancel, watcher)
+}
+
+/// An eval queued from the pages: its settings are the run's config.
+async fn execute_eval(store: &Store, run: RunRow, shutdown: &CancellationToken) {
+    let queued: QueuedEval = match serde_json::from_str(&run.config) {
+        Ok(q) => q,
+        Err(e) => {
+            let message = format!("unreadable eval settings: {e}");
+            let _ = store.finish_run(run.id, RunStatus::Failed, None, Some(&message)).await;
+            return;
+        }
+    };
+    let (cancel, watcher) = watch_for_cancel(store, run.id, shutdown);
+    let heartbeat = store.keep_alive(run.id);
+    let options = EvalOptions { progress: None, use_cache: true, cancel: Some(cancel) };
+    let result = run_queued(&queued, store, run.id, &options).await;
+    drop(heartbeat);
+    watcher.abort();
+    let _ = match result {
+        Ok(report) => store.finish_run(run.id, RunStatus::Succeeded, Some(&report.to_string()), None).await,
+        Err(EvalError::Cancelled) if shutdown.is_cancelled() => {
+            tracing::info!(run = run.id, "stopped by the shutdown; it will resume at the next start");
+            store.requeue_run(run.id).await
+        }
+        Err(EvalError::Cancelled) => {
+            store.finish_run(run.id, RunStatus::Cancelled, None, Some(&EvalError::Cancelled.to_string())).await
+        }
+        Err(e) => store.finish_run(run.id, RunStatus::Failed, None, Some(&e.to_string())).await,
+    };
+}
+
 async fn execute(store: &Store, run: RunRow, shutdown: &CancellationToken, concurrency: usize, pool: &Arc<ModelPool>) {
     tracing::info!(run = run.id, title = run.title.as_deref().unwrap_or(""), "starting run");
+    if run.kind == "eval" {
+        return execute_eval(store, run, shutdown).await;
+    }
     // Web runs keep their config in their work folder; a command-line run resumed from the
     // runs page reads its config file where it was.
     let config_file = match (&run.work_dir, &run.config_path) {
@@ -92,24 +149,7 @@ async fn execute(store: &Store, run: RunRow, shutdown: &CancellationToken, concu
             return;
         }
     };
-    // Cancel on request (checked twice a second) or on shutdown.
-    let cancel = CancellationToken::new();
-    let watcher = {
-        let (store, cancel, shutdown, id) = (store.clone(), cancel.clone(), shutdown.clone(), run.id);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => { cancel.cancel(); break; }
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                        if store.cancel_requested(id).await.unwrap_or(false) {
-                            cancel.cancel();
-                            break;
-                        }
-                    }
-                }
-            }
-        })
-    };
+    let (cancel, watcher) = watch_for_cancel(store, run.id, shutdown);
     let options = ArenaOptions {
         dry_run: run.dry_run,
         concurrency,

@@ -251,6 +251,16 @@ pub async fn list_evals(State(state): State<AppState>) -> ApiResult {
     Ok(Json(evals).into_response())
 }
 
+pub async fn create_eval(
+    State(state): State<AppState>,
+    _: AdminApi,
+    Json(request): Json<super::evals::EvalRequest>,
+) -> ApiResult {
+    let id = super::evals::start(&state, &request).await?;
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(eval_json(&run))).into_response())
+}
+
 pub async fn get_eval(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
     let run = state.store.run(id).await?.filter(|r| r.kind == "eval").ok_or(WebError::NotFound)?;
     Ok(Json(eval_json(&run)).into_response())

@@ -4,6 +4,7 @@
 mod api;
 mod charts;
 pub mod error;
+mod evals;
 mod guards;
 mod hosts;
 mod imports;
@@ -66,6 +67,8 @@ pub struct ServeOptions {
     /// Host names the site answers to besides the address it listens on (and, on a loopback
     /// address, `localhost`); requests naming another host are refused (DNS rebinding).
     pub allowed_hosts: Vec<String>,
+    /// Where evals started from the pages read their benchmark files.
+    pub dataset_dir: PathBuf,
 }
 
 impl ServeOptions {
@@ -84,6 +87,7 @@ impl ServeOptions {
             client_ip_header: None,
             secure_cookies: false,
             allowed_hosts: Vec::new(),
+            dataset_dir: PathBuf::from("datasets"),
         }
     }
 }
@@ -153,6 +157,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         demo_model,
         data_dir: std::path::absolute(&options.data_dir)?,
         max_upload_bytes: options.max_upload_bytes,
+        dataset_dir: std::path::absolute(&options.dataset_dir)?,
         hosts: HostCheck::new(
             &options.allowed_hosts,
             options.admin_token.as_ref().is_some_and(|t| !t.trim().is_empty()),
@@ -275,11 +280,11 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/runs/{id}/dismiss", post(pages::runs::dismiss))
         .route("/static/site.css", get(site_css))
         .route("/runs/{id}/files/{n}", get(pages::runs::file))
-        .route("/evals", get(pages::evals::list))
+        .route("/evals", get(pages::evals::list).post(pages::evals::create))
         .route("/benchmarks", get(pages::evals::matrix))
         .route("/evals/{id}", get(pages::evals::show))
         .route("/evals/{id}/samples", get(pages::evals::samples))
-        .route("/api/evals", get(api::list_evals))
+        .route("/api/evals", get(api::list_evals).post(api::create_eval))
         .route("/api/evals/{id}", get(api::get_eval))
         .route("/vote", get(pages::vote::show))
         .route("/vote/{id}", post(pages::vote::submit))

@@ -33,6 +33,8 @@ pub struct AppState {
     pub judges: Arc<Vec<AllowedJudge>>,
     pub demo_model: DemoModelStatus,
     pub data_dir: PathBuf,
+    /// Where evals started from the pages read their benchmark files.
+    pub dataset_dir: PathBuf,
     pub max_upload_bytes: usize,
     pub hosts: HostCheck,
 }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub client_ip_header: Option<String>,
     pub secure_cookies: bool,
     pub registry_dir: Option<PathBuf>,
+    pub dataset_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -38,6 +39,7 @@ impl Default for Settings {
             client_ip_header: None,
             secure_cookies: false,
             registry_dir: None,
+            dataset_dir: None,
         }
     }
 }
@@ -85,6 +87,7 @@ impl TestServer {
             judges: settings.judges.clone(),
             client_ip_header: settings.client_ip_header.clone(),
             secure_cookies: settings.secure_cookies,
+            dataset_dir: settings.dataset_dir.clone().unwrap_or_else(|| dir.join("datasets")),
             ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), db)
         })
         .await

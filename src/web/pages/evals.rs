@@ -4,13 +4,14 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Nav, Pager, ago, nav, page, query};
 use crate::store::RunRow;
 use crate::web::error::{PageError, WebError};
+use crate::web::guards::{AdminPage, CsrfForm};
 use crate::web::state::AppState;
 
 const SAMPLES_PER_PAGE: i64 = 50;
@@ -78,12 +79,28 @@ fn item(run: RunRow) -> EvalItem {
 struct EvalsPage {
     nav: Nav,
     evals: Vec<EvalItem>,
+    /// The form's choices: models (label, value) and datasets.
+    models: Vec<(String, String)>,
+    datasets: Vec<&'static str>,
 }
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "evals");
     let evals = state.store.list_runs_of_kind("eval", 100).await?.into_iter().map(item).collect();
-    page(EvalsPage { nav, evals }, cookie)
+    let models = crate::web::evals::model_choices(&state);
+    let datasets = crate::eval::datasets::Dataset::ALL.iter().map(|d| d.name()).collect();
+    page(EvalsPage { nav, evals, models, datasets }, cookie)
+}
+
+/// The form: queue an eval, then watch it on its page.
+pub async fn create(
+    State(state): State<AppState>,
+    _: AdminPage,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let request = crate::web::evals::EvalRequest::from_form(fields)?;
+    let id = crate::web::evals::start(&state, &request).await?;
+    Ok(Redirect::to(&format!("/evals/{id}")).into_response())
 }
 
 #[derive(Template)]
@@ -96,6 +113,9 @@ struct EvalPage {
     groups: Vec<ScoreRow>,
     /// Each task's documents: effective and original counts.
     sizes: Vec<(String, i64, i64)>,
+    /// Queued or running: the page refreshes itself and offers a cancel.
+    active: bool,
+    percent: i64,
 }
 
 async fn eval_run(state: &AppState, id: i64) -> Result<RunRow, WebError> {
@@ -126,7 +146,9 @@ pub async fn show(
         })
         .unwrap_or_default();
     let status = run.shown_status().to_string();
-    page(EvalPage { nav, item: item(run), status, tasks, groups, sizes }, cookie)
+    let active = status == "queued" || status == "running";
+    let percent = if run.progress_total > 0 { run.progress_done * 100 / run.progress_total } else { 0 };
+    page(EvalPage { nav, item: item(run), status, tasks, groups, sizes, active, percent }, cookie)
 }
 
 #[derive(Deserialize)]
