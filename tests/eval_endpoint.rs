@@ -58,6 +58,20 @@ async fn mock() -> (String, Arc<AtomicUsize>) {
     (format!("http://{addr}/v1"), calls)
 }
 
+/// `jury eval` against the server at `url` on the datasets in `data`, from async code.
+async fn eval_at(url: &str, model: &str, datasets: &str, data: &std::path::Path, db: &str) -> std::process::Output {
+    let (url, model, datasets, data, db) =
+        (url.to_string(), model.to_string(), datasets.to_string(), data.to_path_buf(), db.to_string());
+    tokio::task::spawn_blocking(move || {
+        run(jury()
+            .args(["eval", "--api-url", &url, "--model", &model, "--datasets", &datasets, "--json", "--dataset-dir"])
+            .arg(&data)
+            .args(["--db", &db]))
+    })
+    .await
+    .unwrap()
+}
+
 fn arc_file(dir: &std::path::Path) {
     let docs: String = (0..3)
         .map(|i| {
@@ -167,16 +181,7 @@ async fn gsm8k_through_an_endpoint_reads_its_answers_as_lm_eval_does() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let db = db_url(dir.path());
-    let data = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        run(jury()
-            .args(["eval", "--api-url", &url, "--model", "m", "--datasets", "gsm8k", "--json", "--dataset-dir"])
-            .arg(&data)
-            .args(["--db", &db]))
-    })
-    .await
-    .unwrap();
+    let out = eval_at(&url, "m", "gsm8k", dir.path(), &db_url(dir.path())).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["results"]["gsm8k"]["exact_match,strict-match"], 0.5, "{report}");
@@ -197,16 +202,7 @@ async fn truthfulqa_mc2_is_the_probability_mass_on_the_true_answers() {
                       "mc2_targets": {"right answer": 1, "also right": 1, "wrong": 0}});
     write(&dir.path().join("truthful_qa/data/mc_task.json"), &json!([item]).to_string());
     let (url, _) = mock().await;
-    let db = db_url(dir.path());
-    let data = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        run(jury()
-            .args(["eval", "--api-url", &url, "--model", "m", "--datasets", "truthfulqa", "--json", "--dataset-dir"])
-            .arg(&data)
-            .args(["--db", &db]))
-    })
-    .await
-    .unwrap();
+    let out = eval_at(&url, "m", "truthfulqa", dir.path(), &db_url(dir.path())).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["results"]["truthfulqa_mc1"]["acc,none"], 1.0, "{report}");

@@ -23,23 +23,31 @@ pub struct LocalChat {
 /// With requests serialised the engine never holds more than one sequence.
 const MAX_SEQUENCES: usize = 1;
 
+/// A builder for the GGUF file at `path`, offline (the file carries its tokenizer and chat
+/// template), on the CPU unless built with CUDA.
+pub fn gguf_builder(path: &Path, max_sequences: usize) -> Result<GgufModelBuilder, LlmError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file = path
+        .file_name()
+        .ok_or_else(|| LlmError::Local(format!("{} is not a file", path.display())))?
+        .to_string_lossy()
+        .into_owned();
+    let mut builder = GgufModelBuilder::new(dir.to_string_lossy(), vec![file])
+        .with_token_source(TokenSource::None)
+        .with_max_num_seqs(max_sequences);
+    // The GGUF builder ignores `with_device`; without CUDA we pin it to the CPU explicitly.
+    if !cfg!(feature = "cuda") {
+        builder = builder.with_force_cpu();
+    }
+    Ok(builder)
+}
+
 impl LocalChat {
     pub async fn load(path: &Path) -> Result<Self, LlmError> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let file = path
-            .file_name()
-            .ok_or_else(|| LlmError::Local(format!("{} is not a file", path.display())))?
-            .to_string_lossy()
-            .into_owned();
-        let mut builder = GgufModelBuilder::new(dir.to_string_lossy(), vec![file])
-            .with_token_source(TokenSource::None)
-            .with_max_num_seqs(MAX_SEQUENCES);
-        // The GGUF builder ignores `with_device`; without CUDA we pin it to the CPU explicitly.
-        if !cfg!(feature = "cuda") {
-            builder = builder.with_force_cpu();
-        }
-        let model =
-            builder.build().await.map_err(|e| LlmError::Local(format!("cannot load {}: {e:#}", path.display())))?;
+        let model = gguf_builder(path, MAX_SEQUENCES)?
+            .build()
+            .await
+            .map_err(|e| LlmError::Local(format!("cannot load {}: {e:#}", path.display())))?;
         Ok(LocalChat { model, path: path.to_path_buf(), one_at_a_time: Mutex::new(()) })
     }
 

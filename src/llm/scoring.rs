@@ -13,8 +13,8 @@ use image::DynamicImage;
 use indexmap::IndexMap;
 use mistralrs::core::RequestMessage;
 use mistralrs::{
-    Constraint, CustomLogitsProcessor, GgufModelBuilder, MessageContent, Model, RequestLike, SamplingParams,
-    TokenSource, Tool, ToolChoice, WebSearchOptions,
+    Constraint, CustomLogitsProcessor, MessageContent, Model, RequestLike, SamplingParams, Tool, ToolChoice,
+    WebSearchOptions,
 };
 use tokio::sync::Mutex;
 
@@ -33,19 +33,7 @@ pub struct LocalScorer {
 
 impl LocalScorer {
     pub async fn load(path: &Path) -> Result<Arc<Self>, LlmError> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let file = path
-            .file_name()
-            .ok_or_else(|| LlmError::Local(format!("{} is not a file", path.display())))?
-            .to_string_lossy()
-            .into_owned();
-        let mut builder = GgufModelBuilder::new(dir.to_string_lossy(), vec![file])
-            .with_token_source(TokenSource::None)
-            .with_max_num_seqs(1)
-            .with_prefix_cache_n(None);
-        if !cfg!(feature = "cuda") {
-            builder = builder.with_force_cpu();
-        }
+        let builder = super::local::gguf_builder(path, 1)?.with_prefix_cache_n(None);
         let model = builder
             .build()
             .await

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, required_file};
-use crate::data::jsonl::parse_jsonl_lenient;
+use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, read_lines, required_file};
 use crate::input::{BadInput, Problem};
 
 #[derive(Deserialize)]
@@ -49,8 +48,7 @@ pub fn load(dir: &Path, folder: &str, name: &str) -> Result<TaskData, BadInput> 
 
 /// Reads a file, reporting every bad line (unreadable or not making sense) at once.
 fn read(file: &Path) -> Result<Vec<McqDoc>, BadInput> {
-    let text = std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
-    let (lines, mut problems) = parse_jsonl_lenient::<RawDoc>(&text, file);
+    let (lines, mut problems) = read_lines::<RawDoc>(file)?;
     let mut docs = Vec::new();
     for line in lines {
         let raw = line.value;

@@ -13,8 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Extracted, GenDoc, GenTaskData, required_file};
-use crate::data::jsonl::parse_jsonl_lenient;
+use super::{Extracted, GenDoc, GenTaskData, read_lines, required_file};
 use crate::eval::extract::{exact_match, regex_filter, strip_thinking};
 use crate::input::{BadInput, Problem};
 
@@ -67,8 +66,7 @@ pub fn score(output: &str, target: &str) -> Vec<Extracted> {
 }
 
 fn read(file: &Path) -> Result<Vec<GenDoc>, BadInput> {
-    let text = std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
-    let (lines, mut problems) = parse_jsonl_lenient::<RawDoc>(&text, file);
+    let (lines, mut problems) = read_lines::<RawDoc>(file)?;
     let mut docs = Vec::new();
     for line in lines {
         let raw = line.value;

@@ -259,6 +259,15 @@ impl Dataset {
     }
 }
 
+/// A JSON Lines file's good lines and the problems of the bad ones, to be reported with the
+/// problems its good lines turn out to have.
+pub(crate) fn read_lines<T: serde::de::DeserializeOwned>(
+    file: &Path,
+) -> Result<(Vec<crate::data::jsonl::Line<T>>, crate::input::Problems), BadInput> {
+    let text = std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
+    Ok(crate::data::jsonl::parse_jsonl_lenient(&text, file))
+}
+
 /// The file at `dir/relative`, or a problem naming where it was looked for.
 pub(crate) fn required_file(dir: &Path, relative: &str, what: &str) -> Result<PathBuf, BadInput> {
     let path = dir.join(relative);
