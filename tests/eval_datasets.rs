@@ -239,6 +239,73 @@ fn a_gsm8k_answer_without_its_final_line_is_bad_data() {
     assert!(stderr(&out).contains("test.jsonl:1: answer: the answer has no final `#### N` line"), "{}", stderr(&out));
 }
 
+/// BBH's generation tasks.
+fn bbh(subsets: &[String]) -> Vec<jury::eval::datasets::GenTaskData> {
+    Dataset::Bbh
+        .load(&shared(), subsets)
+        .unwrap()
+        .into_iter()
+        .map(|t| match t {
+            jury::eval::datasets::LoadedTask::Generate(t) => t,
+            other => panic!("{} is not a generation task", other.name()),
+        })
+        .collect()
+}
+
+#[test]
+fn bbh_loads_all_27_tasks_with_their_worked_examples_as_lm_eval_prompts_them() {
+    let tasks = bbh(&[]);
+    assert_eq!(tasks.len(), 27);
+    assert_eq!(tasks.iter().map(|t| t.docs.len()).sum::<usize>(), 6511);
+    assert!(tasks.iter().all(|t| t.fewshot.len() == 3 && t.until == ["</s>", "Q", "\n\n"]));
+    let task = &tasks[0];
+    assert_eq!(task.name, "bbh_cot_fewshot_boolean_expressions");
+    assert_eq!(task.description, "Evaluate the result of a random Boolean expression.\n\n");
+    let doc = &task.docs[0];
+    assert_eq!(doc.text, "Q: not ( True ) and ( True ) is\nA: Let's think step by step.\n");
+    assert_eq!(doc.target, "False");
+    let context = task.context(doc, &[0, 1, 2]);
+    // The prompt file's text after its canary line, then the question in the same form.
+    let file = std::fs::read_to_string(shared().join("bbh/cot-prompts/boolean_expressions.txt")).unwrap();
+    let body = file.split_once("-----\n").unwrap().1.trim_end();
+    assert_eq!(context, format!("{body}\n\n{}", doc.text));
+    // sports_understanding reasons on the same line as "Let's think step by step.".
+    let sports = bbh(&["sports_understanding".to_string()]);
+    assert_eq!(sports.len(), 1);
+    let sports = &sports[0];
+    let file = std::fs::read_to_string(shared().join("bbh/cot-prompts/sports_understanding.txt")).unwrap();
+    let body = file.split_once("-----\n").unwrap().1.trim_end();
+    let context = sports.context(&sports.docs[0], &[0, 1, 2]);
+    assert_eq!(context, format!("{body}\n\n{}", sports.docs[0].text));
+    assert!(sports.docs[0].text.ends_with("step by step. "));
+    // Answers read as lm-eval's get-answer filter reads them.
+    let outcome = (task.score)("not True is False. So the answer is False.", "False");
+    assert_eq!((outcome[0].prediction.as_str(), outcome[0].correct), ("False", true));
+    assert!(!(task.score)("So the answer is false.", "False")[0].correct);
+}
+
+#[test]
+fn an_unknown_bbh_task_names_the_known_ones() {
+    let out = run(jury()
+        .args([
+            "eval",
+            "--model",
+            "m.gguf",
+            "--datasets",
+            "bbh",
+            "--dataset-args",
+            r#"{"bbh": {"subset_list": ["boolean"]}}"#,
+            "--dataset-dir",
+        ])
+        .arg(shared()));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bbh has no task `boolean`") && stderr(&out).contains("boolean_expressions"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn truthfulqa_loads_both_tasks_with_lm_evals_preamble_and_key_order() {
     let tasks = choices(Dataset::TruthfulQa, &[]);

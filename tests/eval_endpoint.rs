@@ -196,6 +196,62 @@ async fn gsm8k_through_an_endpoint_reads_its_answers_as_lm_eval_does() {
 }
 
 #[tokio::test]
+async fn bbh_through_an_endpoint_prompts_the_worked_examples_and_reads_the_answer_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = "web_of_lies";
+    let examples = json!({"canary": "c", "examples": [
+        {"input": "Does Ka tell the truth?", "target": "Yes"},
+        {"input": "Does Bo tell the truth?", "target": "No"}]});
+    write(&dir.path().join(format!("bbh/bbh/{task}.json")), &examples.to_string());
+    let shot = |i: u32| format!("Q: Example {i}?\nA: Let's think step by step.\nStep {i}. So the answer is Yes.");
+    write(
+        &dir.path().join(format!("bbh/cot-prompts/{task}.txt")),
+        &format!("canary\n-----\nEvaluate a function.\n\n{}\n\n{}\n\n{}\n", shot(1), shot(2), shot(3)),
+    );
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let app = Router::new()
+        .route(
+            "/v1/completions",
+            post(|State(seen): State<Arc<std::sync::Mutex<Vec<Value>>>>, Json(body): Json<Value>| async move {
+                seen.lock().unwrap().push(body.clone());
+                // "Yes" to both: right about Ka, wrong about Bo.
+                Json(json!({"choices": [{"index": 0, "text": "Ka lies? No. So the answer is Yes.", "finish_reason": "stop"}]}))
+            }),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (data, db) = (dir.path().to_path_buf(), db_url(dir.path()));
+    let out = tokio::task::spawn_blocking(move || {
+        run(jury()
+            .args(["eval", "--api-url", &url, "--model", "m", "--datasets", "bbh", "--json", "--db", &db])
+            .args(["--dataset-args", r#"{"bbh": {"subset_list": ["web_of_lies"]}}"#, "--dataset-dir"])
+            .arg(&data))
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let name = format!("bbh_cot_fewshot_{task}");
+    assert_eq!(report["results"][&name]["exact_match,get-answer"], 0.5, "{report}");
+    assert_eq!(report["configs"][&name]["num_fewshot"], 3);
+    assert_eq!(report["configs"][&name]["target_delimiter"], "");
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["stop"], json!(["</s>", "Q", "\n\n"]));
+    assert_eq!(
+        bodies[0]["prompt"],
+        format!(
+            "Evaluate a function.\n\n{}\n\n{}\n\n{}\n\nQ: Does Ka tell the truth?\nA: Let's think step by step.\n",
+            shot(1),
+            shot(2),
+            shot(3)
+        )
+    );
+}
+
+#[tokio::test]
 async fn truthfulqa_mc2_is_the_probability_mass_on_the_true_answers() {
     let dir = tempfile::tempdir().unwrap();
     let item = json!({"question": "Which one?", "mc1_targets": {"the right one": 1, "a wrong one": 0},

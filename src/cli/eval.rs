@@ -478,6 +478,8 @@ fn print_list() {
     for d in Dataset::ALL {
         let subsets = match d {
             Dataset::Mmlu => format!("{} subjects", crate::eval::datasets::mmlu::SUBJECTS.len()),
+            Dataset::Bbh => format!("{} tasks", crate::eval::datasets::bbh::TASKS.len()),
+            Dataset::TruthfulQa => "mc1, mc2".into(),
             _ => "-".into(),
         };
         t.add_row(vec![

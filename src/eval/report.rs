@@ -38,6 +38,7 @@ pub struct TaskResult {
     pub group: Option<String>,
     pub dataset: &'static str,
     pub output_type: &'static str,
+    pub target_delimiter: &'static str,
     pub shots: usize,
     /// Documents scored, and in the task before `--limit`.
     pub n: usize,
@@ -49,15 +50,16 @@ pub struct TaskResult {
 
 impl TaskResult {
     pub fn new(task: &PlannedTask, metrics: Vec<MetricValue>, samples: Vec<Value>) -> TaskResult {
-        let (group, output_type) = match &task.task {
-            super::datasets::LoadedTask::Choice(t) => (t.group.clone(), "multiple_choice"),
-            super::datasets::LoadedTask::Generate(_) => (None, "generate_until"),
+        let (group, output_type, target_delimiter) = match &task.task {
+            super::datasets::LoadedTask::Choice(t) => (t.group.clone(), "multiple_choice", " "),
+            super::datasets::LoadedTask::Generate(t) => (None, "generate_until", t.target_delimiter),
         };
         TaskResult {
             name: task.task.name().to_string(),
             group,
             dataset: task.dataset.name(),
             output_type,
+            target_delimiter,
             shots: task.shots,
             n: samples.len(),
             original: task.original,
@@ -144,13 +146,13 @@ impl EvalReport {
             configs.insert(
                 t.name.clone(),
                 json!({"task": t.name, "group": t.group, "num_fewshot": t.shots, "output_type": t.output_type,
-                       "target_delimiter": " ", "fewshot_delimiter": "\n\n", "metric_list": metric_names}),
+                       "target_delimiter": t.target_delimiter, "fewshot_delimiter": "\n\n", "metric_list": metric_names}),
             );
             n_samples.insert(t.name.clone(), json!({"original": t.original, "effective": t.n}));
             // The lm-eval task versions these prompts and metrics are.
             let version = match t.dataset {
                 "gsm8k" => 3.0,
-                "truthfulqa" => 2.0,
+                "truthfulqa" | "bbh" => 2.0,
                 _ => 1.0,
             };
             versions.insert(t.name.clone(), json!(version));

@@ -159,7 +159,10 @@ pub async fn run_eval<M: EvalModel>(
                 }
                 LoadedTask::Generate(data) => {
                     let doc = &data.docs[doc_id];
-                    let shots = fewshot_rng.sample(data.fewshot.len(), planned.shots);
+                    let shots: Vec<usize> = match data.sampler {
+                        FewshotSampler::FirstN => (0..planned.shots).collect(),
+                        FewshotSampler::Random => fewshot_rng.sample(data.fewshot.len(), planned.shots),
+                    };
                     let context = data.context(doc, &shots);
                     let output = ask.generate(&context, &data.until, data.max_tokens).await?;
                     let extracted = (data.score)(&output, &doc.target);

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Extracted, GenDoc, GenTaskData, read_lines, required_file};
+use super::{Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, required_file};
 use crate::eval::extract::{exact_match, regex_filter, strip_thinking};
 use crate::input::{BadInput, Problem};
 
@@ -30,8 +30,11 @@ pub fn load(dir: &Path) -> Result<GenTaskData, BadInput> {
     let fewshot = if train.is_file() { read(&train)? } else { Vec::new() };
     Ok(GenTaskData {
         name: "gsm8k".into(),
+        description: String::new(),
         docs,
         fewshot,
+        target_delimiter: " ",
+        sampler: FewshotSampler::Random,
         until: vec!["Question:".into(), "</s>".into(), "<|im_end|>".into()],
         max_tokens: 256,
         score,

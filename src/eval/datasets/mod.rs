@@ -1,6 +1,7 @@
 //! The datasets `jury eval` knows, read from local files in their official layouts.
 
 pub mod arc;
+pub mod bbh;
 pub mod gsm8k;
 pub mod hellaswag;
 pub mod mmlu;
@@ -96,8 +97,14 @@ pub struct GenDoc {
 #[derive(Debug, Clone)]
 pub struct GenTaskData {
     pub name: String,
+    /// Text before the examples (BBH's task description), or empty.
+    pub description: String,
     pub docs: Vec<GenDoc>,
     pub fewshot: Vec<GenDoc>,
+    /// Between an example's prompt and its answer (a space, or nothing where the prompt ends
+    /// with its own separator).
+    pub target_delimiter: &'static str,
+    pub sampler: FewshotSampler,
     /// Generation stops at the first of these.
     pub until: Vec<String>,
     pub max_tokens: usize,
@@ -116,13 +123,13 @@ pub struct Extracted {
 
 impl GenTaskData {
     /// The context for a document with the examples `shots` picks (indices into `fewshot`):
-    /// each example followed by its answer and a blank line, then the document.
+    /// the description, each example followed by its answer and a blank line, then the document.
     pub fn context(&self, doc: &GenDoc, shots: &[usize]) -> String {
-        let mut out = String::new();
+        let mut out = self.description.clone();
         for &i in shots {
             let example = &self.fewshot[i];
             out.push_str(&example.text);
-            out.push(' ');
+            out.push_str(self.target_delimiter);
             out.push_str(&example.target);
             out.push_str("\n\n");
         }
@@ -181,16 +188,18 @@ pub enum Dataset {
     Gsm8k,
     TruthfulQa,
     HellaSwag,
+    Bbh,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 6] = [
+    pub const ALL: [Dataset; 7] = [
         Dataset::ArcEasy,
         Dataset::ArcChallenge,
         Dataset::HellaSwag,
         Dataset::Mmlu,
         Dataset::TruthfulQa,
         Dataset::Gsm8k,
+        Dataset::Bbh,
     ];
 
     pub fn parse(name: &str) -> Option<Dataset> {
@@ -201,6 +210,7 @@ impl Dataset {
             "gsm8k" => Some(Dataset::Gsm8k),
             "truthfulqa" | "truthful_qa" => Some(Dataset::TruthfulQa),
             "hellaswag" => Some(Dataset::HellaSwag),
+            "bbh" | "bbh_cot_fewshot" => Some(Dataset::Bbh),
             _ => None,
         }
     }
@@ -213,14 +223,17 @@ impl Dataset {
             Dataset::Gsm8k => "gsm8k",
             Dataset::TruthfulQa => "truthfulqa",
             Dataset::HellaSwag => "hellaswag",
+            Dataset::Bbh => "bbh",
         }
     }
 
-    /// Few-shot examples by default (lm-eval's: ARC 0, GSM8K 5; MMLU 5, as model cards quote it).
+    /// Few-shot examples by default (lm-eval's: ARC 0, GSM8K 5, BBH its 3 worked examples; MMLU
+    /// 5, as model cards quote it).
     pub fn default_shots(self) -> usize {
         match self {
             Dataset::ArcEasy | Dataset::ArcChallenge | Dataset::TruthfulQa | Dataset::HellaSwag => 0,
             Dataset::Mmlu | Dataset::Gsm8k => 5,
+            Dataset::Bbh => 3,
         }
     }
 
@@ -233,6 +246,9 @@ impl Dataset {
             Dataset::Gsm8k => "gsm8k/test.jsonl (and train.jsonl for few-shot examples)",
             Dataset::TruthfulQa => "truthful_qa/data/mc_task.json",
             Dataset::HellaSwag => "hellaswag/hellaswag_val.jsonl (and hellaswag_train.jsonl for few-shot examples)",
+            Dataset::Bbh => {
+                "bbh/bbh/<task>.json and bbh/cot-prompts/<task>.txt (the BIG-Bench-Hard repository's layout)"
+            }
         }
     }
 
@@ -243,6 +259,7 @@ impl Dataset {
             Dataset::Gsm8k => "exact_match, strict-match (#### N) and flexible-extract (last number)",
             Dataset::TruthfulQa => "truthfulqa_mc1 acc (argmax), truthfulqa_mc2 acc (mass on the true answers)",
             Dataset::HellaSwag => "acc, acc_norm",
+            Dataset::Bbh => "exact_match, get-answer (what follows \"the answer is\"), per task",
         }
     }
 
@@ -255,6 +272,7 @@ impl Dataset {
             Dataset::Gsm8k => vec![LoadedTask::Generate(gsm8k::load(dir)?)],
             Dataset::TruthfulQa => truthfulqa::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
             Dataset::HellaSwag => vec![LoadedTask::Choice(hellaswag::load(dir)?)],
+            Dataset::Bbh => bbh::load(dir, subsets)?.into_iter().map(LoadedTask::Generate).collect(),
         })
     }
 }
