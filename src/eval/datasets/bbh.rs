@@ -133,9 +133,12 @@ fn read_prompt(file: &Path) -> Result<(String, Vec<GenDoc>, String), BadInput> {
         let Some((input, reasoning)) = block.split_once(&marker) else {
             return Err(bad(&format!("example {} has no \"{THINK}\" line", i + 1)));
         };
-        let sep: String = reasoning.chars().take_while(|c| *c == ' ' || *c == '\n').take(1).collect();
-        if i == 0 {
-            separator = if sep.is_empty() { "\n".into() } else { sep.clone() };
+        let sep = match reasoning.chars().next() {
+            Some(c @ ('\n' | ' ')) => c.to_string(),
+            _ => String::new(),
+        };
+        if i == 0 && !sep.is_empty() {
+            separator = sep.clone();
         }
         fewshot.push(GenDoc {
             id: None,
