@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::datasets::{ChoiceScoring, Dataset, FewshotSampler, LoadedTask, McqDoc};
+use super::datasets::{ChoiceScoring, Dataset, LoadedTask, McqDoc};
 use super::metrics::{argmax, choice_scores, true_mass};
 use super::report::{MetricValue, TaskResult};
 use crate::input::{BadInput, Problem};
@@ -133,10 +133,7 @@ pub async fn run_eval<M: EvalModel>(
             match &planned.task {
                 LoadedTask::Choice(data) => {
                     let doc = &data.docs[doc_id];
-                    let shots: Vec<usize> = match data.sampler {
-                        FewshotSampler::FirstN => (0..planned.shots).collect(),
-                        FewshotSampler::Random => fewshot_rng.sample(data.fewshot.len(), planned.shots),
-                    };
+                    let shots = data.sampler.pick(&mut fewshot_rng, data.fewshot.len(), planned.shots);
                     let context = data.context(doc, &shots);
                     let mut lls = Vec::with_capacity(doc.choices.len());
                     for i in 0..doc.choices.len() {
@@ -159,10 +156,7 @@ pub async fn run_eval<M: EvalModel>(
                 }
                 LoadedTask::Generate(data) => {
                     let doc = &data.docs[doc_id];
-                    let shots: Vec<usize> = match data.sampler {
-                        FewshotSampler::FirstN => (0..planned.shots).collect(),
-                        FewshotSampler::Random => fewshot_rng.sample(data.fewshot.len(), planned.shots),
-                    };
+                    let shots = data.sampler.pick(&mut fewshot_rng, data.fewshot.len(), planned.shots);
                     let context = data.context(doc, &shots);
                     let output = ask.generate(&context, &data.until, data.max_tokens).await?;
                     let extracted = (data.score)(&output, &doc.target);

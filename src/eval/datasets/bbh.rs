@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Extracted, FewshotSampler, GenDoc, GenTaskData, required_file};
+use super::{Extracted, FewshotSampler, GenDoc, GenTaskData, read_text, required_file};
 use crate::eval::extract::FALLBACK;
 use crate::input::{BadInput, Problem, Problems};
 
@@ -150,10 +150,6 @@ fn read_prompt(file: &Path) -> Result<(String, Vec<GenDoc>, String), BadInput> {
         return Err(bad("no \"Q: \" examples after the description"));
     }
     Ok((description, fewshot, separator))
-}
-
-fn read_text(file: &Path) -> Result<String, BadInput> {
-    std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file).into())
 }
 
 /// lm-eval's `get-answer` filter and `exact_match`.

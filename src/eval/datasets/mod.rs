@@ -59,6 +59,17 @@ pub enum FewshotSampler {
     Random,
 }
 
+impl FewshotSampler {
+    /// The `n` examples (indices into a pool of `pool` examples) for the next document; `rng` is
+    /// the task's one generator, advanced only by random sampling.
+    pub fn pick(self, rng: &mut crate::eval::sampling::PyRandom, pool: usize, n: usize) -> Vec<usize> {
+        match self {
+            FewshotSampler::FirstN => (0..n).collect(),
+            FewshotSampler::Random => rng.sample(pool, n),
+        }
+    }
+}
+
 /// How a multiple-choice document's log-likelihoods become its score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChoiceScoring {
@@ -282,8 +293,13 @@ impl Dataset {
 pub(crate) fn read_lines<T: serde::de::DeserializeOwned>(
     file: &Path,
 ) -> Result<(Vec<crate::data::jsonl::Line<T>>, crate::input::Problems), BadInput> {
-    let text = std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file))?;
+    let text = read_text(file)?;
     Ok(crate::data::jsonl::parse_jsonl_lenient(&text, file))
+}
+
+/// A data file's text, or a problem naming the file.
+pub(crate) fn read_text(file: &Path) -> Result<String, BadInput> {
+    std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file).into())
 }
 
 /// The file at `dir/relative`, or a problem naming where it was looked for.

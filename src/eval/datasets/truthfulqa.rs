@@ -10,7 +10,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, read_text, required_file};
 use crate::input::{BadInput, Problem, Problems};
 
 /// lm-eval's preamble, exactly as its template renders it.
@@ -41,7 +41,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
         return Err(Problem::new(format!("TruthfulQA's subsets are mc1 and mc2, not {unknown:?}")).into());
     }
     let file = required_file(dir, "truthful_qa/data/mc_task.json", "TruthfulQA multiple-choice file")?;
-    let text = std::fs::read_to_string(&file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(&file))?;
+    let text = read_text(&file)?;
     let raw: Vec<RawDoc> = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
         .map_err(|e| Problem::new(e.inner().to_string()).in_file(&file).at_key(e.path().to_string()))?;
     let mut problems = Problems::default();
