@@ -15,15 +15,7 @@ fn shared() -> PathBuf {
 
 /// A multiple-choice dataset's tasks.
 fn choices(dataset: Dataset, subsets: &[String]) -> Vec<jury::eval::TaskData> {
-    dataset
-        .load(&shared(), subsets)
-        .unwrap()
-        .into_iter()
-        .map(|t| match t {
-            jury::eval::datasets::LoadedTask::Choice(t) => t,
-            other => panic!("{} is not multiple choice", other.name()),
-        })
-        .collect()
+    choices_in(dataset, &shared(), subsets)
 }
 
 #[test]
@@ -62,7 +54,7 @@ fn mmlu_loads_57_subjects_in_both_layouts() {
     subjects.sort();
     assert_eq!(files, subjects);
     for category in ["stem", "humanities", "social_sciences", "other"] {
-        assert!(tasks.iter().any(|t| t.group.as_deref() == Some(&format!("mmlu_{category}"))), "{category}");
+        assert!(tasks.iter().any(|t| t.groups.first() == Some(&format!("mmlu_{category}"))), "{category}");
     }
     // The original layout (no header, answer letters) reads the same documents.
     let sample = shared().join("mmlu/original_format_sample");
@@ -216,11 +208,11 @@ fn gsm8k_loads_with_lm_evals_prompt_and_seeded_examples() {
     assert!(context.ends_with(&format!("\n\n{}", doc.text)));
     assert_eq!(context.matches("\nAnswer:").count(), 6);
     // Generations read as lm-eval reads them.
-    let outcome = (task.score)("She makes 9 * 2 = $18.\n#### 18", &doc.target);
-    assert!(outcome.iter().all(|e| e.correct), "{outcome:?}");
-    let outcome = (task.score)("<think>maybe #### 18</think> The answer is 20.", &doc.target);
+    let outcome = (task.score)("She makes 9 * 2 = $18.\n#### 18", doc);
+    assert!(outcome.iter().all(|e| e.correct()), "{outcome:?}");
+    let outcome = (task.score)("<think>maybe #### 18</think> The answer is 20.", doc);
     assert_eq!(
-        outcome.iter().map(|e| (e.filter, e.prediction.as_str(), e.correct)).collect::<Vec<_>>(),
+        outcome.iter().map(|e| (e.filter, e.prediction.as_str(), e.correct())).collect::<Vec<_>>(),
         [("strict-match", "[invalid]", false), ("flexible-extract", "20.", false)]
     );
 }
@@ -279,9 +271,10 @@ fn bbh_loads_all_27_tasks_with_their_worked_examples_as_lm_eval_prompts_them() {
     assert_eq!(context, format!("{body}\n\n{}", sports.docs[0].text));
     assert!(sports.docs[0].text.ends_with("step by step. "));
     // Answers read as lm-eval's get-answer filter reads them.
-    let outcome = (task.score)("not True is False. So the answer is False.", "False");
-    assert_eq!((outcome[0].prediction.as_str(), outcome[0].correct), ("False", true));
-    assert!(!(task.score)("So the answer is false.", "False")[0].correct);
+    let doc = jury::eval::datasets::GenDoc::new(String::new(), "False".into());
+    let outcome = (task.score)("not True is False. So the answer is False.", &doc);
+    assert_eq!((outcome[0].prediction.as_str(), outcome[0].correct()), ("False", true));
+    assert!(!(task.score)("So the answer is false.", &doc)[0].correct());
 }
 
 #[test]
@@ -356,4 +349,212 @@ fn hellaswag_is_preprocessed_as_lm_eval_does() {
     );
     let err = Dataset::HellaSwag.load(dir.path(), &[]).unwrap_err().to_string();
     assert!(err.contains("hellaswag_val.jsonl:1: label: label 2 is not the index of one of the 2 endings"), "{err}");
+}
+
+/// A generation dataset's tasks.
+fn generated(dataset: Dataset, dir: &Path, subsets: &[String]) -> Vec<jury::eval::datasets::GenTaskData> {
+    dataset
+        .load(dir, subsets)
+        .unwrap()
+        .into_iter()
+        .map(|t| match t {
+            jury::eval::datasets::LoadedTask::Generate(t) => t,
+            other => panic!("{} is not a generation task", other.name()),
+        })
+        .collect()
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+#[test]
+fn math_loads_seven_subjects_and_math_500_with_minervas_prompt_and_boxed_references() {
+    let tasks = generated(Dataset::Math, &shared(), &[]);
+    let sizes: Vec<(&str, usize)> = tasks.iter().map(|t| (t.name.as_str(), t.docs.len())).collect();
+    assert_eq!(
+        sizes,
+        [
+            ("minerva_math_algebra", 1187),
+            ("minerva_math_counting_and_prob", 474),
+            ("minerva_math_geometry", 479),
+            ("minerva_math_intermediate_algebra", 903),
+            ("minerva_math_num_theory", 540),
+            ("minerva_math_prealgebra", 871),
+            ("minerva_math_precalc", 546),
+        ]
+    );
+    let levels = tasks.iter().flat_map(|t| &t.docs).filter(|d| d.tag.as_deref() == Some("Level 5")).count();
+    assert_eq!(levels, 1324);
+    let first = &tasks[0].docs[0];
+    assert_eq!(
+        first.text,
+        "Problem:\nHow many vertical asymptotes does the graph of $y=\\frac{2}{x^2+x-6}$ have?\n\nSolution:"
+    );
+    assert_eq!((first.target.as_str(), first.tag.as_deref()), ("2", Some("Level 3")));
+    // x = 9/7 written \dfrac{9}{7} in the solution: kept as written, equal as a number.
+    let third = &tasks[0].docs[2];
+    assert_eq!(third.target, "\\dfrac{9}{7}");
+    assert!((tasks[0].score)("so $\\boxed{\\frac{9}{7}}$", third)[0].correct());
+    assert_eq!(tasks[0].fewshot.len(), 4);
+    let context = tasks[0].context(first, &[0, 1, 2, 3]);
+    assert!(context.starts_with(
+        "Problem:\nFind the domain of the expression  $\\frac{\\sqrt{x-2}}{\\sqrt{5-x}}$.}\n\nSolution: The expressions"
+    ));
+    assert!(context.ends_with("I hope it is correct.\n\nProblem:\nHow many vertical asymptotes does the graph of $y=\\frac{2}{x^2+x-6}$ have?\n\nSolution:"));
+    let subset = generated(Dataset::Math, &shared(), &["geometry".into()]);
+    assert_eq!((subset.len(), subset[0].name.as_str()), (1, "minerva_math_geometry"));
+
+    let five_hundred = generated(Dataset::Math500, &shared(), &[]);
+    assert_eq!((five_hundred[0].name.as_str(), five_hundred[0].docs.len()), ("minerva_math500", 500));
+    let doc = &five_hundred[0].docs[0];
+    assert_eq!(doc.id.as_deref(), Some("test/precalculus/807.json"));
+    assert_eq!((doc.target.as_str(), doc.tag.as_deref()), ("\\le(3,\\frac{\\pi}{2}\\right)", Some("Level 2")));
+}
+
+#[test]
+fn a_math_solution_without_a_box_is_bad_data() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("competition_math/test.jsonl"),
+        "{\"problem\": \"1+1?\", \"level\": \"Level 1\", \"type\": \"Algebra\", \"solution\": \"It is $\\\\boxed{2}$.\"}\n\
+         {\"problem\": \"2+2?\", \"level\": \"Level 1\", \"type\": \"Algebra\", \"solution\": \"It is 4.\"}\n",
+    );
+    let out = run(jury().args(["eval", "--model", "m.gguf", "--datasets", "math", "--dataset-dir"]).arg(dir.path()));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("test.jsonl:2: solution: the solution has no \\boxed{} answer"), "{}", stderr(&out));
+}
+
+#[test]
+fn triviaqa_reads_the_release_layout_with_every_alias() {
+    let tasks = generated(Dataset::TriviaQa, &fixtures(), &[]);
+    let task = &tasks[0];
+    assert_eq!((task.name.as_str(), task.docs.len()), ("triviaqa", 4));
+    // web first, then wikipedia (the official sample).
+    let sunset = &task.docs[3];
+    assert_eq!(sunset.id.as_deref(), Some("tc_33"));
+    assert_eq!(
+        sunset.text,
+        "Question: Which Lloyd Webber musical premiered in the US on 10th December 1993??\nAnswer:"
+    );
+    assert_eq!(sunset.target, "Sunset Blvd");
+    assert_eq!(sunset.aliases.len(), 5);
+    assert!((task.score)(" sunset boulevard", sunset)[0].correct());
+    let canberra = &task.docs[2];
+    assert!(canberra.aliases.contains(&"canberra city".to_string()), "human answers count: {:?}", canberra.aliases);
+    let scored = (task.score)(" Canberra City", canberra);
+    assert!(scored[0].correct() && scored[1].value == 1.0);
+    let wiki = generated(Dataset::TriviaQa, &fixtures(), &["wikipedia".into()]);
+    assert_eq!(wiki[0].docs.len(), 1);
+}
+
+#[test]
+fn general_qa_reads_each_subset_file_and_both_key_spellings() {
+    let tasks = generated(Dataset::GeneralQa, &fixtures(), &[]);
+    let names: Vec<(&str, usize)> = tasks.iter().map(|t| (t.name.as_str(), t.docs.len())).collect();
+    assert_eq!(names, [("general_qa_default", 2), ("general_qa_zh", 1)]);
+    assert_eq!(tasks[1].docs[0].text, "Question: 中国的首都是哪里？\nAnswer:");
+    assert_eq!(tasks[1].docs[0].target, "中国的首都是北京。");
+}
+
+/// BLEU and ROUGE against the figures sacrebleu 2.4.3 and rouge-score 0.1.2 give for the same
+/// pairs (tests/fixtures/overlap/make_reference.py says how they were made).
+#[test]
+fn bleu_and_rouge_agree_with_sacrebleu_and_rouge_score() {
+    use jury::eval::overlap::{bleu::sentence_bleu, rouge::rouge};
+    let text = std::fs::read_to_string(fixtures().join("overlap/reference_scores.json")).unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(cases.len(), 14);
+    for case in &cases {
+        let (p, r) = (case["prediction"].as_str().unwrap(), case["reference"].as_str().unwrap());
+        let scores = rouge(p, r);
+        for (name, ours) in [
+            ("bleu", sentence_bleu(p, r)),
+            ("rouge1", scores.rouge1),
+            ("rouge2", scores.rouge2),
+            ("rougeL", scores.rouge_l),
+        ] {
+            let theirs = case[name].as_f64().unwrap();
+            assert!((ours - theirs).abs() < 1e-9, "{name} of {p:?} against {r:?}: {ours} vs {theirs}");
+        }
+    }
+}
+
+#[test]
+fn ceval_prompts_in_chinese_as_llmuses_strings_its_examples_together() {
+    let tasks = choices_in(Dataset::Ceval, &fixtures(), &["computer_network".into()]);
+    let task = &tasks[0];
+    assert_eq!((task.name.as_str(), task.docs.len(), task.fewshot.len()), ("ceval_computer_network", 3, 5));
+    assert_eq!(task.groups, ["ceval_stem", "ceval"]);
+    let doc = &task.docs[0];
+    assert_eq!(doc.text, "问题：TCP/IP模型中，HTTP协议属于哪一层？\nA. 应用层\nB. 传输层\nC. 网络层\nD. 链路层\n答案:");
+    assert_eq!((doc.continuation(0).as_str(), doc.gold, doc.id.as_deref()), (" A", 0, Some("0")));
+    assert_eq!(
+        task.context(doc, &[0, 1]),
+        "以下是中国关于计算机网络考试的单项选择题，请选出其中的正确答案。\n\
+         问题：以太网使用的介质访问控制方法是____。\nA. CSMA/CD\nB. 令牌环\nC. 令牌总线\nD. ALOHA\n答案: A\n\n\n\
+         问题：UDP协议提供的是____服务。\nA. 面向连接的可靠\nB. 无连接的不可靠\nC. 面向连接的不可靠\nD. 无连接的可靠\n答案: B\
+         问题：TCP/IP模型中，HTTP协议属于哪一层？\nA. 应用层\nB. 传输层\nC. 网络层\nD. 链路层\n答案:"
+    );
+    // A user's set in the same layout: as many options as the header names.
+    let general = choices_in(Dataset::GeneralMcq, &fixtures(), &[]);
+    assert_eq!((general[0].name.as_str(), general[0].docs[0].choices.len()), ("general_mcq_example", 5));
+    assert!(general[0].description.starts_with("请回答问题，并选出其中的正确答案\n"));
+}
+
+#[test]
+fn a_ceval_answer_that_is_not_an_option_is_bad_data() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("ceval/val/logic_val.csv"), "id,question,A,B,C,D,answer\n0,q,a,b,c,d,A\n1,q,a,b,c,d,E\n");
+    let out = run(jury()
+        .args(["eval", "--model", "m.gguf", "--datasets", "ceval", "--few-shot", "0", "--dataset-args"])
+        .arg(r#"{"ceval": {"subset_list": ["logic"]}}"#)
+        .arg("--dataset-dir")
+        .arg(dir.path()));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("logic_val.csv:3: answer: the answer \"E\" is not one of the options A, B, C, D"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A multiple-choice dataset's tasks from `dir`.
+fn choices_in(dataset: Dataset, dir: &Path, subsets: &[String]) -> Vec<jury::eval::TaskData> {
+    dataset
+        .load(dir, subsets)
+        .unwrap()
+        .into_iter()
+        .map(|t| match t {
+            jury::eval::datasets::LoadedTask::Choice(t) => t,
+            other => panic!("{} is not multiple choice", other.name()),
+        })
+        .collect()
+}
+
+#[test]
+fn race_scores_each_articles_last_question_after_the_earlier_ones_answered() {
+    let high = choices_in(Dataset::Race, &fixtures(), &[]);
+    assert_eq!((high.len(), high[0].name.as_str(), high[0].docs.len()), (1, "race", 2));
+    let first = &high[0].docs[0];
+    assert_eq!(first.id.as_deref(), Some("high1.txt"));
+    assert_eq!(
+        first.text,
+        "Article: On a cold morning in December 1903, two brothers from Ohio flew a machine heavier than air for \
+         twelve seconds. They had built it themselves in their bicycle shop.\n\nQuestion: When did the brothers \
+         first fly?\nAnswer: in 1903\nThe passage is mainly about the first flight of  _  ."
+    );
+    assert_eq!((first.continuation(2).as_str(), first.gold), (" an aeroplane", 2));
+    // An earlier fill-in question as lm-eval 2.0 renders it: its stem dropped.
+    let second = &high[0].docs[1];
+    assert!(
+        second
+            .text
+            .contains("\n\n _  .tea\nQuestion: When does Mary go for a walk?\nAnswer: before breakfast\nWhy did Mary")
+    );
+    let both = choices_in(Dataset::Race, &fixtures(), &["high".into(), "middle".into()]);
+    assert_eq!(
+        both.iter().map(|t| (t.name.as_str(), t.docs.len())).collect::<Vec<_>>(),
+        [("race", 2), ("race_middle", 1)]
+    );
 }

@@ -60,16 +60,51 @@ async fn mock() -> (String, Arc<AtomicUsize>) {
 
 /// `jury eval` against the server at `url` on the datasets in `data`, from async code.
 async fn eval_at(url: &str, model: &str, datasets: &str, data: &std::path::Path, db: &str) -> std::process::Output {
+    eval_with(url, model, datasets, data, db, &[]).await
+}
+
+/// The same, with more arguments.
+async fn eval_with(
+    url: &str,
+    model: &str,
+    datasets: &str,
+    data: &std::path::Path,
+    db: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let (url, model, datasets, data, db) =
         (url.to_string(), model.to_string(), datasets.to_string(), data.to_path_buf(), db.to_string());
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         run(jury()
-            .args(["eval", "--api-url", &url, "--model", &model, "--datasets", &datasets, "--json", "--dataset-dir"])
-            .arg(&data)
-            .args(["--db", &db]))
+            .args(["eval", "--api-url", &url, "--model", &model, "--json", "--db", &db, "--datasets"])
+            .args(datasets.split_whitespace())
+            .args(&extra)
+            .arg("--dataset-dir")
+            .arg(&data))
     })
     .await
     .unwrap()
+}
+
+/// A server whose `/v1/completions` answers each prompt with `reply(prompt)`; every request
+/// body is kept.
+async fn generation_mock(reply: fn(&str) -> String) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let app = Router::new()
+        .route(
+            "/v1/completions",
+            post(move |State(seen): State<Arc<std::sync::Mutex<Vec<Value>>>>, Json(body): Json<Value>| async move {
+                seen.lock().unwrap().push(body.clone());
+                let text = reply(body["prompt"].as_str().unwrap());
+                Json(json!({"choices": [{"index": 0, "text": text, "finish_reason": "stop"}]}))
+            }),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
 }
 
 fn arc_file(dir: &std::path::Path) {
@@ -128,32 +163,23 @@ async fn an_endpoint_that_echoes_log_probabilities_is_scored_and_cached() {
 }
 
 #[tokio::test]
-async fn an_endpoint_without_prompt_log_probabilities_fails_saying_why() {
+async fn an_endpoint_without_prompt_log_probabilities_is_scored_by_generation_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     arc_file(dir.path());
-    let app = Router::new().route(
-        "/v1/completions",
-        post(|| async { Json(json!({"choices": [{"index": 0, "text": "B", "logprobs": null}]})) }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let db = db_url(dir.path());
-    let data = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        run(jury()
-            .args(["eval", "--api-url", &url, "--model", "m", "--datasets", "arc_easy", "--dataset-dir"])
-            .arg(&data)
-            .args(["--db", &db]))
-    })
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("cannot score by log-likelihood") && stderr(&out).contains("echo"),
-        "{}",
-        stderr(&out)
-    );
+    // No logprobs at all; its answer names the right choice of every question.
+    let (url, seen) = generation_mock(|_| " The right one, I think.\n\nQuestion: next".into()).await;
+    let out = eval_at(&url, "m", "arc_easy", dir.path(), &db_url(dir.path())).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot score by log-likelihood") && stderr(&out).contains("scored by generation"));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["results"]["arc_easy"]["acc,none"], 1.0, "{report}");
+    assert!(report["results"]["arc_easy"].get("acc_norm,none").is_none(), "no acc_norm from a generation");
+    assert_eq!(report["configs"]["arc_easy"]["scored_by"], "generation");
+    assert_eq!(report["configs"]["arc_easy"]["output_type"], "generate_until");
+    // One log-likelihood request found the server out; then one generation per question.
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies.iter().filter(|b| b["echo"] == true).count(), 1);
+    assert_eq!(bodies.iter().filter(|b| b.get("echo").is_none()).count(), 3);
 }
 
 #[tokio::test]
@@ -165,22 +191,12 @@ async fn gsm8k_through_an_endpoint_reads_its_answers_as_lm_eval_does() {
         &dir.path().join("gsm8k/train.jsonl"),
         &(1..=5).map(|i| doc(&format!("Example {i}?"), &i.to_string())).collect::<String>(),
     );
-    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
-    let app = Router::new()
-        .route(
-            "/v1/completions",
-            post(|State(seen): State<Arc<std::sync::Mutex<Vec<Value>>>>, Json(body): Json<Value>| async move {
-                seen.lock().unwrap().push(body.clone());
-                let prompt = body["prompt"].as_str().unwrap();
-                // Right about 2+2, wrong about 3+3; it runs on past the stop sequence.
-                let answer = if prompt.ends_with("What is 2+2?\nAnswer:") { "4" } else { "7" };
-                Json(json!({"choices": [{"index": 0, "text": format!(" 2 and 2 make {answer}.\n#### {answer}\n\nQuestion: next"), "finish_reason": "stop"}]}))
-            }),
-        )
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (url, seen) = generation_mock(|prompt| {
+        // Right about 2+2, wrong about 3+3; it runs on past the stop sequence.
+        let answer = if prompt.ends_with("What is 2+2?\nAnswer:") { "4" } else { "7" };
+        format!(" 2 and 2 make {answer}.\n#### {answer}\n\nQuestion: next")
+    })
+    .await;
     let out = eval_at(&url, "m", "gsm8k", dir.path(), &db_url(dir.path())).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -208,35 +224,18 @@ async fn bbh_through_an_endpoint_prompts_the_worked_examples_and_reads_the_answe
         &dir.path().join(format!("bbh/cot-prompts/{task}.txt")),
         &format!("canary\n-----\nEvaluate a function.\n\n{}\n\n{}\n\n{}\n", shot(1), shot(2), shot(3)),
     );
-    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
-    let app = Router::new()
-        .route(
-            "/v1/completions",
-            post(|State(seen): State<Arc<std::sync::Mutex<Vec<Value>>>>, Json(body): Json<Value>| async move {
-                seen.lock().unwrap().push(body.clone());
-                // "Yes" to both: right about Ka, wrong about Bo.
-                Json(json!({"choices": [{"index": 0, "text": "Ka lies? No. So the answer is Yes.", "finish_reason": "stop"}]}))
-            }),
-        )
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let (data, db) = (dir.path().to_path_buf(), db_url(dir.path()));
-    let out = tokio::task::spawn_blocking(move || {
-        run(jury()
-            .args(["eval", "--api-url", &url, "--model", "m", "--datasets", "bbh", "--json", "--db", &db])
-            .args(["--dataset-args", r#"{"bbh": {"subset_list": ["web_of_lies"]}}"#, "--dataset-dir"])
-            .arg(&data))
-    })
-    .await
-    .unwrap();
+    // "Yes" to both: right about Ka, wrong about Bo.
+    let (url, seen) = generation_mock(|_| "Ka lies? No. So the answer is Yes.".into()).await;
+    let subsets = r#"{"bbh": {"subset_list": ["web_of_lies"]}}"#;
+    let out = eval_with(&url, "m", "bbh", dir.path(), &db_url(dir.path()), &["--dataset-args", subsets]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let name = format!("bbh_cot_fewshot_{task}");
     assert_eq!(report["results"][&name]["exact_match,get-answer"], 0.5, "{report}");
     assert_eq!(report["configs"][&name]["num_fewshot"], 3);
     assert_eq!(report["configs"][&name]["target_delimiter"], "");
+    // The group over the tasks, on their own metric.
+    assert_eq!(report["groups"]["bbh_cot_fewshot"]["exact_match,get-answer"], 0.5, "{report}");
     let bodies = seen.lock().unwrap().clone();
     assert_eq!(bodies.len(), 2);
     assert_eq!(bodies[0]["stop"], json!(["</s>", "Q", "\n\n"]));
@@ -287,15 +286,7 @@ async fn evals_show_in_the_pages_with_their_samples() {
             + &doc("q1", "Pick <script>alert(1)</script>?", ["right", "plain <b>bold</b>"], "B")),
     );
     let (url, _) = mock().await;
-    let (db, data) = (server.db.clone(), dir.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        run(jury()
-            .args(["eval", "--api-url", &url, "--model", "served", "--datasets", "arc_easy", "--dataset-dir"])
-            .arg(&data)
-            .args(["--db", &db]))
-    })
-    .await
-    .unwrap();
+    let out = eval_at(&url, "served", "arc_easy", &dir, &server.db).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let evals = server.get_json("/api/evals").await;
     let id = evals[0]["id"].as_i64().unwrap();
@@ -330,15 +321,7 @@ async fn the_benchmarks_matrix_shows_each_models_latest_scores() {
     arc_file(&dir);
     let (url, _) = mock().await;
     for model in ["model-one", "model-two"] {
-        let (db, data, url) = (server.db.clone(), dir.clone(), url.clone());
-        let out = tokio::task::spawn_blocking(move || {
-            run(jury()
-                .args(["eval", "--api-url", &url, "--model", model, "--datasets", "arc_easy", "--dataset-dir"])
-                .arg(&data)
-                .args(["--db", &db]))
-        })
-        .await
-        .unwrap();
+        let out = eval_at(&url, model, "arc_easy", &dir, &server.db).await;
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let (_, html) = Browser::new().get(&server.url("/benchmarks")).await;
@@ -418,4 +401,99 @@ async fn evals_started_from_the_pages_run_as_jobs() {
         "{page}"
     );
     server.stop().await;
+}
+
+#[tokio::test]
+async fn math_triviaqa_and_general_qa_are_generated_and_scored_by_their_own_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = |p: &str, answer: &str, level: u8| {
+        json!({"problem": p, "solution": format!("Work. So it is $\\boxed{{{answer}}}$."), "answer": answer,
+               "subject": "Algebra", "level": level, "unique_id": format!("test/algebra/{level}.json")})
+        .to_string()
+            + "\n"
+    };
+    write(
+        &dir.path().join("competition_math/math500_test.jsonl"),
+        &(problem("Halve one.", "\\frac{1}{2}", 1) + &problem("Add one and one.", "2", 3)),
+    );
+    let (url, seen) = generation_mock(|prompt| {
+        let reply = match prompt.rsplit("Question: ").next().unwrap() {
+            _ if prompt.ends_with("Halve one.\n\nSolution:") => {
+                " It is $\\boxed{\\frac12}$.\nFinal Answer: The final answer is $0.5$. I hope it is correct.\n\nProblem: more"
+            }
+            _ if prompt.ends_with("Solution:") => " It is $\\boxed{3}$.\nFinal Answer: The final answer is $3$. I hope it is correct.",
+            q if q.starts_with("Which planet") => " Mars. It is red",
+            q if q.starts_with("Who wrote") => " Shakespeare wrote it",
+            q if q.starts_with("What is the capital") => " Sydney",
+            q if q.starts_with("Which Lloyd Webber") => " Sunset Blvd, in 1993",
+            q if q.starts_with("What colour") => " The sky is blue on a clear day.\n\nQuestion: next",
+            q if q.starts_with("Name the largest") => " The Atlantic.",
+            _ => "中国的首都是北京。",
+        };
+        reply.to_string()
+    })
+    .await;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let math_dir = json!({"math500": {"local_path": dir.path()}}).to_string();
+    let out = eval_with(
+        &url,
+        "m",
+        "math500 triviaqa general_qa",
+        &fixtures,
+        &db_url(dir.path()),
+        &["--dataset-args", &math_dir],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let results = &report["results"];
+    // MATH: the boxed answer is the headline, minerva's final-answer line the second reading.
+    assert_eq!(results["minerva_math500"]["exact_match,boxed"], 0.5, "{report}");
+    assert_eq!(results["minerva_math500"]["exact_match,none"], 0.5);
+    assert_eq!(report["groups"]["minerva_math500_level_1"]["exact_match,boxed"], 1.0, "{report}");
+    assert_eq!(report["groups"]["minerva_math500_level_3"]["exact_match,boxed"], 0.0);
+    assert_eq!(report["configs"]["minerva_math500"]["num_fewshot"], 4);
+    // TriviaQA: Mars and Sunset Blvd match an alias; F1 gives Shakespeare half.
+    assert_eq!(results["triviaqa"]["exact_match,remove_whitespace"], 0.5, "{report}");
+    assert_eq!(results["triviaqa"]["f1,remove_whitespace"], 0.625);
+    // general_qa: the first answer is the reference word for word.
+    let default = &results["general_qa_default"];
+    let bleu = default["bleu,none"].as_f64().unwrap();
+    assert!(bleu > 0.5 && bleu < 1.0, "{default}");
+    assert!(default["rougeL,none"].as_f64().unwrap() > 0.5);
+    assert_eq!(results["general_qa_zh"]["rouge1,none"], 1.0, "{report}");
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2 + 4 + 3);
+    let trivia = bodies.iter().find(|b| b["prompt"].as_str().unwrap().contains("Red Planet")).unwrap();
+    assert_eq!(trivia["prompt"], "Question: Which planet is known as the Red Planet?\nAnswer:");
+    assert_eq!(trivia["stop"], json!(["\n", ".", ","]));
+    let math = bodies.iter().find(|b| b["prompt"].as_str().unwrap().ends_with("Halve one.\n\nSolution:")).unwrap();
+    let prompt = math["prompt"].as_str().unwrap();
+    assert!(prompt.starts_with("Problem:\nFind the domain of the expression"), "{prompt}");
+    assert_eq!(prompt.matches("I hope it is correct.\n\nProblem:\n").count(), 4, "four worked examples: {prompt}");
+    assert_eq!(math["stop"], json!(["Problem:"]));
+}
+
+#[tokio::test]
+async fn ceval_reports_subjects_categories_and_both_averages() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    // Every letter is as likely as the next: the first, A, is chosen throughout.
+    let (url, calls) = mock().await;
+    let args = json!({"ceval": {"subset_list": ["computer_network", "high_school_history"]}}).to_string();
+    let out =
+        eval_with(&url, "m", "ceval general_mcq", &fixtures, &db_url(dir.path()), &["--dataset-args", &args]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let close = |v: &Value, x: f64| (v.as_f64().unwrap() - x).abs() < 1e-12;
+    assert!(close(&report["results"]["ceval_computer_network"]["acc,none"], 1.0 / 3.0), "{report}");
+    assert!(close(&report["results"]["ceval_high_school_history"]["acc,none"], 0.5));
+    assert!(close(&report["groups"]["ceval_stem"]["acc,none"], 1.0 / 3.0));
+    assert!(close(&report["groups"]["ceval_humanities"]["acc,none"], 0.5));
+    assert!(close(&report["groups"]["ceval"]["acc,none"], 0.4), "weighted by size: {report}");
+    assert_eq!(report["configs"]["ceval_computer_network"]["num_fewshot"], 5);
+    // A user's set: five options, answers C and A.
+    assert_eq!(report["results"]["general_mcq_example"]["acc,none"], 0.5, "{report}");
+    // Four letters for each of 5 C-Eval questions and five for each of 2 general ones.
+    assert_eq!(calls.load(Ordering::SeqCst), 5 * 4 + 2 * 5);
 }

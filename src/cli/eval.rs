@@ -305,13 +305,10 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     let names: Vec<String> = tasks
         .iter()
         .flat_map(|t| {
-            let group = match &t.task {
-                crate::eval::datasets::LoadedTask::Choice(c) => c.group.clone(),
-                crate::eval::datasets::LoadedTask::Generate(_) => None,
-            };
-            [Some(t.task.name().to_string()), group, Some(t.dataset.name().to_string())]
+            let mut names = vec![t.task.name().to_string(), t.dataset.name().to_string()];
+            names.extend(t.task.groups().iter().cloned());
+            names
         })
-        .flatten()
         .collect();
     if let Some((unknown, _)) = settings.targets.iter().find(|(task, _)| !names.contains(task)) {
         let problem = Problem::new(format!("{unknown} is not a task or group of this eval"));
@@ -479,6 +476,12 @@ fn print_list() {
         let subsets = match d {
             Dataset::Mmlu => format!("{} subjects", crate::eval::datasets::mmlu::SUBJECTS.len()),
             Dataset::Bbh => format!("{} tasks", crate::eval::datasets::bbh::TASKS.len()),
+            Dataset::Math => crate::eval::datasets::math::SUBJECTS.map(|(name, _)| name).join(", "),
+            Dataset::TriviaQa => crate::eval::datasets::triviaqa::SOURCES.join(", "),
+            Dataset::GeneralQa => "<subset>.jsonl files".into(),
+            Dataset::Ceval => format!("{} subjects", crate::eval::datasets::ceval::SUBJECTS.len()),
+            Dataset::GeneralMcq => "<subset>_val.csv files".into(),
+            Dataset::Race => "high (default), middle".into(),
             Dataset::TruthfulQa => "mc1, mc2".into(),
             _ => "-".into(),
         };
@@ -534,17 +537,19 @@ fn print_report(report: &EvalReport, targets: &[(String, f64)]) {
     }
     println!("{t}");
     if !report.groups.is_empty() {
-        let mut g = table(&with_targets(vec!["group", "tasks", "n", "WeightedAvg %", "stderr", "Avg %"]));
+        let mut g = table(&with_targets(vec!["group", "tasks", "n", "metric", "WeightedAvg %", "stderr", "Avg %"]));
         for group in &report.groups {
+            let metric = group.metric.strip_suffix(",none").unwrap_or(&group.metric);
             let mut row = vec![
                 comfy_table::Cell::new(&group.name),
                 right(group.tasks),
                 right(group.n),
-                right(pct(group.acc)),
-                right(se(group.acc_stderr)),
-                right(pct(group.macro_acc)),
+                comfy_table::Cell::new(metric),
+                right(pct(group.value)),
+                right(se(group.stderr)),
+                right(pct(group.macro_value)),
             ];
-            row.extend(versus(&group.name, group.acc));
+            row.extend(versus(&group.name, group.value));
             g.add_row(row);
         }
         println!("{g}");

@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod extract;
 pub mod job;
 pub mod metrics;
+pub mod overlap;
 pub mod report;
 pub mod runner;
 pub mod sampling;

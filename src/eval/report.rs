@@ -35,9 +35,13 @@ impl MetricValue {
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskResult {
     pub name: String,
-    pub group: Option<String>,
+    /// The groups it reports into, innermost first.
+    pub groups: Vec<String>,
     pub dataset: &'static str,
     pub output_type: &'static str,
+    /// `loglikelihood` or `generation` (a multiple-choice task on a server that gives no prompt
+    /// log-probabilities: the choice its answer names).
+    pub scored_by: &'static str,
     pub target_delimiter: &'static str,
     pub shots: usize,
     /// Documents scored, and in the task before `--limit`.
@@ -46,25 +50,35 @@ pub struct TaskResult {
     pub metrics: Vec<MetricValue>,
     #[serde(skip)]
     pub samples: Vec<Value>,
+    /// Each tagged document's tag and headline score, for the breakdown by tag (MATH's levels).
+    #[serde(skip)]
+    pub tagged: Vec<(String, f64)>,
 }
 
 impl TaskResult {
-    pub fn new(task: &PlannedTask, metrics: Vec<MetricValue>, samples: Vec<Value>) -> TaskResult {
-        let (group, output_type, target_delimiter) = match &task.task {
-            super::datasets::LoadedTask::Choice(t) => (t.group.clone(), "multiple_choice", " "),
-            super::datasets::LoadedTask::Generate(t) => (None, "generate_until", t.target_delimiter),
+    pub fn new(
+        task: &PlannedTask,
+        metrics: Vec<MetricValue>,
+        samples: Vec<Value>,
+        tagged: Vec<(String, f64)>,
+    ) -> TaskResult {
+        let (output_type, scored_by, target_delimiter) = match &task.task {
+            super::datasets::LoadedTask::Choice(_) => ("multiple_choice", "loglikelihood", " "),
+            super::datasets::LoadedTask::Generate(t) => ("generate_until", "generation", t.target_delimiter),
         };
         TaskResult {
             name: task.task.name().to_string(),
-            group,
+            groups: task.task.groups().to_vec(),
             dataset: task.dataset.name(),
             output_type,
+            scored_by,
             target_delimiter,
             shots: task.shots,
             n: samples.len(),
             original: task.original,
             metrics,
             samples,
+            tagged,
         }
     }
 
@@ -73,30 +87,51 @@ impl TaskResult {
     }
 }
 
-/// A group's figures over its tasks' headline metric: the mean weighted by size, the pooled
-/// standard error, and the plain mean of the tasks (the "Avg" beside "WeightedAvg").
+/// A group's figures on its members' headline metric: the mean over all their documents (tasks
+/// weighted by size), its standard error, and the plain mean of the tasks ("Avg" beside
+/// "WeightedAvg").
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupResult {
     pub name: String,
+    /// `METRIC,FILTER`, as in the members.
+    pub metric: String,
     pub tasks: usize,
     pub n: usize,
-    pub acc: f64,
-    pub acc_stderr: Option<f64>,
-    pub macro_acc: f64,
+    pub value: f64,
+    pub stderr: Option<f64>,
+    pub macro_value: f64,
 }
 
-fn group(name: &str, members: &[&TaskResult]) -> GroupResult {
-    let sizes: Vec<usize> = members.iter().map(|t| t.n).collect();
-    let accs: Vec<f64> = members.iter().map(|t| t.headline().map_or(0.0, |m| m.value)).collect();
-    // As lm-eval: a task without a standard error (one document) leaves the group without one.
-    let stderrs: Option<Vec<f64>> = members.iter().map(|t| t.headline().and_then(|m| m.stderr)).collect();
-    GroupResult {
-        name: name.to_string(),
-        tasks: members.len(),
-        n: sizes.iter().sum(),
-        acc: weighted_mean(&accs, &sizes).unwrap_or(0.0),
-        acc_stderr: stderrs.and_then(|s| pooled_stderr(&s, &sizes)),
-        macro_acc: mean(&accs).unwrap_or(0.0),
+impl GroupResult {
+    /// A group of whole tasks, as lm-eval aggregates them (`weight_by_size`, pooled stderr).
+    fn of_tasks(name: &str, members: &[&TaskResult]) -> Option<GroupResult> {
+        let metric = members.first()?.headline()?.label();
+        let headline = |t: &TaskResult| t.metrics.iter().find(|m| m.label() == metric).cloned();
+        let sizes: Vec<usize> = members.iter().map(|t| t.n).collect();
+        let values: Vec<f64> = members.iter().map(|t| headline(t).map_or(0.0, |m| m.value)).collect();
+        // As lm-eval: a task without a standard error (one document) leaves the group without one.
+        let stderrs: Option<Vec<f64>> = members.iter().map(|t| headline(t).and_then(|m| m.stderr)).collect();
+        Some(GroupResult {
+            name: name.to_string(),
+            tasks: members.len(),
+            n: sizes.iter().sum(),
+            value: weighted_mean(&values, &sizes).unwrap_or(0.0),
+            stderr: stderrs.and_then(|s| pooled_stderr(&s, &sizes)),
+            macro_value: mean(&values).unwrap_or(0.0),
+            metric,
+        })
+    }
+
+    /// The documents of some tasks that share a tag (MATH's `Level 3` across its subjects).
+    fn of_docs(name: String, metric: String, tasks: usize, per_doc: &[f64]) -> GroupResult {
+        let value = mean(per_doc).unwrap_or(0.0);
+        GroupResult { name, metric, tasks, n: per_doc.len(), value, stderr: mean_stderr(per_doc), macro_value: value }
+    }
+
+    /// The metric's name and filter, for results.json's keys.
+    fn metric_keys(&self) -> (String, String) {
+        let (metric, filter) = self.metric.split_once(',').unwrap_or((&self.metric, "none"));
+        (self.metric.clone(), format!("{metric}_stderr,{filter}"))
     }
 }
 
@@ -110,22 +145,22 @@ pub struct EvalReport {
 
 impl EvalReport {
     pub fn new(model: String, model_identity: String, tasks: Vec<TaskResult>) -> EvalReport {
-        let mut by_group: BTreeMap<String, Vec<&TaskResult>> = BTreeMap::new();
+        let mut by_group: BTreeMap<&str, Vec<&TaskResult>> = BTreeMap::new();
         for t in &tasks {
-            if let Some(g) = &t.group {
-                by_group.entry(g.clone()).or_default().push(t);
-                // Every subgroup also belongs to its dataset's group (mmlu_stem → mmlu).
-                by_group.entry(t.dataset.to_string()).or_default().push(t);
+            for g in &t.groups {
+                by_group.entry(g).or_default().push(t);
             }
         }
-        let groups = by_group.iter().map(|(name, members)| group(name, members)).collect();
+        let mut groups: Vec<GroupResult> =
+            by_group.iter().filter_map(|(name, members)| GroupResult::of_tasks(name, members)).collect();
+        groups.extend(tag_groups(&tasks));
         EvalReport { model, model_identity, tasks, groups }
     }
 
     /// A task's or group's headline score.
     pub fn score(&self, name: &str) -> Option<f64> {
         let task = self.tasks.iter().find(|t| t.name == name).and_then(|t| t.headline()).map(|m| m.value);
-        task.or_else(|| self.groups.iter().find(|g| g.name == name).map(|g| g.acc))
+        task.or_else(|| self.groups.iter().find(|g| g.name == name).map(|g| g.value))
     }
 
     /// `results.json`, in lm-evaluation-harness's layout and names.
@@ -145,7 +180,7 @@ impl EvalReport {
             metric_names.dedup();
             configs.insert(
                 t.name.clone(),
-                json!({"task": t.name, "group": t.group, "num_fewshot": t.shots, "output_type": t.output_type,
+                json!({"task": t.name, "group": t.groups.first(), "num_fewshot": t.shots, "output_type": t.output_type, "scored_by": t.scored_by,
                        "target_delimiter": t.target_delimiter, "fewshot_delimiter": "\n\n", "metric_list": metric_names}),
             );
             n_samples.insert(t.name.clone(), json!({"original": t.original, "effective": t.n}));
@@ -159,7 +194,8 @@ impl EvalReport {
         }
         let mut groups = serde_json::Map::new();
         for g in &self.groups {
-            let r = json!({"alias": g.name, "acc,none": g.acc, "acc_stderr,none": g.acc_stderr});
+            let (value_key, stderr_key) = g.metric_keys();
+            let r = json!({"alias": g.name, value_key: g.value, stderr_key: g.stderr});
             results.insert(g.name.clone(), r.clone());
             groups.insert(g.name.clone(), r);
         }
@@ -188,4 +224,34 @@ impl EvalReport {
         }
         Ok(files)
     }
+}
+
+/// A tag group's member tasks and per-document scores.
+type TagMembers<'a> = (Vec<&'a str>, Vec<f64>);
+
+/// Per-tag groups, named after the tasks' outer group (or the task) and the tag: MATH's levels
+/// across its subjects as `minerva_math_level_3`.
+fn tag_groups(tasks: &[TaskResult]) -> Vec<GroupResult> {
+    let mut by_tag: BTreeMap<(String, String), TagMembers<'_>> = BTreeMap::new();
+    for t in tasks.iter().filter(|t| !t.tagged.is_empty()) {
+        let Some(metric) = t.headline().map(MetricValue::label) else { continue };
+        let base = t.groups.last().unwrap_or(&t.name);
+        for (tag, value) in &t.tagged {
+            let slug = tag
+                .to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join("_");
+            let entry = by_tag.entry((format!("{base}_{slug}"), metric.clone())).or_default();
+            if !entry.0.contains(&t.name.as_str()) {
+                entry.0.push(&t.name);
+            }
+            entry.1.push(*value);
+        }
+    }
+    by_tag
+        .into_iter()
+        .map(|((name, metric), (members, values))| GroupResult::of_docs(name, metric, members.len(), &values))
+        .collect()
 }

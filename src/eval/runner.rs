@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::datasets::{ChoiceScoring, Dataset, LoadedTask, McqDoc};
+use super::datasets::{ChoiceScoring, Dataset, Extracted, LoadedTask, McqDoc};
+use super::extract::pick_choice;
 use super::metrics::{argmax, choice_scores, true_mass};
 use super::report::{MetricValue, TaskResult};
 use crate::input::{BadInput, Problem};
@@ -111,9 +112,12 @@ pub async fn run_eval<M: EvalModel>(
     let mut summary = EvalSummary::default();
     let mut results = Vec::new();
     let mut done = 0u64;
-    let mut ask = Asker { model, model_key, store, use_cache: options.use_cache, summary: &mut summary };
+    let mut ask =
+        Asker { model, model_key, store, use_cache: options.use_cache, summary: &mut summary, by_generation: false };
     for planned in tasks {
         let mut samples: Vec<(bool, Value)> = Vec::with_capacity(planned.task.len());
+        let mut tagged: Vec<(String, f64)> = Vec::new();
+        let mut scored_by_generation = false;
         let mut per_metric: Vec<(&'static str, &'static str, Vec<f64>)> = Vec::new();
         let mut record = |metric: &'static str, filter: &'static str, value: f64| match per_metric
             .iter_mut()
@@ -135,10 +139,29 @@ pub async fn run_eval<M: EvalModel>(
                     let doc = &data.docs[doc_id];
                     let shots = data.sampler.pick(&mut fewshot_rng, data.fewshot.len(), planned.shots);
                     let context = data.context(doc, &shots);
-                    let mut lls = Vec::with_capacity(doc.choices.len());
-                    for i in 0..doc.choices.len() {
-                        lls.push(ask.loglikelihood(&context, &doc.continuation(i)).await?.logprob);
-                    }
+                    let lls = if ask.by_generation { None } else { ask.choice_loglikelihoods(&context, doc).await? };
+                    let Some(lls) = lls else {
+                        // The server gives no prompt log-probabilities: the choice its answer names.
+                        let output = ask.generate(&context, &[String::from("\n\n")], FALLBACK_TOKENS).await?;
+                        let picked = pick_choice(&output, &doc.choices);
+                        let correct = match data.scoring {
+                            ChoiceScoring::Accuracy => picked == Some(doc.gold),
+                            ChoiceScoring::TrueMass => picked.is_some_and(|i| doc.labels.get(i) == Some(&1)),
+                        };
+                        record("acc", "none", f64::from(u8::from(correct)));
+                        scored_by_generation = true;
+                        samples.push((
+                            correct,
+                            json!({"doc_id": doc_id, "id": doc.id, "prompt": context, "choices": doc.choices,
+                                   "target": doc.choices[doc.gold], "gold": doc.gold, "output": output,
+                                   "prediction": picked.map(|i| &doc.choices[i]), "correct": correct,
+                                   "acc": f64::from(u8::from(correct)), "scored_by": "generation"}),
+                        ));
+                        done += 1;
+                        progress.inc();
+                        run_progress.set(done);
+                        continue;
+                    };
                     let mut scored = score_doc(doc_id, doc, &context, &lls, data.acc_norm);
                     if data.scoring == ChoiceScoring::TrueMass {
                         scored.acc = true_mass(&lls, &doc.labels);
@@ -159,19 +182,24 @@ pub async fn run_eval<M: EvalModel>(
                     let shots = data.sampler.pick(&mut fewshot_rng, data.fewshot.len(), planned.shots);
                     let context = data.context(doc, &shots);
                     let output = ask.generate(&context, &data.until, data.max_tokens).await?;
-                    let extracted = (data.score)(&output, &doc.target);
+                    let extracted = (data.score)(&output, doc);
                     for e in &extracted {
-                        record(e.metric, e.filter, f64::from(u8::from(e.correct)));
+                        record(e.metric, e.filter, e.value);
+                    }
+                    if let (Some(tag), Some(headline)) = (&doc.tag, extracted.first()) {
+                        tagged.push((tag.clone(), headline.value));
                     }
                     let filtered: serde_json::Map<String, Value> =
                         extracted.iter().map(|e| (e.filter.to_string(), json!(e.prediction))).collect();
-                    let correct = extracted.first().is_some_and(|e| e.correct);
+                    let scores: BTreeMap<String, f64> =
+                        extracted.iter().map(|e| (format!("{},{}", e.metric, e.filter), e.value)).collect();
+                    let correct = extracted.first().is_some_and(Extracted::correct);
                     samples.push((
                         correct,
                         json!({"doc_id": doc_id, "id": doc.id, "prompt": context, "target": doc.target,
+                               "aliases": (!doc.aliases.is_empty()).then_some(&doc.aliases), "tag": doc.tag,
                                "output": output, "prediction": extracted.first().map(|e| &e.prediction),
-                               "filtered": filtered, "correct": correct,
-                               "exact_match": extracted.iter().map(|e| (e.filter, e.correct)).collect::<BTreeMap<_, _>>()}),
+                               "filtered": filtered, "correct": correct, "scores": scores}),
                     ));
                 }
             }
@@ -188,7 +216,12 @@ pub async fn run_eval<M: EvalModel>(
             .collect();
         store.save_eval_samples(run_id, planned.task.name(), &rows).await?;
         let metrics = per_metric.iter().map(|(m, f, values)| MetricValue::of(m, f, values)).collect();
-        results.push(TaskResult::new(planned, metrics, samples.into_iter().map(|(_, s)| s).collect()));
+        let mut result = TaskResult::new(planned, metrics, samples.into_iter().map(|(_, s)| s).collect(), tagged);
+        if scored_by_generation {
+            result.scored_by = "generation";
+            result.output_type = "generate_until";
+        }
+        results.push(result);
     }
     progress.finish();
     run_progress.finish().await;
@@ -224,6 +257,9 @@ fn score_doc(doc_id: usize, doc: &McqDoc, context: &str, lls: &[f64], with_norm:
     ScoredDoc { doc_id, acc, acc_norm: with_norm.then_some(acc_norm), sample }
 }
 
+/// Tokens a multiple-choice answer may take when scored by generation.
+const FALLBACK_TOKENS: usize = 32;
+
 /// lm-eval's `fewshot_random_seed`.
 const FEWSHOT_SEED: u64 = 1234;
 
@@ -235,6 +271,8 @@ struct Asker<'a, M> {
     store: &'a Store,
     use_cache: bool,
     summary: &'a mut EvalSummary,
+    /// The model gives no prompt log-probabilities: multiple choice is scored by generation.
+    by_generation: bool,
 }
 
 impl<M: EvalModel> Asker<'_, M> {
@@ -256,6 +294,26 @@ impl<M: EvalModel> Asker<'_, M> {
         self.store.save_loglikelihood(self.model_key, &key, context, continuation, value).await?;
         self.summary.asked += 1;
         Ok(value)
+    }
+
+    /// Each choice's log-likelihood after `context`, or `None` (and generation from then on)
+    /// when the model cannot give them.
+    async fn choice_loglikelihoods(&mut self, context: &str, doc: &McqDoc) -> Result<Option<Vec<f64>>, EvalError> {
+        let mut lls = Vec::with_capacity(doc.choices.len());
+        for i in 0..doc.choices.len() {
+            match self.loglikelihood(context, &doc.continuation(i)).await {
+                Ok(ll) => lls.push(ll.logprob),
+                Err(EvalError::Model(LlmError::NoPromptLogprobs(why))) => {
+                    tracing::warn!(
+                        "{why}; multiple-choice tasks are scored by generation instead, and the report says so"
+                    );
+                    self.by_generation = true;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(lls))
     }
 
     async fn generate(&mut self, context: &str, until: &[String], max_tokens: usize) -> Result<String, EvalError> {

@@ -80,7 +80,7 @@ impl RemoteScorer {
     }
 
     fn unsupported(&self, why: &str) -> LlmError {
-        LlmError::BadResponse(format!(
+        LlmError::NoPromptLogprobs(format!(
             "{} cannot score by log-likelihood ({why}): it must echo the prompt with log-probabilities \
              (`echo: true, logprobs: 1` on /v1/completions, as vLLM does)",
             self.url

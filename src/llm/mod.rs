@@ -66,6 +66,9 @@ pub enum LlmError {
     BadResponse(String),
     #[error("{0}")]
     Setup(String),
+    /// The server cannot give a prompt's log-probabilities (no echo with logprobs).
+    #[error("{0}")]
+    NoPromptLogprobs(String),
     #[error("local model: {0}")]
     Local(String),
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, read_lines, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, PromptStyle, TaskData, read_lines, required_file};
 use crate::input::{BadInput, Problem};
 
 #[derive(Deserialize)]
@@ -36,13 +36,14 @@ pub fn load(dir: &Path, folder: &str, name: &str) -> Result<TaskData, BadInput> 
     let fewshot = if dev.is_file() { read(&dev)? } else { Vec::new() };
     Ok(TaskData {
         name: name.into(),
-        group: None,
+        groups: Vec::new(),
         description: String::new(),
         docs,
         fewshot,
         acc_norm: true,
         scoring: ChoiceScoring::Accuracy,
         sampler: FewshotSampler::Random,
+        style: PromptStyle::LmEval,
     })
 }
 

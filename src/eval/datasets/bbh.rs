@@ -101,10 +101,11 @@ fn load_task(dir: &Path, task: &str) -> Result<GenTaskData, BadInput> {
     let docs = raw
         .examples
         .into_iter()
-        .map(|e| GenDoc { id: None, text: format!("Q: {}\n{THINK}{separator}", e.input), target: e.target })
+        .map(|e| GenDoc::new(format!("Q: {}\n{THINK}{separator}", e.input), e.target))
         .collect();
     Ok(GenTaskData {
         name: format!("bbh_cot_fewshot_{task}"),
+        groups: vec!["bbh_cot_fewshot".into()],
         description,
         docs,
         fewshot,
@@ -140,11 +141,7 @@ fn read_prompt(file: &Path) -> Result<(String, Vec<GenDoc>, String), BadInput> {
         if i == 0 && !sep.is_empty() {
             separator = sep.clone();
         }
-        fewshot.push(GenDoc {
-            id: None,
-            text: format!("Q: {input}\n{THINK}{sep}"),
-            target: reasoning[sep.len()..].to_string(),
-        });
+        fewshot.push(GenDoc::new(format!("Q: {input}\n{THINK}{sep}"), reasoning[sep.len()..].to_string()));
     }
     if fewshot.is_empty() {
         return Err(bad("no \"Q: \" examples after the description"));
@@ -153,9 +150,10 @@ fn read_prompt(file: &Path) -> Result<(String, Vec<GenDoc>, String), BadInput> {
 }
 
 /// lm-eval's `get-answer` filter and `exact_match`.
-pub fn score(output: &str, target: &str) -> Vec<Extracted> {
+pub fn score(output: &str, doc: &GenDoc) -> Vec<Extracted> {
     let prediction = answer_after_the_answer_is(output).unwrap_or_else(|| FALLBACK.to_string());
-    vec![Extracted { metric: "exact_match", filter: "get-answer", correct: prediction == target, prediction }]
+    let correct = prediction == doc.target;
+    vec![Extracted::matched("exact_match", "get-answer", prediction, correct)]
 }
 
 /// `(?<=the answer is )(.*)(?=.)`, first match: after "the answer is ", the rest of the line but
@@ -185,8 +183,9 @@ mod tests {
         // Nothing after the phrase on its line: the next occurrence is tried.
         assert_eq!(answer_after_the_answer_is("the answer is \nthe answer is 12.").as_deref(), Some("12"));
         assert_eq!(answer_after_the_answer_is("The answer is 3."), None);
-        let scored = score("Let me see. So the answer is 24.", "24");
-        assert!(scored[0].correct && scored[0].filter == "get-answer");
-        assert_eq!(score("no idea", "24")[0].prediction, FALLBACK);
+        let doc = GenDoc::new(String::new(), "24".into());
+        let scored = score("Let me see. So the answer is 24.", &doc);
+        assert!(scored[0].correct() && scored[0].filter == "get-answer");
+        assert_eq!(score("no idea", &doc)[0].prediction, FALLBACK);
     }
 }

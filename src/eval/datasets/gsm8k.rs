@@ -30,6 +30,7 @@ pub fn load(dir: &Path) -> Result<GenTaskData, BadInput> {
     let fewshot = if train.is_file() { read(&train)? } else { Vec::new() };
     Ok(GenTaskData {
         name: "gsm8k".into(),
+        groups: Vec::new(),
         description: String::new(),
         docs,
         fewshot,
@@ -55,15 +56,13 @@ static IGNORE: LazyLock<[Regex; 4]> = LazyLock::new(|| {
 
 /// Strict (`#### N`) and flexible (the last number) extraction, each matched exactly against
 /// the reference after lm-eval's normalisation. A thinking block is taken out first.
-pub fn score(output: &str, target: &str) -> Vec<Extracted> {
+pub fn score(output: &str, doc: &GenDoc) -> Vec<Extracted> {
     let answer = strip_thinking(output);
     [("strict-match", regex_filter(&answer, &STRICT, 0)), ("flexible-extract", regex_filter(&answer, &FLEXIBLE, -1))]
         .into_iter()
-        .map(|(filter, prediction)| Extracted {
-            metric: "exact_match",
-            filter,
-            correct: exact_match(&prediction, target, IGNORE.as_slice(), true),
-            prediction,
+        .map(|(filter, prediction)| {
+            let correct = exact_match(&prediction, &doc.target, IGNORE.as_slice(), true);
+            Extracted::matched("exact_match", filter, prediction, correct)
         })
         .collect()
 }
@@ -82,7 +81,7 @@ fn read(file: &Path) -> Result<Vec<GenDoc>, BadInput> {
             );
             continue;
         }
-        docs.push(GenDoc { id: None, text: format!("Question: {}\nAnswer:", raw.question), target: raw.answer });
+        docs.push(GenDoc::new(format!("Question: {}\nAnswer:", raw.question), raw.answer));
     }
     problems.into_result()?;
     Ok(docs)

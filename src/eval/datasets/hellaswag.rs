@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, read_lines, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, PromptStyle, TaskData, read_lines, required_file};
 use crate::input::{BadInput, Problem};
 
 #[derive(Deserialize)]
@@ -46,13 +46,14 @@ pub fn load(dir: &Path) -> Result<TaskData, BadInput> {
     let train = dir.join("hellaswag/hellaswag_train.jsonl");
     Ok(TaskData {
         name: "hellaswag".into(),
-        group: None,
+        groups: Vec::new(),
         description: String::new(),
         docs: read(&val)?,
         fewshot: if train.is_file() { read(&train)? } else { Vec::new() },
         acc_norm: true,
         scoring: ChoiceScoring::Accuracy,
         sampler: FewshotSampler::Random,
+        style: PromptStyle::LmEval,
     })
 }
 

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, PromptStyle, TaskData, required_file};
 use crate::input::{BadInput, Problem, Problems};
 
 /// Every subject with its category, as lm-eval groups them.
@@ -88,7 +88,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
         let dev = dir.join(format!("mmlu/dev/{subject}_dev.csv"));
         tasks.push(TaskData {
             name: format!("mmlu_{subject}"),
-            group: Some(format!("mmlu_{category}")),
+            groups: vec![format!("mmlu_{category}"), "mmlu".into()],
             description: format!(
                 "The following are multiple choice questions (with answers) about {}.\n\n",
                 subject.replace('_', " ")
@@ -98,6 +98,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
             acc_norm: false,
             scoring: ChoiceScoring::Accuracy,
             sampler: FewshotSampler::FirstN,
+            style: PromptStyle::LmEval,
         });
     }
     Ok(tasks)

@@ -2,9 +2,14 @@
 
 pub mod arc;
 pub mod bbh;
+pub mod ceval;
+pub mod general_qa;
 pub mod gsm8k;
 pub mod hellaswag;
+pub mod math;
 pub mod mmlu;
+pub mod race;
+pub mod triviaqa;
 pub mod truthfulqa;
 
 use std::path::{Path, PathBuf};
@@ -38,8 +43,8 @@ impl McqDoc {
 pub struct TaskData {
     /// lm-evaluation-harness's task name (`arc_easy`, `mmlu_anatomy`).
     pub name: String,
-    /// The group it reports into (`mmlu_stem`), if any.
-    pub group: Option<String>,
+    /// The groups it reports into, innermost first (`mmlu_stem`, `mmlu`).
+    pub groups: Vec<String>,
     pub description: String,
     pub docs: Vec<McqDoc>,
     /// Where few-shot examples come from, in order.
@@ -48,6 +53,17 @@ pub struct TaskData {
     pub acc_norm: bool,
     pub scoring: ChoiceScoring,
     pub sampler: FewshotSampler,
+    pub style: PromptStyle,
+}
+
+/// How a multiple-choice prompt strings its examples together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptStyle {
+    /// lm-eval's: each example and its answer followed by a blank line, then the document.
+    LmEval,
+    /// llmuses' (EvalScope's C-Eval): examples two blank lines apart, the last one's answer
+    /// running straight into the document (its `'\n'.join(...).strip()`).
+    Llmuses,
 }
 
 /// How few-shot examples are picked, as lm-eval's task says.
@@ -85,10 +101,13 @@ impl TaskData {
     /// line, then the doc.
     pub fn context(&self, doc: &McqDoc, shots: &[usize]) -> String {
         let mut out = self.description.clone();
-        for example in shots.iter().map(|&i| &self.fewshot[i]) {
-            out.push_str(&example.text);
-            out.push_str(&example.continuation(example.gold));
-            out.push_str("\n\n");
+        let answered = shots.iter().map(|&i| &self.fewshot[i]).map(|e| format!("{}{}", e.text, e.continuation(e.gold)));
+        match self.style {
+            PromptStyle::LmEval => answered.for_each(|example| {
+                out.push_str(&example);
+                out.push_str("\n\n");
+            }),
+            PromptStyle::Llmuses => out.push_str(&answered.collect::<Vec<_>>().join("\n\n\n")),
         }
         out.push_str(&doc.text);
         out
@@ -102,12 +121,24 @@ pub struct GenDoc {
     pub id: Option<String>,
     pub text: String,
     pub target: String,
+    /// Other answers that count as right (TriviaQA's aliases).
+    pub aliases: Vec<String>,
+    /// A slice of the task the report breaks scores down by (MATH's `Level 3`).
+    pub tag: Option<String>,
+}
+
+impl GenDoc {
+    pub fn new(text: String, target: String) -> GenDoc {
+        GenDoc { id: None, text, target, aliases: Vec::new(), tag: None }
+    }
 }
 
 /// A generation task's documents and how its answers are generated.
 #[derive(Debug, Clone)]
 pub struct GenTaskData {
     pub name: String,
+    /// The groups it reports into, innermost first.
+    pub groups: Vec<String>,
     /// Text before the examples (BBH's task description), or empty.
     pub description: String,
     pub docs: Vec<GenDoc>,
@@ -119,17 +150,31 @@ pub struct GenTaskData {
     /// Generation stops at the first of these.
     pub until: Vec<String>,
     pub max_tokens: usize,
-    /// Reads a generation against the document's target: one outcome per filter.
-    pub score: fn(output: &str, target: &str) -> Vec<Extracted>,
+    /// Reads a generation against the document's references: one outcome per metric and filter,
+    /// the headline first.
+    pub score: fn(output: &str, doc: &GenDoc) -> Vec<Extracted>,
 }
 
-/// What one filter read out of a generation, and whether it matches.
+/// What one filter read out of a generation, and its score under one metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Extracted {
     pub metric: &'static str,
     pub filter: &'static str,
     pub prediction: String,
-    pub correct: bool,
+    /// 1.0 or 0.0 for a match; a fraction for overlap metrics (F1, BLEU, ROUGE).
+    pub value: f64,
+}
+
+impl Extracted {
+    /// An exact-match outcome.
+    pub fn matched(metric: &'static str, filter: &'static str, prediction: String, correct: bool) -> Extracted {
+        Extracted { metric, filter, prediction, value: f64::from(u8::from(correct)) }
+    }
+
+    /// Full credit.
+    pub fn correct(&self) -> bool {
+        self.value >= 1.0
+    }
 }
 
 impl GenTaskData {
@@ -161,6 +206,13 @@ impl LoadedTask {
         match self {
             LoadedTask::Choice(t) => &t.name,
             LoadedTask::Generate(t) => &t.name,
+        }
+    }
+
+    pub fn groups(&self) -> &[String] {
+        match self {
+            LoadedTask::Choice(t) => &t.groups,
+            LoadedTask::Generate(t) => &t.groups,
         }
     }
 
@@ -200,10 +252,17 @@ pub enum Dataset {
     TruthfulQa,
     HellaSwag,
     Bbh,
+    Math,
+    Math500,
+    TriviaQa,
+    GeneralQa,
+    Ceval,
+    GeneralMcq,
+    Race,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 7] = [
+    pub const ALL: [Dataset; 14] = [
         Dataset::ArcEasy,
         Dataset::ArcChallenge,
         Dataset::HellaSwag,
@@ -211,6 +270,13 @@ impl Dataset {
         Dataset::TruthfulQa,
         Dataset::Gsm8k,
         Dataset::Bbh,
+        Dataset::Math,
+        Dataset::Math500,
+        Dataset::TriviaQa,
+        Dataset::GeneralQa,
+        Dataset::Ceval,
+        Dataset::GeneralMcq,
+        Dataset::Race,
     ];
 
     pub fn parse(name: &str) -> Option<Dataset> {
@@ -222,6 +288,13 @@ impl Dataset {
             "truthfulqa" | "truthful_qa" => Some(Dataset::TruthfulQa),
             "hellaswag" => Some(Dataset::HellaSwag),
             "bbh" | "bbh_cot_fewshot" => Some(Dataset::Bbh),
+            "math" | "competition_math" | "minerva_math" | "hendrycks_math" => Some(Dataset::Math),
+            "math500" | "math_500" | "minerva_math500" => Some(Dataset::Math500),
+            "triviaqa" | "trivia_qa" => Some(Dataset::TriviaQa),
+            "general_qa" => Some(Dataset::GeneralQa),
+            "ceval" | "c_eval" | "ceval_valid" => Some(Dataset::Ceval),
+            "general_mcq" => Some(Dataset::GeneralMcq),
+            "race" => Some(Dataset::Race),
             _ => None,
         }
     }
@@ -235,16 +308,31 @@ impl Dataset {
             Dataset::TruthfulQa => "truthfulqa",
             Dataset::HellaSwag => "hellaswag",
             Dataset::Bbh => "bbh",
+            Dataset::Math => "math",
+            Dataset::Math500 => "math500",
+            Dataset::TriviaQa => "triviaqa",
+            Dataset::GeneralQa => "general_qa",
+            Dataset::Ceval => "ceval",
+            Dataset::GeneralMcq => "general_mcq",
+            Dataset::Race => "race",
         }
     }
 
-    /// Few-shot examples by default (lm-eval's: ARC 0, GSM8K 5, BBH its 3 worked examples; MMLU
-    /// 5, as model cards quote it).
+    /// Few-shot examples by default (lm-eval's: ARC 0, GSM8K 5, BBH its 3 worked examples, MATH
+    /// minerva's 4; MMLU and C-Eval 5, as model cards quote them; EvalScope's 0 for users' sets).
     pub fn default_shots(self) -> usize {
         match self {
-            Dataset::ArcEasy | Dataset::ArcChallenge | Dataset::TruthfulQa | Dataset::HellaSwag => 0,
-            Dataset::Mmlu | Dataset::Gsm8k => 5,
+            Dataset::ArcEasy
+            | Dataset::ArcChallenge
+            | Dataset::TruthfulQa
+            | Dataset::HellaSwag
+            | Dataset::TriviaQa
+            | Dataset::GeneralQa
+            | Dataset::GeneralMcq
+            | Dataset::Race => 0,
+            Dataset::Mmlu | Dataset::Ceval | Dataset::Gsm8k => 5,
             Dataset::Bbh => 3,
+            Dataset::Math | Dataset::Math500 => 4,
         }
     }
 
@@ -260,6 +348,19 @@ impl Dataset {
             Dataset::Bbh => {
                 "bbh/bbh/<task>.json and bbh/cot-prompts/<task>.txt (the BIG-Bench-Hard repository's layout)"
             }
+            Dataset::Math => {
+                "competition_math/test.jsonl ({problem, level, type, solution} per line) or MATH/test/<type>/<n>.json"
+            }
+            Dataset::Math500 => "competition_math/math500_test.jsonl",
+            Dataset::TriviaQa => {
+                "triviaqa/qa/web-dev.json and/or wikipedia-dev.json (the release's; -train.json for few-shot examples)"
+            }
+            Dataset::GeneralQa => "general_qa/<subset>.jsonl, one {question, answer} (or {query, response}) per line",
+            Dataset::Ceval => {
+                "ceval/val/<subject>_val.csv and ceval/dev/<subject>_dev.csv (ceval-exam's; flat <subject>_val.csv too)"
+            }
+            Dataset::GeneralMcq => "general_mcq/<subset>_val.csv (and <subset>_dev.csv for examples), C-Eval's columns",
+            Dataset::Race => "RACE/test/high/<n>.txt and RACE/test/middle/<n>.txt (the release's)",
         }
     }
 
@@ -270,7 +371,19 @@ impl Dataset {
             Dataset::Gsm8k => "exact_match, strict-match (#### N) and flexible-extract (last number)",
             Dataset::TruthfulQa => "truthfulqa_mc1 acc (argmax), truthfulqa_mc2 acc (mass on the true answers)",
             Dataset::HellaSwag => "acc, acc_norm",
-            Dataset::Bbh => "exact_match, get-answer (what follows \"the answer is\"), per task",
+            Dataset::Bbh => {
+                "exact_match, get-answer (what follows \"the answer is\"), per task and weighted over tasks"
+            }
+            Dataset::Math | Dataset::Math500 => {
+                "exact_match, boxed (last \\boxed{}) and none (minerva's final-answer line), per subject and level"
+            }
+            Dataset::TriviaQa => "exact_match (any alias, case and punctuation ignored), f1 (best over aliases)",
+            Dataset::GeneralQa => {
+                "bleu (sacrebleu sentence BLEU-4), rouge1, rouge2, rougeL (F); Chinese cut with jieba"
+            }
+            Dataset::Ceval => "acc per subject; weighted averages per category and overall",
+            Dataset::GeneralMcq => "acc per subset",
+            Dataset::Race => "acc (the last question of each article)",
         }
     }
 
@@ -284,6 +397,13 @@ impl Dataset {
             Dataset::TruthfulQa => truthfulqa::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
             Dataset::HellaSwag => vec![LoadedTask::Choice(hellaswag::load(dir)?)],
             Dataset::Bbh => bbh::load(dir, subsets)?.into_iter().map(LoadedTask::Generate).collect(),
+            Dataset::Math => math::load(dir, subsets)?.into_iter().map(LoadedTask::Generate).collect(),
+            Dataset::Math500 => vec![LoadedTask::Generate(math::load_500(dir)?)],
+            Dataset::TriviaQa => vec![LoadedTask::Generate(triviaqa::load(dir, subsets)?)],
+            Dataset::GeneralQa => general_qa::load(dir, subsets)?.into_iter().map(LoadedTask::Generate).collect(),
+            Dataset::Ceval => ceval::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
+            Dataset::GeneralMcq => ceval::load_general(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
+            Dataset::Race => race::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
         })
     }
 }

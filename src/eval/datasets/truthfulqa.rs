@@ -10,7 +10,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use super::{ChoiceScoring, FewshotSampler, McqDoc, TaskData, read_text, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, PromptStyle, TaskData, read_text, required_file};
 use crate::input::{BadInput, Problem, Problems};
 
 /// lm-eval's preamble, exactly as its template renders it.
@@ -75,13 +75,14 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
     problems.into_result()?;
     let task = |name: &str, docs: Vec<McqDoc>, scoring| TaskData {
         name: name.to_string(),
-        group: None,
+        groups: Vec::new(),
         description: String::new(),
         docs,
         fewshot: Vec::new(),
         acc_norm: false,
         scoring,
         sampler: FewshotSampler::FirstN,
+        style: PromptStyle::LmEval,
     };
     let mut out = Vec::new();
     if subsets.is_empty() || subsets.iter().any(|s| s == "mc1") {

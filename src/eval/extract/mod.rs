@@ -1,6 +1,8 @@
 //! Reading answers out of generations, as lm-evaluation-harness's filters do (its `regex`
 //! filter with `group_select`, then `take_first`), and its `exact_match` normalisation.
 
+pub mod math;
+
 use regex::Regex;
 
 /// lm-eval's answer when a filter finds nothing.
@@ -33,6 +35,34 @@ pub fn exact_match(prediction: &str, reference: &str, ignore: &[Regex], ignore_c
         if ignore_case { out.to_lowercase() } else { out }
     };
     clean(prediction) == clean(reference)
+}
+
+/// The choice a generated answer names, for multiple choice scored by generation: the first
+/// standalone letter where the choices are letters (MMLU's ` A`…` D`), else the choice sharing
+/// the most words with the answer's first line (token F1); `None` when nothing matches.
+pub fn pick_choice(output: &str, choices: &[String]) -> Option<usize> {
+    let answer = strip_thinking(output);
+    let line = answer.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    let letters: Option<Vec<char>> = choices
+        .iter()
+        .map(|c| {
+            let mut chars = c.trim().chars();
+            match (chars.next(), chars.next()) {
+                (Some(l), None) if l.is_ascii_uppercase() => Some(l),
+                _ => None,
+            }
+        })
+        .collect();
+    if let Some(letters) = letters {
+        static LETTER: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"\b([A-Z])\b").unwrap());
+        return LETTER
+            .captures_iter(line)
+            .filter_map(|c| c[1].chars().next())
+            .find_map(|l| letters.iter().position(|x| *x == l));
+    }
+    let scores: Vec<f64> = choices.iter().map(|c| crate::eval::overlap::token_f1(line, c)).collect();
+    let best = crate::eval::metrics::argmax(&scores)?;
+    (scores[best] > 0.0).then_some(best)
 }
 
 /// A reasoning model's thinking (`<think>…</think>` and the like) taken out before extraction;
@@ -89,6 +119,19 @@ mod tests {
         assert!(!exact_match("180", reference, &ignore, true));
         assert!(!exact_match("[invalid]", reference, &ignore, true));
         assert!(exact_match("ABC", "abc", &[], true) && !exact_match("ABC", "abc", &[], false));
+    }
+
+    #[test]
+    fn a_generated_answer_names_its_choice() {
+        let letters: Vec<String> = ["A", "B", "C", "D"].map(String::from).to_vec();
+        assert_eq!(pick_choice(" B. Because it is.", &letters), Some(1));
+        assert_eq!(pick_choice("\n(C) is right", &letters), Some(2));
+        assert_eq!(pick_choice("I think D", &letters), Some(3));
+        assert_eq!(pick_choice("Answer unknown", &letters), None, "no standalone letter");
+        let texts: Vec<String> = ["the right one", "a wrong one", "sunlight"].map(String::from).to_vec();
+        assert_eq!(pick_choice(" Sunlight.\nMore text", &texts), Some(2));
+        assert_eq!(pick_choice(" the right one, surely", &texts), Some(0));
+        assert_eq!(pick_choice(" nothing shared", &texts), None);
     }
 
     #[test]
