@@ -112,8 +112,8 @@ fn read_article(file: &Path) -> Result<McqDoc, BadInput> {
         }
     }
     let mut text = format!("Article: {}\n\n", raw.article);
-    for i in 0..n - 1 {
-        let (question, option) = (&raw.questions[i], &raw.options[i][golds[i]]);
+    for ((question, options), gold) in raw.questions.iter().zip(&raw.options).zip(&golds).take(n - 1) {
+        let option = &options[*gold];
         match question.strip_suffix("  _  .") {
             // lm-eval 2.0 keeps only the question's last five characters here.
             Some(_) => text.push_str(&format!(" _  .{option}\n")),
