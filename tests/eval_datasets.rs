@@ -558,3 +558,23 @@ fn race_scores_each_articles_last_question_after_the_earlier_ones_answered() {
         [("race", 2), ("race_middle", 1)]
     );
 }
+
+#[test]
+fn wikitext_pages_are_detokenized_and_counted_as_written() {
+    let tasks = Dataset::Wikitext.load(&fixtures(), &[]).unwrap();
+    let jury::eval::datasets::LoadedTask::Rolling(task) = &tasks[0] else { panic!("a perplexity task") };
+    assert_eq!((task.name.as_str(), task.docs.len()), ("wikitext", 2));
+    let page = &task.docs[0];
+    assert_eq!(
+        page.text,
+        " = Harbour Lights =\n\nThe harbour lights were first lit in 1,852. They are (still) kept by the town.\n\n\
+         == History ==\n\nThe keeper's house stands on the north pier.\n"
+    );
+    // Words and bytes of the page as written, before detokenizing (lm-eval's wikitext 2.0).
+    let raw = " = Harbour Lights = \n \n The harbour lights were first lit in 1 @,@ 852 . They are ( still ) kept by the \
+               town . \n \n = = History = = \n \n The keeper 's house stands on the north pier . \n ";
+    assert_eq!((page.words, page.bytes), (raw.split_whitespace().count() + 2, raw.len()));
+    let texts = Dataset::Perplexity.load(&fixtures(), &[]).unwrap();
+    let names: Vec<(&str, usize)> = texts.iter().map(|t| (t.name(), t.len())).collect();
+    assert_eq!(names, [("perplexity_lines", 2), ("perplexity_notes", 1)]);
+}

@@ -497,3 +497,31 @@ async fn ceval_reports_subjects_categories_and_both_averages() {
     // Four letters for each of 5 C-Eval questions and five for each of 2 general ones.
     assert_eq!(calls.load(Ordering::SeqCst), 5 * 4 + 2 * 5);
 }
+
+#[tokio::test]
+async fn perplexity_sums_the_echoed_log_probabilities_over_words_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (url, calls) = mock().await;
+    let args = json!({"perplexity": {"subset_list": ["lines"]}}).to_string();
+    let out =
+        eval_with(&url, "m", "perplexity wikitext", &fixtures, &db_url(dir.path()), &["--dataset-args", &args]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // "right right right": two scored tokens of -0.1; "a b c": two of -2.0. 6 words, 22 bytes.
+    let lines = &report["results"]["perplexity_lines"];
+    let close = |key: &str, x: f64| (lines[key].as_f64().unwrap() - x).abs() < 1e-9;
+    assert!(close("word_perplexity,none", (4.2f64 / 6.0).exp()), "{report}");
+    assert!(close("byte_perplexity,none", (4.2f64 / 22.0).exp()));
+    assert!(close("bits_per_byte,none", 4.2 / 22.0 / std::f64::consts::LN_2));
+    assert_eq!(report["configs"]["perplexity_lines"]["output_type"], "loglikelihood_rolling");
+    assert_eq!(report["n-samples"]["wikitext"]["effective"], 2);
+    assert!(report["results"]["wikitext"]["bits_per_byte,none"].as_f64().unwrap() > 0.0);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    // Asked again: all from the cache.
+    let out =
+        eval_with(&url, "m", "perplexity wikitext", &fixtures, &db_url(dir.path()), &["--dataset-args", &args]).await;
+    let again: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(again["results"]["perplexity_lines"], report["results"]["perplexity_lines"]);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}

@@ -185,3 +185,25 @@ fn gsm8k_by_generation_with_lm_evals_filters() {
     assert_eq!((again["jury"]["asked"].as_u64(), again["jury"]["cache_hits"].as_u64()), (Some(0), Some(1)));
     assert_eq!(again["results"], report["results"]);
 }
+
+#[test]
+fn perplexity_of_a_text_on_the_real_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(dir.path());
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut cmd = jury();
+    cmd.arg("eval").arg("--model").arg(model()).arg("--dataset-dir").arg(&fixtures).args(["--db", &db]);
+    let out = common::run(cmd.args(["--datasets", "perplexity", "--json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let notes = &report["results"]["perplexity_notes"];
+    let word = notes["word_perplexity,none"].as_f64().unwrap();
+    let byte = notes["byte_perplexity,none"].as_f64().unwrap();
+    let bits = notes["bits_per_byte,none"].as_f64().unwrap();
+    assert!(word.is_finite() && word > 1.0 && byte > 1.0, "{report}");
+    // Bits per byte and byte perplexity are one number in two units; a 135M model needs more
+    // than half a bit and less than eight per byte of plain English.
+    assert!((byte.log2() - bits).abs() < 1e-9 && bits > 0.5 && bits < 8.0, "{report}");
+    let samples = count_requests(&db);
+    assert_eq!(samples, 3, "one request per document");
+}

@@ -482,6 +482,7 @@ fn print_list() {
             Dataset::Ceval => format!("{} subjects", crate::eval::datasets::ceval::SUBJECTS.len()),
             Dataset::GeneralMcq => "<subset>_val.csv files".into(),
             Dataset::Race => "high (default), middle".into(),
+            Dataset::Perplexity => "<name> files".into(),
             Dataset::TruthfulQa => "mc1, mc2".into(),
             _ => "-".into(),
         };
@@ -515,7 +516,7 @@ fn print_report(report: &EvalReport, targets: &[(String, f64)]) {
         }
         header
     };
-    let mut t = table(&with_targets(vec!["task", "shots", "n", "metric", "value %", "stderr"]));
+    let mut t = table(&with_targets(vec!["task", "shots", "n", "metric", "value (%)", "stderr"]));
     for task in &report.tasks {
         for (i, m) in task.metrics.iter().enumerate() {
             let first = i == 0;
@@ -524,7 +525,7 @@ fn print_report(report: &EvalReport, targets: &[(String, f64)]) {
                 right(if first { task.shots.to_string() } else { String::new() }),
                 right(if first { task.n.to_string() } else { String::new() }),
                 comfy_table::Cell::new(if m.filter == "none" { m.metric.to_string() } else { m.label() }),
-                right(pct(m.value)),
+                right(if m.is_fraction() { pct(m.value) } else { format!("{:.4}", m.value) }),
                 right(se(m.stderr)),
             ];
             if first {

@@ -29,6 +29,16 @@ impl MetricValue {
     pub fn label(&self) -> String {
         format!("{},{}", self.metric, self.filter)
     }
+
+    /// A share (shown as a percentage), unlike perplexities and bits per byte.
+    pub fn is_fraction(&self) -> bool {
+        is_fraction(self.metric)
+    }
+}
+
+/// Whether a metric is a share between 0 and 1 (shown as a percentage).
+pub fn is_fraction(metric: &str) -> bool {
+    !matches!(metric, "word_perplexity" | "byte_perplexity" | "bits_per_byte")
 }
 
 /// One task's figures; the first metric is its headline (groups and targets use it).
@@ -65,6 +75,7 @@ impl TaskResult {
         let (output_type, scored_by, target_delimiter) = match &task.task {
             super::datasets::LoadedTask::Choice(_) => ("multiple_choice", "loglikelihood", " "),
             super::datasets::LoadedTask::Generate(t) => ("generate_until", "generation", t.target_delimiter),
+            super::datasets::LoadedTask::Rolling(_) => ("loglikelihood_rolling", "loglikelihood", ""),
         };
         TaskResult {
             name: task.task.name().to_string(),
@@ -187,7 +198,7 @@ impl EvalReport {
             // The lm-eval task versions these prompts and metrics are.
             let version = match t.dataset {
                 "gsm8k" => 3.0,
-                "truthfulqa" | "bbh" => 2.0,
+                "truthfulqa" | "bbh" | "race" | "triviaqa" | "wikitext" => 2.0,
                 _ => 1.0,
             };
             versions.insert(t.name.clone(), json!(version));

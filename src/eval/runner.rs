@@ -26,6 +26,8 @@ pub trait EvalModel {
     async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError>;
     /// Greedy text after `prompt`, cut at the first stop sequence.
     async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError>;
+    /// The log-likelihood of a whole text (perplexity).
+    async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError>;
 }
 
 #[cfg(feature = "local")]
@@ -44,6 +46,10 @@ impl EvalModel for crate::llm::scoring::LocalScorer {
     async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
         crate::llm::scoring::LocalScorer::generate(self, prompt, until, max_tokens).await
     }
+
+    async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError> {
+        crate::llm::scoring::LocalScorer::rolling_loglikelihood(self, text).await
+    }
 }
 
 impl EvalModel for crate::llm::completions_scoring::RemoteScorer {
@@ -53,6 +59,10 @@ impl EvalModel for crate::llm::completions_scoring::RemoteScorer {
 
     async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
         crate::llm::completions_scoring::RemoteScorer::generate(self, prompt, until, max_tokens).await
+    }
+
+    async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError> {
+        crate::llm::completions_scoring::RemoteScorer::rolling_loglikelihood(self, text).await
     }
 }
 
@@ -118,6 +128,7 @@ pub async fn run_eval<M: EvalModel>(
         let mut samples: Vec<(bool, Value)> = Vec::with_capacity(planned.task.len());
         let mut tagged: Vec<(String, f64)> = Vec::new();
         let mut scored_by_generation = false;
+        let mut rolling = RollingTotals::default();
         let mut per_metric: Vec<(&'static str, &'static str, Vec<f64>)> = Vec::new();
         let mut record = |metric: &'static str, filter: &'static str, value: f64| match per_metric
             .iter_mut()
@@ -177,6 +188,16 @@ pub async fn run_eval<M: EvalModel>(
                     let correct = scored.sample["correct"] == json!(true);
                     samples.push((correct, scored.sample));
                 }
+                LoadedTask::Rolling(data) => {
+                    let doc = &data.docs[doc_id];
+                    let ll = ask.rolling_loglikelihood(&doc.text).await?;
+                    rolling.add(ll.logprob, doc.words, doc.bytes);
+                    samples.push((
+                        true,
+                        json!({"doc_id": doc_id, "id": doc.id, "prompt": doc.text, "loglikelihood": ll.logprob,
+                               "tokens": ll.tokens, "words": doc.words, "bytes": doc.bytes}),
+                    ));
+                }
                 LoadedTask::Generate(data) => {
                     let doc = &data.docs[doc_id];
                     let shots = data.sampler.pick(&mut fewshot_rng, data.fewshot.len(), planned.shots);
@@ -215,7 +236,11 @@ pub async fn run_eval<M: EvalModel>(
             .map(|(i, ((correct, _), text))| NewSample { doc_id: i as i64, correct: *correct, sample: text })
             .collect();
         store.save_eval_samples(run_id, planned.task.name(), &rows).await?;
-        let metrics = per_metric.iter().map(|(m, f, values)| MetricValue::of(m, f, values)).collect();
+        let mut metrics: Vec<MetricValue> =
+            per_metric.iter().map(|(m, f, values)| MetricValue::of(m, f, values)).collect();
+        if matches!(planned.task, LoadedTask::Rolling(_)) {
+            metrics = rolling.metrics();
+        }
         let mut result = TaskResult::new(planned, metrics, samples.into_iter().map(|(_, s)| s).collect(), tagged);
         if scored_by_generation {
             result.scored_by = "generation";
@@ -257,6 +282,33 @@ fn score_doc(doc_id: usize, doc: &McqDoc, context: &str, lls: &[f64], with_norm:
     ScoredDoc { doc_id, acc, acc_norm: with_norm.then_some(acc_norm), sample }
 }
 
+/// A perplexity task's sums over its documents: lm-eval's `weighted_perplexity` and
+/// `bits_per_byte` aggregate the total log-likelihood over the total words or bytes.
+#[derive(Default)]
+struct RollingTotals {
+    logprob: f64,
+    words: usize,
+    bytes: usize,
+}
+
+impl RollingTotals {
+    fn add(&mut self, logprob: f64, words: usize, bytes: usize) {
+        self.logprob += logprob;
+        self.words += words;
+        self.bytes += bytes;
+    }
+
+    fn metrics(&self) -> Vec<MetricValue> {
+        let per = |n: usize| -self.logprob / n.max(1) as f64;
+        let value = |metric, value| MetricValue { metric, filter: "none", value, stderr: None };
+        vec![
+            value("word_perplexity", per(self.words).exp()),
+            value("byte_perplexity", per(self.bytes).exp()),
+            value("bits_per_byte", per(self.bytes) / std::f64::consts::LN_2),
+        ]
+    }
+}
+
 /// Tokens a multiple-choice answer may take when scored by generation.
 const FALLBACK_TOKENS: usize = 32;
 
@@ -292,6 +344,22 @@ impl<M: EvalModel> Asker<'_, M> {
         let ll = self.model.loglikelihood(context, continuation).await?;
         let value = CachedLogLikelihood { logprob: ll.logprob, greedy: ll.greedy, tokens: ll.tokens as i64 };
         self.store.save_loglikelihood(self.model_key, &key, context, continuation, value).await?;
+        self.summary.asked += 1;
+        Ok(value)
+    }
+
+    async fn rolling_loglikelihood(&mut self, text: &str) -> Result<CachedLogLikelihood, EvalError> {
+        self.summary.requests += 1;
+        let key = Self::key(&json!({"kind": "rolling", "text": text}));
+        if self.use_cache
+            && let Some(cached) = self.store.cached_loglikelihood(self.model_key, &key).await?
+        {
+            self.summary.cache_hits += 1;
+            return Ok(cached);
+        }
+        let ll = self.model.rolling_loglikelihood(text).await?;
+        let value = CachedLogLikelihood { logprob: ll.logprob, greedy: ll.greedy, tokens: ll.tokens as i64 };
+        self.store.save_loglikelihood(self.model_key, &key, text, "", value).await?;
         self.summary.asked += 1;
         Ok(value)
     }

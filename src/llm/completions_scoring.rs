@@ -67,6 +67,24 @@ impl RemoteScorer {
             .ok_or_else(|| self.unsupported("the echoed prompt's tokens do not cover the continuation"))
     }
 
+    /// The log-likelihood of a whole text: the echoed prompt's tokens after its first (which has
+    /// nothing to be conditioned on), summed; the text must fit the server's context.
+    pub async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError> {
+        let body = json!({"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0,
+                          "echo": true, "logprobs": 1});
+        let completion = self.post(&body).await?;
+        let logprobs = completion
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.logprobs)
+            .ok_or_else(|| self.unsupported("the reply has no logprobs"))?;
+        // The last token is the one generated after the prompt.
+        let prompt_tokens = logprobs.token_logprobs.len().saturating_sub(1);
+        let scored: Vec<f64> = logprobs.token_logprobs[..prompt_tokens].iter().skip(1).flatten().copied().collect();
+        Ok(LogLikelihood { logprob: scored.iter().sum(), greedy: false, tokens: scored.len() })
+    }
+
     /// Greedy text after `prompt` (no chat template), cut at the first of `until`.
     pub async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
         // OpenAI allows at most four stop sequences; the rest are cut here.

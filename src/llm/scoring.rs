@@ -22,6 +22,10 @@ use super::LlmError;
 
 pub use super::LogLikelihood;
 
+/// The longest window a rolling log-likelihood sends at once (models with longer contexts are
+/// scored in windows of this many tokens, each conditioned on the token before it).
+const ROLLING_WINDOW: usize = 4096;
+
 pub struct LocalScorer {
     model: Model,
     path: PathBuf,
@@ -98,6 +102,35 @@ impl LocalScorer {
 }
 
 impl LocalScorer {
+    /// The log-likelihood of a whole text, as lm-eval's `loglikelihood_rolling`: disjoint windows
+    /// of the model's context length, the first conditioned on the BOS token where the tokenizer
+    /// adds one (else the first token is context only, and not counted), each later window on
+    /// the token before it.
+    pub async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError> {
+        let plain = self.tokenize(text).await?;
+        let special = self
+            .model
+            .tokenize(Either::Right(text.to_string()), None, true, false, None)
+            .await
+            .map_err(|e| LlmError::Local(format!("{}: cannot tokenize: {e}", self.path.display())))?;
+        let bos = (special.len() == plain.len() + 1 && special[1..] == plain[..]).then(|| special[0]);
+        let (mut context, scored) = match (bos, plain.split_first()) {
+            (Some(bos), _) => (vec![bos], &plain[..]),
+            (None, Some((first, rest))) => (vec![*first], rest),
+            (None, None) => (Vec::new(), &plain[..]),
+        };
+        let window = self.max_len.unwrap_or(ROLLING_WINDOW).clamp(1, ROLLING_WINDOW);
+        let mut total = LogLikelihood { logprob: 0.0, greedy: true, tokens: 0 };
+        for block in scored.chunks(window) {
+            let ll = self.loglikelihood(&context, block).await?;
+            total.logprob += ll.logprob;
+            total.greedy &= ll.greedy;
+            total.tokens += ll.tokens;
+            context = vec![*block.last().expect("chunks are not empty")];
+        }
+        Ok(total)
+    }
+
     /// Greedy text after `prompt` (raw text, no chat template, tokenized without special tokens
     /// as for scoring), cut at the first of `until`.
     pub async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {

@@ -8,6 +8,7 @@ pub mod gsm8k;
 pub mod hellaswag;
 pub mod math;
 pub mod mmlu;
+pub mod perplexity;
 pub mod race;
 pub mod triviaqa;
 pub mod truthfulqa;
@@ -199,6 +200,8 @@ impl GenTaskData {
 pub enum LoadedTask {
     Choice(TaskData),
     Generate(GenTaskData),
+    /// Texts scored whole, for perplexity.
+    Rolling(perplexity::TextTaskData),
 }
 
 impl LoadedTask {
@@ -206,6 +209,7 @@ impl LoadedTask {
         match self {
             LoadedTask::Choice(t) => &t.name,
             LoadedTask::Generate(t) => &t.name,
+            LoadedTask::Rolling(t) => &t.name,
         }
     }
 
@@ -213,6 +217,7 @@ impl LoadedTask {
         match self {
             LoadedTask::Choice(t) => &t.groups,
             LoadedTask::Generate(t) => &t.groups,
+            LoadedTask::Rolling(_) => &[],
         }
     }
 
@@ -220,6 +225,7 @@ impl LoadedTask {
         match self {
             LoadedTask::Choice(t) => t.docs.len(),
             LoadedTask::Generate(t) => t.docs.len(),
+            LoadedTask::Rolling(t) => t.docs.len(),
         }
     }
 
@@ -231,6 +237,7 @@ impl LoadedTask {
         match self {
             LoadedTask::Choice(t) => t.fewshot.len(),
             LoadedTask::Generate(t) => t.fewshot.len(),
+            LoadedTask::Rolling(_) => 0,
         }
     }
 
@@ -238,6 +245,7 @@ impl LoadedTask {
         match self {
             LoadedTask::Choice(t) => t.docs.truncate(n),
             LoadedTask::Generate(t) => t.docs.truncate(n),
+            LoadedTask::Rolling(t) => t.docs.truncate(n),
         }
     }
 }
@@ -259,10 +267,12 @@ pub enum Dataset {
     Ceval,
     GeneralMcq,
     Race,
+    Wikitext,
+    Perplexity,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 14] = [
+    pub const ALL: [Dataset; 16] = [
         Dataset::ArcEasy,
         Dataset::ArcChallenge,
         Dataset::HellaSwag,
@@ -277,6 +287,8 @@ impl Dataset {
         Dataset::Ceval,
         Dataset::GeneralMcq,
         Dataset::Race,
+        Dataset::Wikitext,
+        Dataset::Perplexity,
     ];
 
     pub fn parse(name: &str) -> Option<Dataset> {
@@ -295,6 +307,8 @@ impl Dataset {
             "ceval" | "c_eval" | "ceval_valid" => Some(Dataset::Ceval),
             "general_mcq" => Some(Dataset::GeneralMcq),
             "race" => Some(Dataset::Race),
+            "wikitext" | "wikitext2" | "wikitext_2" => Some(Dataset::Wikitext),
+            "perplexity" | "ppl" => Some(Dataset::Perplexity),
             _ => None,
         }
     }
@@ -315,6 +329,8 @@ impl Dataset {
             Dataset::Ceval => "ceval",
             Dataset::GeneralMcq => "general_mcq",
             Dataset::Race => "race",
+            Dataset::Wikitext => "wikitext",
+            Dataset::Perplexity => "perplexity",
         }
     }
 
@@ -329,7 +345,9 @@ impl Dataset {
             | Dataset::TriviaQa
             | Dataset::GeneralQa
             | Dataset::GeneralMcq
-            | Dataset::Race => 0,
+            | Dataset::Race
+            | Dataset::Wikitext
+            | Dataset::Perplexity => 0,
             Dataset::Mmlu | Dataset::Ceval | Dataset::Gsm8k => 5,
             Dataset::Bbh => 3,
             Dataset::Math | Dataset::Math500 => 4,
@@ -361,6 +379,8 @@ impl Dataset {
             }
             Dataset::GeneralMcq => "general_mcq/<subset>_val.csv (and <subset>_dev.csv for examples), C-Eval's columns",
             Dataset::Race => "RACE/test/high/<n>.txt and RACE/test/middle/<n>.txt (the release's)",
+            Dataset::Wikitext => "wikitext/wikitext-2-raw/wiki.test.raw (the WikiText-2 raw release)",
+            Dataset::Perplexity => "perplexity/<name>.txt (one document) or perplexity/<name>.jsonl ({text} per line)",
         }
     }
 
@@ -384,6 +404,7 @@ impl Dataset {
             Dataset::Ceval => "acc per subject; weighted averages per category and overall",
             Dataset::GeneralMcq => "acc per subset",
             Dataset::Race => "acc (the last question of each article)",
+            Dataset::Wikitext | Dataset::Perplexity => "word_perplexity, byte_perplexity, bits_per_byte",
         }
     }
 
@@ -404,6 +425,8 @@ impl Dataset {
             Dataset::Ceval => ceval::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
             Dataset::GeneralMcq => ceval::load_general(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
             Dataset::Race => race::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
+            Dataset::Wikitext => vec![LoadedTask::Rolling(perplexity::load_wikitext(dir)?)],
+            Dataset::Perplexity => perplexity::load_texts(dir, subsets)?.into_iter().map(LoadedTask::Rolling).collect(),
         })
     }
 }

@@ -23,6 +23,8 @@ pub struct ScoreRow {
     /// The value as a fraction (0..1 for accuracies).
     pub fraction: f64,
     pub percent: String,
+    /// "%" for shares, nothing for perplexities.
+    pub unit: &'static str,
     pub stderr: String,
     /// The bar's length in the chart (0..=300 px).
     pub bar: f64,
@@ -39,13 +41,17 @@ pub fn score_rows(results: &Value) -> Vec<ScoreRow> {
             let Some(value) = value.as_f64().filter(|_| key != "alias" && !key.contains("_stderr")) else { continue };
             let stderr_key = key.replacen(',', "_stderr,", 1);
             let stderr = metrics.get(&stderr_key).and_then(Value::as_f64);
+            let share = crate::eval::report::is_fraction(key.split(',').next().unwrap_or_default());
+            // Perplexities are shown as they are, without a bar.
+            let scale = if share { 100.0 } else { 1.0 };
             rows.push(ScoreRow {
                 name: name.clone(),
                 metric: key.trim_end_matches(",none").to_string(),
                 fraction: value,
-                percent: format!("{:.2}", 100.0 * value),
-                stderr: stderr.map(|s| format!("±{:.2}", 100.0 * s)).unwrap_or_else(|| "-".into()),
-                bar: (value.clamp(0.0, 1.0) * 300.0).round(),
+                percent: if share { format!("{:.2}", 100.0 * value) } else { format!("{value:.4}") },
+                unit: if share { "%" } else { "" },
+                stderr: stderr.map(|s| format!("±{:.2}", scale * s)).unwrap_or_else(|| "-".into()),
+                bar: if share { (value.clamp(0.0, 1.0) * 300.0).round() } else { 0.0 },
             });
         }
     }
@@ -280,7 +286,8 @@ pub async fn matrix(State(state): State<AppState>, headers: HeaderMap) -> Result
         };
         let summary: Value = e.run.summary.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
         let mut seen = Vec::new();
-        for row in score_rows(&summary["results"]) {
+        // Shares only: a perplexity is no percentage beside the others.
+        for row in score_rows(&summary["results"]).into_iter().filter(|r| r.unit == "%") {
             if seen.contains(&row.name) {
                 continue;
             }
