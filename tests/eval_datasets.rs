@@ -208,9 +208,9 @@ fn gsm8k_loads_with_lm_evals_prompt_and_seeded_examples() {
     assert!(context.ends_with(&format!("\n\n{}", doc.text)));
     assert_eq!(context.matches("\nAnswer:").count(), 6);
     // Generations read as lm-eval reads them.
-    let outcome = (task.score)("She makes 9 * 2 = $18.\n#### 18", doc);
+    let outcome = task.check.rules("She makes 9 * 2 = $18.\n#### 18", doc);
     assert!(outcome.iter().all(|e| e.correct()), "{outcome:?}");
-    let outcome = (task.score)("<think>maybe #### 18</think> The answer is 20.", doc);
+    let outcome = task.check.rules("<think>maybe #### 18</think> The answer is 20.", doc);
     assert_eq!(
         outcome.iter().map(|e| (e.filter, e.prediction.as_str(), e.correct())).collect::<Vec<_>>(),
         [("strict-match", "[invalid]", false), ("flexible-extract", "20.", false)]
@@ -272,9 +272,9 @@ fn bbh_loads_all_27_tasks_with_their_worked_examples_as_lm_eval_prompts_them() {
     assert!(sports.docs[0].text.ends_with("step by step. "));
     // Answers read as lm-eval's get-answer filter reads them.
     let doc = jury::eval::datasets::GenDoc::new(String::new(), "False".into());
-    let outcome = (task.score)("not True is False. So the answer is False.", &doc);
+    let outcome = task.check.rules("not True is False. So the answer is False.", &doc);
     assert_eq!((outcome[0].prediction.as_str(), outcome[0].correct()), ("False", true));
-    assert!(!(task.score)("So the answer is false.", &doc)[0].correct());
+    assert!(!task.check.rules("So the answer is false.", &doc)[0].correct());
 }
 
 #[test]
@@ -395,7 +395,7 @@ fn math_loads_seven_subjects_and_math_500_with_minervas_prompt_and_boxed_referen
     // x = 9/7 written \dfrac{9}{7} in the solution: kept as written, equal as a number.
     let third = &tasks[0].docs[2];
     assert_eq!(third.target, "\\dfrac{9}{7}");
-    assert!((tasks[0].score)("so $\\boxed{\\frac{9}{7}}$", third)[0].correct());
+    assert!(tasks[0].check.rules("so $\\boxed{\\frac{9}{7}}$", third)[0].correct());
     assert_eq!(tasks[0].fewshot.len(), 4);
     let context = tasks[0].context(first, &[0, 1, 2, 3]);
     assert!(context.starts_with(
@@ -439,10 +439,10 @@ fn triviaqa_reads_the_release_layout_with_every_alias() {
     );
     assert_eq!(sunset.target, "Sunset Blvd");
     assert_eq!(sunset.aliases.len(), 5);
-    assert!((task.score)(" sunset boulevard", sunset)[0].correct());
+    assert!(task.check.rules(" sunset boulevard", sunset)[0].correct());
     let canberra = &task.docs[2];
     assert!(canberra.aliases.contains(&"canberra city".to_string()), "human answers count: {:?}", canberra.aliases);
-    let scored = (task.score)(" Canberra City", canberra);
+    let scored = task.check.rules(" Canberra City", canberra);
     assert!(scored[0].correct() && scored[1].value == 1.0);
     let wiki = generated(Dataset::TriviaQa, &fixtures(), &["wikipedia".into()]);
     assert_eq!(wiki[0].docs.len(), 1);
@@ -577,4 +577,18 @@ fn wikitext_pages_are_detokenized_and_counted_as_written() {
     let texts = Dataset::Perplexity.load(&fixtures(), &[]).unwrap();
     let names: Vec<(&str, usize)> = texts.iter().map(|t| (t.name(), t.len())).collect();
     assert_eq!(names, [("perplexity_lines", 2), ("perplexity_notes", 1)]);
+}
+
+#[test]
+fn humaneval_loads_the_compressed_release_with_its_tests_and_stops() {
+    let tasks = generated(Dataset::HumanEval, &shared(), &[]);
+    let task = &tasks[0];
+    assert_eq!((task.name.as_str(), task.docs.len()), ("humaneval", 164));
+    let doc = &task.docs[0];
+    assert_eq!(doc.id.as_deref(), Some("HumanEval/0"));
+    assert!(doc.text.starts_with("from typing import List\n\n\ndef has_close_elements("));
+    assert!(doc.target.contains("def check(candidate):"));
+    assert!(doc.target.ends_with("\ncheck(has_close_elements)"));
+    assert_eq!(task.until, ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]);
+    assert_eq!(task.max_tokens, 1024);
 }

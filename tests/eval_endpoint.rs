@@ -525,3 +525,34 @@ async fn perplexity_sums_the_echoed_log_probabilities_over_words_and_bytes() {
     assert_eq!(again["results"]["perplexity_lines"], report["results"]["perplexity_lines"]);
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
+
+#[tokio::test]
+async fn humaneval_runs_each_completion_with_its_tests_in_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = |n: u32| {
+        json!({"task_id": format!("test/{n}"), "prompt": format!("def return{n}():\n"), "canonical_solution": format!("    return {n}"),
+               "test": format!("def check(candidate):\n    assert candidate() == {n}"), "entry_point": format!("return{n}")})
+        .to_string()
+            + "\n"
+    };
+    write(&dir.path().join("humaneval/HumanEval.jsonl"), &(problem(1) + &problem(2)));
+    // Right for the first (the stop sequence cuts what follows), wrong for the second.
+    let (url, seen) = generation_mock(|prompt| {
+        if prompt.starts_with("def return1") { "    return 1\n\ndef more():\n    pass" } else { "    return 3" }.into()
+    })
+    .await;
+    let out = eval_at(&url, "m", "humaneval", dir.path(), &db_url(dir.path())).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["results"]["humaneval"]["pass@1,create_test"], 0.5, "{report}");
+    let note = report["configs"]["humaneval"]["note"].as_str().unwrap();
+    assert!(note.contains("python3 -I") && note.contains("network"), "{note}");
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies[0]["prompt"], "def return1():\n");
+    assert_eq!(
+        bodies[0]["stop"],
+        json!(["\nclass", "\ndef", "\n#", "\nif"]),
+        "four stops to the server, all five here"
+    );
+    assert_eq!(bodies[0]["max_tokens"], 1024);
+}

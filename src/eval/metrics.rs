@@ -31,6 +31,15 @@ pub fn true_mass(loglikelihoods: &[f64], labels: &[u8]) -> f64 {
     if total > 0.0 { p[..split.min(p.len())].iter().sum::<f64>() / total } else { 0.0 }
 }
 
+/// The unbiased pass@k of a problem with `correct` of `n` samples passing (Chen et al. 2021, as
+/// HumanEval's and lm-eval's `estimate_pass_at_k`): 1 - C(n-c, k) / C(n, k).
+pub fn pass_at_k(n: usize, correct: usize, k: usize) -> f64 {
+    if n < k || n - correct < k {
+        return if correct > 0 { 1.0 } else { 0.0 };
+    }
+    1.0 - ((n - correct + 1)..=n).map(|i| 1.0 - k as f64 / i as f64).product::<f64>()
+}
+
 pub fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
@@ -70,6 +79,14 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn pass_at_k_is_the_unbiased_estimator() {
+        assert!(close(pass_at_k(10, 3, 1), 0.3));
+        assert!(close(pass_at_k(10, 3, 5), 1.0 - 21.0 / 252.0), "1 - C(7,5)/C(10,5)");
+        assert!(close(pass_at_k(20, 2, 10), 1.0 - 90.0 / 380.0), "1 - C(18,10)/C(20,10)");
+        assert_eq!((pass_at_k(5, 0, 1), pass_at_k(5, 5, 2), pass_at_k(1, 1, 1)), (0.0, 1.0, 1.0));
     }
 
     #[test]

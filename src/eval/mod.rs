@@ -11,6 +11,7 @@ pub mod overlap;
 pub mod report;
 pub mod runner;
 pub mod sampling;
+pub mod sandbox;
 
 pub use datasets::{Dataset, McqDoc, TaskData};
 pub use report::{EvalReport, GroupResult, TaskResult};

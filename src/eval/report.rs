@@ -58,6 +58,8 @@ pub struct TaskResult {
     pub n: usize,
     pub original: usize,
     pub metrics: Vec<MetricValue>,
+    /// How it was scored, where the report must say (HumanEval's sandbox).
+    pub note: Option<String>,
     #[serde(skip)]
     pub samples: Vec<Value>,
     /// Each tagged document's tag and headline score, for the breakdown by tag (MATH's levels).
@@ -88,6 +90,7 @@ impl TaskResult {
             n: samples.len(),
             original: task.original,
             metrics,
+            note: None,
             samples,
             tagged,
         }
@@ -191,7 +194,7 @@ impl EvalReport {
             metric_names.dedup();
             configs.insert(
                 t.name.clone(),
-                json!({"task": t.name, "group": t.groups.first(), "num_fewshot": t.shots, "output_type": t.output_type, "scored_by": t.scored_by,
+                json!({"task": t.name, "group": t.groups.first(), "num_fewshot": t.shots, "output_type": t.output_type, "scored_by": t.scored_by, "note": t.note,
                        "target_delimiter": t.target_delimiter, "fewshot_delimiter": "\n\n", "metric_list": metric_names}),
             );
             n_samples.insert(t.name.clone(), json!({"original": t.original, "effective": t.n}));

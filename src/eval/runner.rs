@@ -10,10 +10,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::datasets::{ChoiceScoring, Dataset, Extracted, LoadedTask, McqDoc};
+use super::datasets::{Check, ChoiceScoring, Dataset, Extracted, LoadedTask, McqDoc};
 use super::extract::pick_choice;
+use super::metrics::pass_at_k;
 use super::metrics::{argmax, choice_scores, true_mass};
 use super::report::{MetricValue, TaskResult};
+use super::sandbox::{Limits, Sandbox};
 use crate::input::{BadInput, Problem};
 use crate::llm::{LlmError, LogLikelihood};
 use crate::store::{CachedLogLikelihood, NewSample, Store, StoreError};
@@ -122,6 +124,7 @@ pub async fn run_eval<M: EvalModel>(
     let mut summary = EvalSummary::default();
     let mut results = Vec::new();
     let mut done = 0u64;
+    let mut sandboxes = LazySandbox::default();
     let mut ask =
         Asker { model, model_key, store, use_cache: options.use_cache, summary: &mut summary, by_generation: false };
     for planned in tasks {
@@ -203,7 +206,25 @@ pub async fn run_eval<M: EvalModel>(
                     let shots = data.sampler.pick(&mut fewshot_rng, data.fewshot.len(), planned.shots);
                     let context = data.context(doc, &shots);
                     let output = ask.generate(&context, &data.until, data.max_tokens).await?;
-                    let extracted = (data.score)(&output, doc);
+                    let mut run_status = None;
+                    let extracted = match data.check {
+                        Check::Rules(score) => score(&output, doc),
+                        Check::RunTests => {
+                            let sandbox = sandboxes.get()?;
+                            let program = super::datasets::humaneval::program(doc, &output);
+                            let outcome = tokio::task::spawn_blocking(move || sandbox.run(&program))
+                                .await
+                                .map_err(|e| EvalError::Model(LlmError::Setup(format!("the sandbox failed: {e}"))))?;
+                            let passed = pass_at_k(1, usize::from(outcome.passed), 1);
+                            run_status = Some(json!({"status": outcome.status, "stderr": outcome.stderr}));
+                            vec![Extracted {
+                                metric: "pass@1",
+                                filter: "create_test",
+                                prediction: output.clone(),
+                                value: passed,
+                            }]
+                        }
+                    };
                     for e in &extracted {
                         record(e.metric, e.filter, e.value);
                     }
@@ -220,7 +241,7 @@ pub async fn run_eval<M: EvalModel>(
                         json!({"doc_id": doc_id, "id": doc.id, "prompt": context, "target": doc.target,
                                "aliases": (!doc.aliases.is_empty()).then_some(&doc.aliases), "tag": doc.tag,
                                "output": output, "prediction": extracted.first().map(|e| &e.prediction),
-                               "filtered": filtered, "correct": correct, "scores": scores}),
+                               "filtered": filtered, "correct": correct, "scores": scores, "run": run_status}),
                     ));
                 }
             }
@@ -242,6 +263,9 @@ pub async fn run_eval<M: EvalModel>(
             metrics = rolling.metrics();
         }
         let mut result = TaskResult::new(planned, metrics, samples.into_iter().map(|(_, s)| s).collect(), tagged);
+        if matches!(&planned.task, LoadedTask::Generate(t) if matches!(t.check, Check::RunTests)) {
+            result.note = sandboxes.note();
+        }
         if scored_by_generation {
             result.scored_by = "generation";
             result.output_type = "generate_until";
@@ -280,6 +304,35 @@ fn score_doc(doc_id: usize, doc: &McqDoc, context: &str, lls: &[f64], with_norm:
         "acc_norm": with_norm.then_some(acc_norm),
     });
     ScoredDoc { doc_id, acc, acc_norm: with_norm.then_some(acc_norm), sample }
+}
+
+/// The sandbox, found the first time a task runs programs.
+#[derive(Default)]
+struct LazySandbox(Option<std::sync::Arc<Sandbox>>);
+
+impl LazySandbox {
+    fn get(&mut self) -> Result<std::sync::Arc<Sandbox>, EvalError> {
+        if self.0.is_none() {
+            let sandbox = Sandbox::detect(Limits::default()).map_err(|e| EvalError::Model(LlmError::Setup(e)))?;
+            if !sandbox.network_isolated() {
+                tracing::warn!("no network namespace can be made here: programs run with network access");
+            }
+            self.0 = Some(std::sync::Arc::new(sandbox));
+        }
+        Ok(self.0.clone().expect("just set"))
+    }
+
+    /// How the programs ran, for the report.
+    fn note(&self) -> Option<String> {
+        self.0.as_ref().map(|s| {
+            let network = if s.network_isolated() {
+                "in a network namespace of its own (no network)"
+            } else {
+                "WITH network access (no network namespace could be made)"
+            };
+            format!("each program ran in its own python3 -I process under CPU, memory and process limits, {network}")
+        })
+    }
 }
 
 /// A perplexity task's sums over its documents: lm-eval's `weighted_perplexity` and

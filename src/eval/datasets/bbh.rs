@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Extracted, FewshotSampler, GenDoc, GenTaskData, read_text, required_file};
+use super::{Check, Extracted, FewshotSampler, GenDoc, GenTaskData, read_text, required_file};
 use crate::eval::extract::FALLBACK;
 use crate::input::{BadInput, Problem, Problems};
 
@@ -113,7 +113,7 @@ fn load_task(dir: &Path, task: &str) -> Result<GenTaskData, BadInput> {
         sampler: FewshotSampler::FirstN,
         until: vec!["</s>".into(), "Q".into(), "\n\n".into()],
         max_tokens: 1024,
-        score,
+        check: Check::Rules(score),
     })
 }
 

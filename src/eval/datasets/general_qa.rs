@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, required_file};
+use super::{Check, Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, required_file};
 use crate::eval::extract::strip_thinking;
 use crate::eval::overlap::{bleu::sentence_bleu, rouge::rouge};
 use crate::input::{BadInput, Problem, Problems};
@@ -54,7 +54,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<GenTaskData>, BadInput
                 sampler: FewshotSampler::FirstN,
                 until: vec!["\n\n".into(), "Question:".into()],
                 max_tokens: 256,
-                score,
+                check: Check::Rules(score),
             }),
             Err(e) => problems.extend(e),
         }

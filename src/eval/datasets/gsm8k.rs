@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, required_file};
+use super::{Check, Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, required_file};
 use crate::eval::extract::{exact_match, regex_filter, strip_thinking};
 use crate::input::{BadInput, Problem};
 
@@ -38,7 +38,7 @@ pub fn load(dir: &Path) -> Result<GenTaskData, BadInput> {
         sampler: FewshotSampler::Random,
         until: vec!["Question:".into(), "</s>".into(), "<|im_end|>".into()],
         max_tokens: 256,
-        score,
+        check: Check::Rules(score),
     })
 }
 

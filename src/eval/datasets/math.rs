@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, read_text, required_file};
+use super::{Check, Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, read_text, required_file};
 use crate::eval::extract::math::{INVALID, boxed_answer, equivalent, final_answer_line, normalize_final_answer};
 use crate::eval::extract::strip_thinking;
 use crate::input::{BadInput, Problem, Problems};
@@ -116,7 +116,7 @@ fn task(name: String, groups: Vec<String>, docs: Vec<GenDoc>) -> GenTaskData {
         sampler: FewshotSampler::FirstN,
         until: vec!["Problem:".into()],
         max_tokens: 256,
-        score,
+        check: Check::Rules(score),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod ceval;
 pub mod general_qa;
 pub mod gsm8k;
 pub mod hellaswag;
+pub mod humaneval;
 pub mod math;
 pub mod mmlu;
 pub mod perplexity;
@@ -151,9 +152,28 @@ pub struct GenTaskData {
     /// Generation stops at the first of these.
     pub until: Vec<String>,
     pub max_tokens: usize,
-    /// Reads a generation against the document's references: one outcome per metric and filter,
-    /// the headline first.
-    pub score: fn(output: &str, doc: &GenDoc) -> Vec<Extracted>,
+    /// How an answer is judged.
+    pub check: Check,
+}
+
+/// How a generated answer is judged.
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    /// Read against the document's references: one outcome per metric and filter, the headline
+    /// first.
+    Rules(fn(output: &str, doc: &GenDoc) -> Vec<Extracted>),
+    /// Run with the document's tests in the sandbox (HumanEval).
+    RunTests,
+}
+
+impl Check {
+    /// The rules' outcomes (none for answers that are run).
+    pub fn rules(&self, output: &str, doc: &GenDoc) -> Vec<Extracted> {
+        match self {
+            Check::Rules(score) => score(output, doc),
+            Check::RunTests => Vec::new(),
+        }
+    }
 }
 
 /// What one filter read out of a generation, and its score under one metric.
@@ -269,10 +289,11 @@ pub enum Dataset {
     Race,
     Wikitext,
     Perplexity,
+    HumanEval,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 16] = [
+    pub const ALL: [Dataset; 17] = [
         Dataset::ArcEasy,
         Dataset::ArcChallenge,
         Dataset::HellaSwag,
@@ -289,6 +310,7 @@ impl Dataset {
         Dataset::Race,
         Dataset::Wikitext,
         Dataset::Perplexity,
+        Dataset::HumanEval,
     ];
 
     pub fn parse(name: &str) -> Option<Dataset> {
@@ -309,6 +331,7 @@ impl Dataset {
             "race" => Some(Dataset::Race),
             "wikitext" | "wikitext2" | "wikitext_2" => Some(Dataset::Wikitext),
             "perplexity" | "ppl" => Some(Dataset::Perplexity),
+            "humaneval" | "openai_humaneval" => Some(Dataset::HumanEval),
             _ => None,
         }
     }
@@ -331,6 +354,7 @@ impl Dataset {
             Dataset::Race => "race",
             Dataset::Wikitext => "wikitext",
             Dataset::Perplexity => "perplexity",
+            Dataset::HumanEval => "humaneval",
         }
     }
 
@@ -347,7 +371,8 @@ impl Dataset {
             | Dataset::GeneralMcq
             | Dataset::Race
             | Dataset::Wikitext
-            | Dataset::Perplexity => 0,
+            | Dataset::Perplexity
+            | Dataset::HumanEval => 0,
             Dataset::Mmlu | Dataset::Ceval | Dataset::Gsm8k => 5,
             Dataset::Bbh => 3,
             Dataset::Math | Dataset::Math500 => 4,
@@ -381,6 +406,7 @@ impl Dataset {
             Dataset::Race => "RACE/test/high/<n>.txt and RACE/test/middle/<n>.txt (the release's)",
             Dataset::Wikitext => "wikitext/wikitext-2-raw/wiki.test.raw (the WikiText-2 raw release)",
             Dataset::Perplexity => "perplexity/<name>.txt (one document) or perplexity/<name>.jsonl ({text} per line)",
+            Dataset::HumanEval => "humaneval/HumanEval.jsonl.gz (the release's; or HumanEval.jsonl)",
         }
     }
 
@@ -405,6 +431,7 @@ impl Dataset {
             Dataset::GeneralMcq => "acc per subset",
             Dataset::Race => "acc (the last question of each article)",
             Dataset::Wikitext | Dataset::Perplexity => "word_perplexity, byte_perplexity, bits_per_byte",
+            Dataset::HumanEval => "pass@1 (each program run in a sandbox)",
         }
     }
 
@@ -427,6 +454,7 @@ impl Dataset {
             Dataset::Race => race::load(dir, subsets)?.into_iter().map(LoadedTask::Choice).collect(),
             Dataset::Wikitext => vec![LoadedTask::Rolling(perplexity::load_wikitext(dir)?)],
             Dataset::Perplexity => perplexity::load_texts(dir, subsets)?.into_iter().map(LoadedTask::Rolling).collect(),
+            Dataset::HumanEval => vec![LoadedTask::Generate(humaneval::load(dir)?)],
         })
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Extracted, FewshotSampler, GenDoc, GenTaskData, read_text, required_file};
+use super::{Check, Extracted, FewshotSampler, GenDoc, GenTaskData, read_text, required_file};
 use crate::eval::extract::strip_thinking;
 use crate::eval::overlap::{exact_match_loose, normalize_answer, token_f1};
 use crate::input::{BadInput, Problem, Problems};
@@ -76,7 +76,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<GenTaskData, BadInput> {
         sampler: FewshotSampler::Random,
         until: vec!["\n".into(), ".".into(), ",".into()],
         max_tokens: 256,
-        score,
+        check: Check::Rules(score),
     })
 }
 
