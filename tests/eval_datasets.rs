@@ -180,6 +180,10 @@ fn task_configs_that_cannot_run_exit_2_naming_the_line() {
         (vec!["--datasets", "arc_easy", "--output", file.to_str().unwrap()], "is a file, not a folder"),
         (vec!["--datasets", "arc_easy", "--target", "mmlu=45"], "mmlu is not a task or group of this eval"),
         (vec!["--datasets", "arc_easy", "--model-name", "served"], "it goes with --api-url"),
+        (
+            vec!["--datasets", "arc_easy", "--dataset-args", r#"{"arc_easy": {"num_samples": 3}}"#],
+            "num_samples is for tasks whose answers are run",
+        ),
     ] {
         let out = run(jury().args(["eval", "--model", "m.gguf", "--dataset-dir"]).arg(&data).args(&args));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

@@ -556,3 +556,51 @@ async fn humaneval_runs_each_completion_with_its_tests_in_the_sandbox() {
     );
     assert_eq!(bodies[0]["max_tokens"], 1024);
 }
+
+#[tokio::test]
+async fn humaneval_pass_at_k_from_sampled_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = |n: u32| {
+        json!({"task_id": format!("test/{n}"), "prompt": format!("def return{n}():\n"),
+               "test": format!("def check(candidate):\n    assert candidate() == {n}"), "entry_point": format!("return{n}")})
+        .to_string()
+            + "\n"
+    };
+    write(&dir.path().join("humaneval/HumanEval.jsonl"), &(problem(1) + &problem(2)));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let app = Router::new()
+        .route(
+            "/v1/completions",
+            post(|State(seen): State<Arc<std::sync::Mutex<Vec<Value>>>>, Json(body): Json<Value>| async move {
+                seen.lock().unwrap().push(body.clone());
+                // The first problem: right when greedy and for even seeds; the second never.
+                let right = body["prompt"].as_str().unwrap().starts_with("def return1")
+                    && body["seed"].as_u64().is_none_or(|s| s % 2 == 0);
+                let text = if right { "    return 1" } else { "    return 3" };
+                Json(json!({"choices": [{"index": 0, "text": text, "finish_reason": "stop"}]}))
+            }),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let args = r#"{"humaneval": {"num_samples": 5}}"#;
+    let out = eval_with(&url, "m", "humaneval", dir.path(), &db_url(dir.path()), &["--dataset-args", args]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let humaneval = &report["results"]["humaneval"];
+    // 3 of 5 and 0 of 5 pass: pass@1 = (0.6 + 0) / 2, pass@5 = (1 + 0) / 2.
+    assert!((humaneval["pass@1,create_test"].as_f64().unwrap() - 0.3).abs() < 1e-12, "{report}");
+    assert_eq!(humaneval["pass@5,create_test"], 0.5);
+    assert!(humaneval.get("pass@10,create_test").is_none(), "no pass@k beyond the samples drawn");
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 10);
+    let sampled: Vec<&Value> = bodies.iter().filter(|b| b.get("seed").is_some()).collect();
+    assert_eq!(sampled.len(), 8);
+    assert!(sampled.iter().all(|b| b["temperature"] == 0.8 && b["top_p"] == 0.95));
+    // Asked again: every sample from the cache.
+    let out = eval_with(&url, "m", "humaneval", dir.path(), &db_url(dir.path()), &["--dataset-args", args]).await;
+    let again: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(again["results"]["humaneval"], report["results"]["humaneval"]);
+    assert_eq!(seen.lock().unwrap().len(), 10);
+}

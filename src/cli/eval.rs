@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::tables::{right, table};
 use crate::eval::datasets::Dataset;
 use crate::eval::job::EvalTarget;
-use crate::eval::{EvalOptions, EvalReport, plan_tasks};
+use crate::eval::{DatasetPlan, EvalOptions, EvalReport, plan_tasks};
 use crate::input::{BadInput, Problem, Problems};
 use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
 
@@ -129,6 +129,7 @@ struct DatasetArgs {
     subsets: Vec<String>,
     shots: Option<usize>,
     dir: Option<PathBuf>,
+    samples: Option<usize>,
 }
 
 /// The settings of one eval: the task config's, with the flags laid over them.
@@ -283,11 +284,17 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     let settings = settings(&args)?;
     let datasets = parse_datasets(&settings.datasets)?;
     let extra = parse_dataset_args(settings.dataset_args.as_ref(), &datasets, &settings.args_base)?;
-    let plan: Vec<_> = datasets
+    let plan: Vec<DatasetPlan> = datasets
         .iter()
         .map(|d| {
             let a = extra.get(d.name()).cloned().unwrap_or_default();
-            (*d, a.subsets, args.few_shot.or(a.shots), a.dir.unwrap_or_else(|| settings.dataset_dir.clone()))
+            DatasetPlan {
+                dataset: *d,
+                subsets: a.subsets,
+                shots: args.few_shot.or(a.shots),
+                dir: a.dir.unwrap_or_else(|| settings.dataset_dir.clone()),
+                samples: a.samples,
+            }
         })
         .collect();
     if settings.limit == Some(0) {
@@ -458,7 +465,10 @@ fn parse_dataset_args(
                     args.shots = n.as_u64().map(|n| n as usize)
                 }
                 ("local_path", Value::String(s)) => args.dir = Some(base.join(s)),
-                ("subset_list" | "few_shot_num" | "local_path", other) => {
+                ("num_samples" | "n", Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=1000).contains(&n)) => {
+                    args.samples = n.as_u64().map(|n| n as usize)
+                }
+                ("subset_list" | "few_shot_num" | "local_path" | "num_samples" | "n", other) => {
                     problems.push(Problem::new(format!("unexpected value {other}")).at_key(format!("{key}.{k}")))
                 }
                 (other, _) => eprintln!("warning: {key}.{other}: unknown setting, ignored"),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::datasets::Dataset;
 use super::report::EvalReport;
-use super::runner::{EvalError, EvalOptions, EvalSummary, PlannedTask, plan_tasks, run_eval};
+use super::runner::{DatasetPlan, EvalError, EvalOptions, EvalSummary, PlannedTask, plan_tasks, run_eval};
 use crate::input::{BadInput, Problem};
 use crate::llm::LlmError;
 use crate::store::Store;
@@ -111,12 +111,12 @@ pub struct QueuedEval {
 impl QueuedEval {
     /// The tasks it will score, read now: bad data is refused before anything is queued.
     pub fn plan(&self) -> Result<Vec<PlannedTask>, BadInput> {
-        let mut datasets: Vec<(Dataset, Vec<String>, Option<usize>, PathBuf)> = Vec::new();
+        let mut datasets: Vec<DatasetPlan> = Vec::new();
         for name in &self.datasets {
             let dataset = Dataset::parse(name)
                 .ok_or_else(|| BadInput::from(Problem::new(format!("unknown dataset {name:?}")).at_key("datasets")))?;
-            if !datasets.iter().any(|(d, ..)| *d == dataset) {
-                datasets.push((dataset, Vec::new(), None, self.dataset_dir.clone()));
+            if !datasets.iter().any(|d| d.dataset == dataset) {
+                datasets.push(DatasetPlan::new(dataset, self.dataset_dir.clone()));
             }
         }
         if datasets.is_empty() {

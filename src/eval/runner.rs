@@ -17,7 +17,7 @@ use super::metrics::{argmax, choice_scores, true_mass};
 use super::report::{MetricValue, TaskResult};
 use super::sandbox::{Limits, Sandbox};
 use crate::input::{BadInput, Problem};
-use crate::llm::{LlmError, LogLikelihood};
+use crate::llm::{LlmError, LogLikelihood, Sampling};
 use crate::store::{CachedLogLikelihood, NewSample, Store, StoreError};
 
 /// A model `jury eval` can ask: a local GGUF (`llm::scoring`) or an OpenAI-compatible
@@ -26,8 +26,14 @@ use crate::store::{CachedLogLikelihood, NewSample, Store, StoreError};
 #[allow(async_fn_in_trait)]
 pub trait EvalModel {
     async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError>;
-    /// Greedy text after `prompt`, cut at the first stop sequence.
-    async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError>;
+    /// Text after `prompt` (greedy without `sampling`), cut at the first stop sequence.
+    async fn generate(
+        &self,
+        prompt: &str,
+        until: &[String],
+        max_tokens: usize,
+        sampling: Option<Sampling>,
+    ) -> Result<String, LlmError>;
     /// The log-likelihood of a whole text (perplexity).
     async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError>;
 }
@@ -45,8 +51,14 @@ impl EvalModel for crate::llm::scoring::LocalScorer {
         crate::llm::scoring::LocalScorer::loglikelihood(self, &context_tokens, &whole[split..]).await
     }
 
-    async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
-        crate::llm::scoring::LocalScorer::generate(self, prompt, until, max_tokens).await
+    async fn generate(
+        &self,
+        prompt: &str,
+        until: &[String],
+        max_tokens: usize,
+        sampling: Option<Sampling>,
+    ) -> Result<String, LlmError> {
+        crate::llm::scoring::LocalScorer::generate(self, prompt, until, max_tokens, sampling).await
     }
 
     async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError> {
@@ -59,8 +71,14 @@ impl EvalModel for crate::llm::completions_scoring::RemoteScorer {
         crate::llm::completions_scoring::RemoteScorer::loglikelihood(self, context, continuation).await
     }
 
-    async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
-        crate::llm::completions_scoring::RemoteScorer::generate(self, prompt, until, max_tokens).await
+    async fn generate(
+        &self,
+        prompt: &str,
+        until: &[String],
+        max_tokens: usize,
+        sampling: Option<Sampling>,
+    ) -> Result<String, LlmError> {
+        crate::llm::completions_scoring::RemoteScorer::generate(self, prompt, until, max_tokens, sampling).await
     }
 
     async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError> {
@@ -210,19 +228,40 @@ pub async fn run_eval<M: EvalModel>(
                     let extracted = match data.check {
                         Check::Rules(score) => score(&output, doc),
                         Check::RunTests => {
-                            let sandbox = sandboxes.get()?;
-                            let program = super::datasets::humaneval::program(doc, &output);
-                            let outcome = tokio::task::spawn_blocking(move || sandbox.run(&program))
-                                .await
-                                .map_err(|e| EvalError::Model(LlmError::Setup(format!("the sandbox failed: {e}"))))?;
-                            let passed = pass_at_k(1, usize::from(outcome.passed), 1);
-                            run_status = Some(json!({"status": outcome.status, "stderr": outcome.stderr}));
-                            vec![Extracted {
-                                metric: "pass@1",
-                                filter: "create_test",
-                                prediction: output.clone(),
-                                value: passed,
-                            }]
+                            // One greedy answer, or `samples` drawn as the pass@k papers draw them.
+                            let mut outputs = vec![output.clone()];
+                            for i in 1..data.samples {
+                                let sampling =
+                                    Sampling { temperature: 0.8, top_p: 0.95, seed: FEWSHOT_SEED + i as u64 };
+                                outputs.push(ask.sample(&context, &data.until, data.max_tokens, Some(sampling)).await?);
+                            }
+                            let mut runs = Vec::new();
+                            for completion in &outputs {
+                                let sandbox = sandboxes.get()?;
+                                let program = super::datasets::humaneval::program(doc, completion);
+                                let outcome =
+                                    tokio::task::spawn_blocking(move || sandbox.run(&program)).await.map_err(|e| {
+                                        EvalError::Model(LlmError::Setup(format!("the sandbox failed: {e}")))
+                                    })?;
+                                runs.push(outcome);
+                            }
+                            let passed = runs.iter().filter(|r| r.passed).count();
+                            let listed: Vec<Value> = runs
+                                .iter()
+                                .zip(&outputs)
+                                .map(|(r, o)| json!({"output": o, "status": r.status, "stderr": r.stderr}))
+                                .collect();
+                            run_status = Some(json!(listed));
+                            PASS_AT
+                                .iter()
+                                .filter(|(k, _)| *k <= outputs.len())
+                                .map(|(k, metric)| Extracted {
+                                    metric,
+                                    filter: "create_test",
+                                    prediction: format!("{passed} of {} passed", outputs.len()),
+                                    value: pass_at_k(outputs.len(), passed, *k),
+                                })
+                                .collect()
                         }
                     };
                     for e in &extracted {
@@ -305,6 +344,10 @@ fn score_doc(doc_id: usize, doc: &McqDoc, context: &str, lls: &[f64], with_norm:
     });
     ScoredDoc { doc_id, acc, acc_norm: with_norm.then_some(acc_norm), sample }
 }
+
+/// The k of the pass@k reported, where there are at least k samples.
+const PASS_AT: [(usize, &str); 6] =
+    [(1, "pass@1"), (5, "pass@5"), (10, "pass@10"), (25, "pass@25"), (50, "pass@50"), (100, "pass@100")];
 
 /// The sandbox, found the first time a task runs programs.
 #[derive(Default)]
@@ -438,30 +481,60 @@ impl<M: EvalModel> Asker<'_, M> {
     }
 
     async fn generate(&mut self, context: &str, until: &[String], max_tokens: usize) -> Result<String, EvalError> {
+        self.sample(context, until, max_tokens, None).await
+    }
+
+    /// A generation, greedy or sampled (each sample its own cache entry).
+    async fn sample(
+        &mut self,
+        context: &str,
+        until: &[String],
+        max_tokens: usize,
+        sampling: Option<Sampling>,
+    ) -> Result<String, EvalError> {
         self.summary.requests += 1;
-        let key = Self::key(&json!({"kind": "generate", "context": context, "until": until, "max_tokens": max_tokens}));
+        let mut request = json!({"kind": "generate", "context": context, "until": until, "max_tokens": max_tokens});
+        if let Some(s) = sampling {
+            request["sampling"] = json!(s);
+        }
+        let key = Self::key(&request);
         if self.use_cache
             && let Some(cached) = self.store.cached_generation(self.model_key, &key).await?
         {
             self.summary.cache_hits += 1;
             return Ok(cached);
         }
-        let output = self.model.generate(context, until, max_tokens).await?;
+        let output = self.model.generate(context, until, max_tokens, sampling).await?;
         self.store.save_generation(self.model_key, &key, context, &output).await?;
         self.summary.asked += 1;
         Ok(output)
     }
 }
 
-/// The tasks of `datasets`, read from `dir` before any model is loaded.
-pub fn plan_tasks(
-    datasets: &[(Dataset, Vec<String>, Option<usize>, PathBuf)],
-    limit: Option<usize>,
-) -> Result<Vec<PlannedTask>, BadInput> {
+/// A dataset to run, as the command line or a task config gives it.
+#[derive(Debug, Clone)]
+pub struct DatasetPlan {
+    pub dataset: Dataset,
+    pub subsets: Vec<String>,
+    pub shots: Option<usize>,
+    pub dir: PathBuf,
+    /// Samples per document for tasks that run programs (HumanEval's pass@k).
+    pub samples: Option<usize>,
+}
+
+impl DatasetPlan {
+    pub fn new(dataset: Dataset, dir: PathBuf) -> DatasetPlan {
+        DatasetPlan { dataset, subsets: Vec::new(), shots: None, dir, samples: None }
+    }
+}
+
+/// The tasks of `datasets`, read from their folders before any model is loaded.
+pub fn plan_tasks(datasets: &[DatasetPlan], limit: Option<usize>) -> Result<Vec<PlannedTask>, BadInput> {
     let mut planned = Vec::new();
     let mut problems = crate::input::Problems::default();
-    for (dataset, subsets, shots, dir) in datasets {
-        match dataset.load(dir, subsets) {
+    for plan in datasets {
+        let dataset = &plan.dataset;
+        match dataset.load(&plan.dir, &plan.subsets) {
             Ok(tasks) => {
                 for mut task in tasks {
                     let original = task.len();
@@ -472,7 +545,19 @@ pub fn plan_tasks(
                         problems.push(Problem::new(format!("{}: no documents to score", task.name())));
                         continue;
                     }
-                    let shots = shots.unwrap_or(dataset.default_shots());
+                    if let Some(n) = plan.samples {
+                        match &mut task {
+                            LoadedTask::Generate(t) if matches!(t.check, Check::RunTests) && n >= 1 => t.samples = n,
+                            _ => {
+                                problems.push(Problem::new(format!(
+                                    "{}: num_samples is for tasks whose answers are run (humaneval), and at least 1",
+                                    task.name()
+                                )));
+                                continue;
+                            }
+                        }
+                    }
+                    let shots = plan.shots.unwrap_or(dataset.default_shots());
                     // Fewer examples than asked would be a different benchmark, reported as this one.
                     if shots > task.fewshot_len() {
                         problems.push(Problem::new(format!(

@@ -85,11 +85,22 @@ impl RemoteScorer {
         Ok(LogLikelihood { logprob: scored.iter().sum(), greedy: false, tokens: scored.len() })
     }
 
-    /// Greedy text after `prompt` (no chat template), cut at the first of `until`.
-    pub async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
+    /// Text after `prompt` (no chat template), greedy or sampled, cut at the first of `until`.
+    pub async fn generate(
+        &self,
+        prompt: &str,
+        until: &[String],
+        max_tokens: usize,
+        sampling: Option<super::Sampling>,
+    ) -> Result<String, LlmError> {
         // OpenAI allows at most four stop sequences; the rest are cut here.
-        let body = json!({"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
-                          "stop": until.iter().take(4).collect::<Vec<_>>()});
+        let mut body = json!({"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
+                              "stop": until.iter().take(4).collect::<Vec<_>>()});
+        if let Some(s) = sampling {
+            body["temperature"] = json!(s.temperature);
+            body["top_p"] = json!(s.top_p);
+            body["seed"] = json!(s.seed);
+        }
         let reply: serde_json::Value = self.post_value(&body).await?;
         let text = reply["choices"][0]["text"]
             .as_str()

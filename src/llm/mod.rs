@@ -30,6 +30,15 @@ pub struct ChatRequest {
     pub settings: GenerationSettings,
 }
 
+/// Random sampling for generation (greedy when absent): HumanEval's pass@k from several samples.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Sampling {
+    pub temperature: f64,
+    pub top_p: f64,
+    /// Sent to servers that take one; the local engine draws from its own generator.
+    pub seed: u64,
+}
+
 /// What a model thinks of a continuation after a context.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LogLikelihood {

@@ -131,16 +131,27 @@ impl LocalScorer {
         Ok(total)
     }
 
-    /// Greedy text after `prompt` (raw text, no chat template, tokenized without special tokens
-    /// as for scoring), cut at the first of `until`.
-    pub async fn generate(&self, prompt: &str, until: &[String], max_tokens: usize) -> Result<String, LlmError> {
+    /// Text after `prompt` (raw text, no chat template, tokenized without special tokens as for
+    /// scoring), greedy or sampled, cut at the first of `until`.
+    pub async fn generate(
+        &self,
+        prompt: &str,
+        until: &[String],
+        max_tokens: usize,
+        sampling: Option<super::Sampling>,
+    ) -> Result<String, LlmError> {
         let mut tokens = self.tokenize(prompt).await?;
         // Room for the answer within the model's context: the prompt keeps its last tokens.
         if let Some(max) = self.max_len {
             let keep = max.saturating_sub(max_tokens).max(1);
             tokens.drain(..tokens.len().saturating_sub(keep));
         }
-        let mut params = SamplingParams::deterministic();
+        let mut params = match sampling {
+            None => SamplingParams::deterministic(),
+            Some(s) => {
+                SamplingParams { temperature: Some(s.temperature), top_p: Some(s.top_p), ..SamplingParams::neutral() }
+            }
+        };
         params.max_len = Some(max_tokens);
         if !until.is_empty() {
             params.stop_toks = Some(mistralrs::StopTokens::Seqs(until.to_vec()));

@@ -114,6 +114,7 @@ fn load_task(dir: &Path, task: &str) -> Result<GenTaskData, BadInput> {
         until: vec!["</s>".into(), "Q".into(), "\n\n".into()],
         max_tokens: 1024,
         check: Check::Rules(score),
+        samples: 1,
     })
 }
 

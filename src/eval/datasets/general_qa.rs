@@ -55,6 +55,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<GenTaskData>, BadInput
                 until: vec!["\n\n".into(), "Question:".into()],
                 max_tokens: 256,
                 check: Check::Rules(score),
+                samples: 1,
             }),
             Err(e) => problems.extend(e),
         }

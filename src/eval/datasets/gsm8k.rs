@@ -39,6 +39,7 @@ pub fn load(dir: &Path) -> Result<GenTaskData, BadInput> {
         until: vec!["Question:".into(), "</s>".into(), "<|im_end|>".into()],
         max_tokens: 256,
         check: Check::Rules(score),
+        samples: 1,
     })
 }
 

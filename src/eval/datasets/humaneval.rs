@@ -60,6 +60,7 @@ pub fn load(dir: &Path) -> Result<GenTaskData, BadInput> {
         until: ["\nclass", "\ndef", "\n#", "\nif", "\nprint"].map(String::from).to_vec(),
         max_tokens: 1024,
         check: Check::RunTests,
+        samples: 1,
     })
 }
 

@@ -117,6 +117,7 @@ fn task(name: String, groups: Vec<String>, docs: Vec<GenDoc>) -> GenTaskData {
         until: vec!["Problem:".into()],
         max_tokens: 256,
         check: Check::Rules(score),
+        samples: 1,
     }
 }
 

@@ -154,6 +154,8 @@ pub struct GenTaskData {
     pub max_tokens: usize,
     /// How an answer is judged.
     pub check: Check,
+    /// Answers generated per document: 1 is greedy; more are sampled (HumanEval's pass@k).
+    pub samples: usize,
 }
 
 /// How a generated answer is judged.

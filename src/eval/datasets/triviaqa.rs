@@ -77,6 +77,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<GenTaskData, BadInput> {
         until: vec!["\n".into(), ".".into(), ",".into()],
         max_tokens: 256,
         check: Check::Rules(score),
+        samples: 1,
     })
 }
 
