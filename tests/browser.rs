@@ -41,7 +41,17 @@ async fn a_person_uploads_runs_a_round_and_votes_in_chromium() {
         eprintln!("skipping the browser tests: {why}");
         return;
     }
-    let server = TestServer::start(Settings::default()).await;
+    // A server to run evals on from the page: a real endpoint echoing log-probabilities, and
+    // three ARC-Easy questions in the server's dataset folder.
+    let (endpoint, _) = common::mock_completions::echo_completions().await;
+    let data = tempfile::tempdir().unwrap();
+    common::mock_completions::arc_easy_file(data.path());
+    let server = TestServer::start(Settings {
+        judges: vec![common::server::allowed_judge("echo", "served-model", &endpoint)],
+        dataset_dir: Some(data.path().to_path_buf()),
+        ..Settings::default()
+    })
+    .await;
     seed_eval(&server.db).await;
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-artifacts");
     let _ = std::fs::remove_dir_all(&artifacts);
@@ -68,7 +78,7 @@ async fn a_person_uploads_runs_a_round_and_votes_in_chromium() {
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png"))
         .count();
-    assert!(shots >= 8, "expected a screenshot per step, found {shots}");
+    assert!(shots >= 9, "expected a screenshot per step, found {shots}");
 }
 
 /// An eval as `jury eval` stores it: two ARC documents, one answered wrong, with markup in the

@@ -41,10 +41,13 @@ impl EvalRequest {
 /// The models an eval from the pages may use: label and request value.
 pub fn model_choices(state: &AppState) -> Vec<(String, String)> {
     let mut out = Vec::new();
+    // An eval runs the file greedily whatever a candidate's sampling: each file once.
+    let mut files = Vec::new();
     for c in &state.registry.candidates {
         if let ModelSpec::Local { path } = &c.model
-            && !out.iter().any(|(_, v): &(String, String)| v.ends_with(&path.display().to_string()))
+            && !files.contains(&path)
         {
+            files.push(path);
             let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             out.push((format!("{file} (local)"), format!("local:{}", c.name)));
         }

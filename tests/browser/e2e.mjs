@@ -178,6 +178,26 @@ async function main(page) {
   await page.goto(`${base}/benchmarks`);
   assert.ok((await page.locator('#matrix').innerText()).includes('browser-model'));
   await shot(page, 'benchmarks');
+
+  // 9. An eval started from the form: the configured endpoint on ARC-Easy, run by the server's
+  //    worker while the page shows its progress, then its score.
+  await page.goto(`${base}/evals`);
+  const options = await page.locator('#start-eval select[name="model"] option').allInnerTexts();
+  assert.equal(options.filter((o) => o.endsWith('(local)')).length, 1, 'the local file is offered once');
+  await page.selectOption('#start-eval select[name="model"]', 'served:echo');
+  await page.check('#start-eval input[name="datasets"][value="arc_easy"]');
+  await page.fill('#start-eval input[name="limit"]', '3');
+  await submit(page, '#start-eval button[type="submit"]');
+  assert.match(page.url(), /\/evals\/\d+$/, 'the form leads to the new eval');
+  for (let i = 0; i < 100 && (await page.locator('.status-succeeded').count()) === 0; i++) {
+    assert.equal(await page.locator('.status-failed').count(), 0, 'the eval failed');
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  const started = (await page.locator('#tasks tbody tr').first().innerText()).replace(/\s+/g, ' ');
+  assert.match(started, /arc_easy acc 100\.00/, 'the echoing endpoint answers every question right');
+  await expectNoScriptRan(page);
+  await shot(page, 'eval-from-the-form');
 }
 
 async function setNames() {

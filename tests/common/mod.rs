@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod mock_completions;
 pub mod mock_judge;
 pub mod server;
 
