@@ -237,15 +237,7 @@ fn a_gsm8k_answer_without_its_final_line_is_bad_data() {
 
 /// BBH's generation tasks.
 fn bbh(subsets: &[String]) -> Vec<jury::eval::datasets::GenTaskData> {
-    Dataset::Bbh
-        .load(&shared(), subsets)
-        .unwrap()
-        .into_iter()
-        .map(|t| match t {
-            jury::eval::datasets::LoadedTask::Generate(t) => t,
-            other => panic!("{} is not a generation task", other.name()),
-        })
-        .collect()
+    generated(Dataset::Bbh, &shared(), subsets)
 }
 
 #[test]

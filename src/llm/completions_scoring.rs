@@ -54,15 +54,7 @@ impl RemoteScorer {
 
     pub async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError> {
         let prompt = format!("{context}{continuation}");
-        let body = json!({"model": self.model, "prompt": prompt, "max_tokens": 1, "temperature": 0,
-                          "echo": true, "logprobs": 1});
-        let completion = self.post(&body).await?;
-        let logprobs = completion
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|c| c.logprobs)
-            .ok_or_else(|| self.unsupported("the reply has no logprobs"))?;
+        let logprobs = self.echo(&prompt).await?;
         continuation_loglikelihood(&logprobs, context.chars().count(), prompt.chars().count())
             .ok_or_else(|| self.unsupported("the echoed prompt's tokens do not cover the continuation"))
     }
@@ -70,15 +62,7 @@ impl RemoteScorer {
     /// The log-likelihood of a whole text: the echoed prompt's tokens after its first (which has
     /// nothing to be conditioned on), summed; the text must fit the server's context.
     pub async fn rolling_loglikelihood(&self, text: &str) -> Result<LogLikelihood, LlmError> {
-        let body = json!({"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0,
-                          "echo": true, "logprobs": 1});
-        let completion = self.post(&body).await?;
-        let logprobs = completion
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|c| c.logprobs)
-            .ok_or_else(|| self.unsupported("the reply has no logprobs"))?;
+        let logprobs = self.echo(text).await?;
         // The last token is the one generated after the prompt.
         let prompt_tokens = logprobs.token_logprobs.len().saturating_sub(1);
         let scored: Vec<f64> = logprobs.token_logprobs[..prompt_tokens].iter().skip(1).flatten().copied().collect();
@@ -106,6 +90,19 @@ impl RemoteScorer {
             .as_str()
             .ok_or_else(|| LlmError::BadResponse(format!("{}: the reply has no choices[0].text", self.url)))?;
         Ok(cut_at_stop(text, until))
+    }
+
+    /// The prompt echoed with its tokens' log-probabilities (and one generated token after it).
+    async fn echo(&self, prompt: &str) -> Result<Logprobs, LlmError> {
+        let body = json!({"model": self.model, "prompt": prompt, "max_tokens": 1, "temperature": 0,
+                          "echo": true, "logprobs": 1});
+        let completion = self.post(&body).await?;
+        completion
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.logprobs)
+            .ok_or_else(|| self.unsupported("the reply has no logprobs"))
     }
 
     fn unsupported(&self, why: &str) -> LlmError {

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ChoiceScoring, FewshotSampler, McqDoc, PromptStyle, TaskData, required_file};
+use super::{ChoiceScoring, FewshotSampler, McqDoc, PromptStyle, TaskData, required_file, subset_names};
 use crate::input::{BadInput, Problem, Problems};
 
 /// Every subject: (key, Chinese name, category), as C-Eval's `subject_mapping.json`.
@@ -105,25 +105,7 @@ pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
 /// Every `<subset>_val.csv` under `general_mcq/` (or the subsets named).
 pub fn load_general(dir: &Path, subsets: &[String]) -> Result<Vec<TaskData>, BadInput> {
     let root = dir.join("general_mcq");
-    let names: Vec<String> = if subsets.is_empty() {
-        let listing = std::fs::read_dir(&root).map_err(|e| {
-            Problem::new(format!(
-                "cannot list {} ({e}): general_mcq reads every <subset>_val.csv there",
-                root.display()
-            ))
-        })?;
-        let mut names: Vec<String> = listing
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix("_val.csv")).map(str::to_string))
-            .collect();
-        names.sort();
-        names
-    } else {
-        subsets.to_vec()
-    };
-    if names.is_empty() {
-        return Err(Problem::new(format!("no <subset>_val.csv files in {}", root.display())).into());
-    }
+    let names = subset_names(&root, "_val.csv", subsets)?;
     let mut tasks = Vec::new();
     let mut problems = Problems::default();
     for name in names {

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Check, Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, required_file};
+use super::{Check, Extracted, FewshotSampler, GenDoc, GenTaskData, read_lines, required_file, subset_names};
 use crate::eval::extract::strip_thinking;
 use crate::eval::overlap::{bleu::sentence_bleu, rouge::rouge};
-use crate::input::{BadInput, Problem, Problems};
+use crate::input::{BadInput, Problems};
 
 #[derive(Deserialize)]
 struct RawPair {
@@ -24,22 +24,7 @@ struct RawPair {
 
 pub fn load(dir: &Path, subsets: &[String]) -> Result<Vec<GenTaskData>, BadInput> {
     let folder = dir.join("general_qa");
-    let names: Vec<String> = if subsets.is_empty() {
-        let listing = std::fs::read_dir(&folder).map_err(|e| {
-            Problem::new(format!("cannot list {} ({e}): general_qa reads every <subset>.jsonl there", folder.display()))
-        })?;
-        let mut names: Vec<String> = listing
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".jsonl")).map(str::to_string))
-            .collect();
-        names.sort();
-        names
-    } else {
-        subsets.to_vec()
-    };
-    if names.is_empty() {
-        return Err(Problem::new(format!("no <subset>.jsonl files in {}", folder.display())).into());
-    }
+    let names = subset_names(&folder, ".jsonl", subsets)?;
     let mut tasks = Vec::new();
     let mut problems = Problems::default();
     for name in names {

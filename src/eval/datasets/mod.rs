@@ -475,6 +475,26 @@ pub(crate) fn read_text(file: &Path) -> Result<String, BadInput> {
     std::fs::read_to_string(file).map_err(|e| Problem::new(format!("cannot read: {e}")).in_file(file).into())
 }
 
+/// The subsets a folder of users' files holds: the names given, else every `<name><suffix>`
+/// there, sorted; a folder with none is a problem naming it.
+pub(crate) fn subset_names(folder: &Path, suffix: &str, subsets: &[String]) -> Result<Vec<String>, BadInput> {
+    if !subsets.is_empty() {
+        return Ok(subsets.to_vec());
+    }
+    let listing = std::fs::read_dir(folder).map_err(|e| {
+        Problem::new(format!("cannot list {} ({e}): every <subset>{suffix} there is read", folder.display()))
+    })?;
+    let mut names: Vec<String> = listing
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(suffix)).map(str::to_string))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(Problem::new(format!("no <subset>{suffix} files in {}", folder.display())).into());
+    }
+    Ok(names)
+}
+
 /// The file at `dir/relative`, or a problem naming where it was looked for.
 pub(crate) fn required_file(dir: &Path, relative: &str, what: &str) -> Result<PathBuf, BadInput> {
     let path = dir.join(relative);
