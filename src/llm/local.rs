@@ -24,7 +24,13 @@ pub struct LocalChat {
 const MAX_SEQUENCES: usize = 1;
 
 /// A builder for the GGUF file at `path`, offline (the file carries its tokenizer and chat
-/// template), on the CPU unless built with CUDA.
+/// template), on the CPU unless built with CUDA, without the prefix cache.
+///
+/// mistral.rs's prefix cache keeps every finished sequence's key-value cache (room for 512
+/// tokens: about 24 MB for the demo model) and evicts only caches on a GPU, so on the CPU a
+/// process would grow by that much with each request. It also matches a cached sequence's last
+/// token, whose keys and values were never computed. Requests here share little beyond a
+/// system prompt, so nothing is lost by turning it off.
 pub fn gguf_builder(path: &Path, max_sequences: usize) -> Result<GgufModelBuilder, LlmError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file = path
@@ -34,7 +40,8 @@ pub fn gguf_builder(path: &Path, max_sequences: usize) -> Result<GgufModelBuilde
         .into_owned();
     let mut builder = GgufModelBuilder::new(dir.to_string_lossy(), vec![file])
         .with_token_source(TokenSource::None)
-        .with_max_num_seqs(max_sequences);
+        .with_max_num_seqs(max_sequences)
+        .with_prefix_cache_n(None);
     // The GGUF builder ignores `with_device`; without CUDA we pin it to the CPU explicitly.
     if !cfg!(feature = "cuda") {
         builder = builder.with_force_cpu();

@@ -3,7 +3,8 @@
 //! and the ones it reports for generated tokens are wrong in 0.8.1).
 //!
 //! The scoring model is an engine of its own: raw-logit requests may not share a batch with
-//! normal ones, and its prefix cache is off (a cache hit returns the logits of the tail only).
+//! normal ones. Its prefix cache is off, as for every local engine (a cache hit would return the
+//! logits of the tail only).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub struct LocalScorer {
 
 impl LocalScorer {
     pub async fn load(path: &Path) -> Result<Arc<Self>, LlmError> {
-        let builder = super::local::gguf_builder(path, 1)?.with_prefix_cache_n(None);
+        let builder = super::local::gguf_builder(path, 1)?;
         let model = builder
             .build()
             .await
