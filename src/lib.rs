@@ -9,6 +9,7 @@ pub mod eval;
 pub mod input;
 pub mod jobs;
 pub mod llm;
+pub mod perf;
 pub mod rating;
 pub mod spec;
 pub mod store;

@@ -3,6 +3,7 @@
 mod arena;
 mod eval;
 mod logging;
+mod perf;
 mod rate;
 mod serve;
 mod tables;
@@ -27,6 +28,8 @@ use crate::store::StoreError;
         human voting.\n\n\
         `jury eval` scores a local model on rule-based benchmarks (ARC, MMLU) with \
         lm-evaluation-harness's prompts and metrics.\n\n\
+        `jury perf` load-tests an OpenAI-compatible server: time to first token, time per output \
+        token, throughput and their percentiles.\n\n\
         `jury rate` turns battle files (FastChat, llmuses reviews) into a leaderboard with \
         Bradley-Terry or Elo ratings and bootstrap confidence intervals.\n\n\
         Results are stored in a database (SQLite by default) so that interrupted runs resume \
@@ -43,6 +46,7 @@ pub enum Command {
     Arena(arena::ArenaArgs),
     Rate(rate::RateArgs),
     Eval(eval::EvalArgs),
+    Perf(perf::PerfArgs),
     Serve(serve::ServeArgs),
     FetchDemoModel(FetchDemoModelArgs),
 }
@@ -70,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Arena(args) => with_runtime(|| arena::run(args, progress)),
         Command::Rate(args) => rate::run(args),
         Command::Eval(args) => with_runtime(|| eval::run(args, progress)),
+        Command::Perf(args) => with_runtime(|| perf::run(args, progress)),
         Command::Serve(args) => with_runtime(|| serve::run(args)),
         Command::FetchDemoModel(args) => fetch_demo_model(args),
     };

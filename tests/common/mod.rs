@@ -4,6 +4,7 @@
 
 pub mod mock_completions;
 pub mod mock_judge;
+pub mod mock_stream;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,173 @@
+//! Load shapes: a closed loop (`parallel` workers, each sending its next request when the last
+//! one ends) and an open loop (Poisson arrivals at `rate` per second, sent on an absolute
+//! schedule whatever the server does, so a slow server cannot slow the load: no coordinated
+//! omission; how late each request left is recorded).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_distr::{Distribution, Exp};
+use tokio::task::JoinSet;
+
+use super::client::{Prompt, Target, send};
+use super::outcome::RequestOutcome;
+
+/// How much load, for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadPlan {
+    /// Workers of the closed loop.
+    pub parallel: usize,
+    /// Requests to send.
+    pub number: usize,
+    /// Requests per second for an open loop; `None` for a closed loop.
+    pub rate: Option<f64>,
+    /// Stop sending after this long (requests in flight are awaited).
+    pub duration: Option<Duration>,
+    /// Seed of the open loop's arrival times.
+    pub seed: u64,
+}
+
+/// Requests finished so far, each with the index of its prompt; read by a live view while the
+/// run goes on.
+#[derive(Default)]
+pub struct Live {
+    finished: Mutex<Vec<(usize, RequestOutcome)>>,
+}
+
+impl Live {
+    fn push(&self, prompt_index: usize, outcome: RequestOutcome) {
+        self.finished.lock().expect("no panics while holding it").push((prompt_index, outcome));
+    }
+
+    /// The outcomes so far.
+    pub fn snapshot(&self) -> Vec<RequestOutcome> {
+        self.finished.lock().expect("no panics while holding it").iter().map(|(_, o)| o.clone()).collect()
+    }
+
+    fn take(&self) -> Vec<(usize, RequestOutcome)> {
+        std::mem::take(&mut *self.finished.lock().expect("no panics while holding it"))
+    }
+}
+
+/// Sends `plan.number` requests (prompts taken in turn) and returns their outcomes in the order
+/// they were sent, with `prompt_index` telling which prompt each one used.
+pub async fn run(
+    client: &reqwest::Client,
+    target: Arc<Target>,
+    prompts: Arc<Vec<Prompt>>,
+    plan: &LoadPlan,
+    live: Arc<Live>,
+) -> Vec<(usize, RequestOutcome)> {
+    let clock = Instant::now();
+    match plan.rate {
+        None => closed_loop(client, target, prompts, plan, clock, live.clone()).await,
+        Some(rate) => open_loop(client, target, prompts, plan, rate, clock, live.clone()).await,
+    }
+    let mut done = live.take();
+    done.sort_by(|a, b| a.1.sent_s.total_cmp(&b.1.sent_s));
+    done
+}
+
+async fn closed_loop(
+    client: &reqwest::Client,
+    target: Arc<Target>,
+    prompts: Arc<Vec<Prompt>>,
+    plan: &LoadPlan,
+    clock: Instant,
+    live: Arc<Live>,
+) {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = JoinSet::new();
+    for _ in 0..plan.parallel.max(1) {
+        let (client, target, prompts, next, live) =
+            (client.clone(), target.clone(), prompts.clone(), next.clone(), live.clone());
+        let (number, duration) = (plan.number, plan.duration);
+        workers.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= number || duration.is_some_and(|d| clock.elapsed() >= d) {
+                    break;
+                }
+                let prompt_index = i % prompts.len();
+                let scheduled = clock.elapsed().as_secs_f64();
+                let outcome = send(&client, &target, &prompts[prompt_index], clock, scheduled).await;
+                live.push(prompt_index, outcome);
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+/// Arrival times (seconds from the start) of `number` requests at `rate` per second.
+pub fn poisson_schedule(rate: f64, number: usize, seed: u64) -> Vec<f64> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let gaps = Exp::new(rate).expect("rate is checked to be positive and finite");
+    let mut t = 0.0;
+    (0..number)
+        .map(|k| {
+            if k > 0 {
+                t += gaps.sample(&mut rng);
+            }
+            t
+        })
+        .collect()
+}
+
+async fn open_loop(
+    client: &reqwest::Client,
+    target: Arc<Target>,
+    prompts: Arc<Vec<Prompt>>,
+    plan: &LoadPlan,
+    rate: f64,
+    clock: Instant,
+    live: Arc<Live>,
+) {
+    let schedule = poisson_schedule(rate, plan.number, plan.seed);
+    let duration = plan.duration.map(|d| d.as_secs_f64());
+    let runtime = tokio::runtime::Handle::current();
+    let client = client.clone();
+    // The schedule is kept by a thread of its own with the OS's sleep (finer than the async
+    // timer's millisecond), so busy runtime workers do not delay the sends it starts.
+    let pacer = std::thread::spawn(move || {
+        let mut requests = Vec::with_capacity(schedule.len());
+        for (i, due) in schedule.into_iter().enumerate() {
+            if duration.is_some_and(|d| due >= d) {
+                break;
+            }
+            let wait = due - clock.elapsed().as_secs_f64();
+            if wait > 0.0 {
+                std::thread::sleep(Duration::from_secs_f64(wait));
+            }
+            let (client, target, prompts, live) = (client.clone(), target.clone(), prompts.clone(), live.clone());
+            requests.push(runtime.spawn(async move {
+                let prompt_index = i % prompts.len();
+                let outcome = send(&client, &target, &prompts[prompt_index], clock, due).await;
+                live.push(prompt_index, outcome);
+            }));
+        }
+        requests
+    });
+    let requests = tokio::task::spawn_blocking(move || pacer.join().expect("the pacer does not panic"))
+        .await
+        .expect("the pacer's join does not panic");
+    for request in requests {
+        let _ = request.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::poisson_schedule;
+
+    #[test]
+    fn poisson_arrivals_average_the_rate_and_repeat_with_the_seed() {
+        let times = poisson_schedule(200.0, 20_000, 7);
+        assert_eq!(times[0], 0.0);
+        assert!(times.windows(2).all(|w| w[1] >= w[0]));
+        let mean_rate = (times.len() - 1) as f64 / times.last().unwrap();
+        assert!((mean_rate - 200.0).abs() < 6.0, "{mean_rate}");
+        assert_eq!(times, poisson_schedule(200.0, 20_000, 7));
+        assert_ne!(times, poisson_schedule(200.0, 20_000, 8));
+    }
+}

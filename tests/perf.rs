@@ -1,0 +1,290 @@
+//! `jury perf` against real HTTP servers with scripted timing: every figure matches the
+//! script, failures are counted by reason, bad arguments exit 2.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::mock_stream::{SPLIT_TEXT, scripted_server};
+use common::*;
+use jury::perf::client::{Api, Prompt, Target, http_client, send};
+use jury::perf::{Failure, poisson_schedule};
+use serde_json::Value;
+
+/// Runs `jury perf` against `url` with `args`; its exit code and `--json` output.
+async fn perf(url: &str, args: &[&str]) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = jury();
+    cmd.args(["perf", "--url", url, "--json", "--no-progress", "--outputs-dir"]).arg(dir.path()).args(args);
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    let json = serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), json, stderr(&out))
+}
+
+fn within(value: &Value, expected: f64, tolerance: f64) -> bool {
+    value.as_f64().is_some_and(|v| (v - expected).abs() <= tolerance)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_figures_match_the_script() {
+    let (url, _) = scripted_server().await;
+    let (code, out, err) = perf(&url, &["--model", "script", "--parallel", "4", "--number", "16"]).await;
+    assert_eq!(code, 0, "{err}");
+    let run = &out["runs"][0];
+    assert_eq!(run["parallel"], 4);
+    assert_eq!(run["requests"]["total"], 16);
+    assert_eq!(run["requests"]["succeeded"], 16);
+    assert_eq!(run["tokens_from"], "usage");
+    // First content after 100 ms, 19 more 10 ms apart: TTFT 100, ITL 10, TPOT 10, latency 290.
+    // Medians within 2 ms; means within 5 ms, since one request the shared two cores stalled
+    // moves a mean of 16.
+    for (metric, expected) in [("ttft_ms", 100.0), ("itl_ms", 10.0), ("tpot_ms", 10.0), ("latency_ms", 290.0)] {
+        let p50 = &run[metric]["p50"];
+        assert!(within(p50, expected, 2.0), "{metric} p50 {p50}, expected {expected} ± 2 ms");
+        let mean = &run[metric]["mean"];
+        assert!(within(mean, expected, 5.0), "{metric} mean {mean}, expected {expected} ± 5 ms");
+    }
+    assert_eq!(run["itl_ms"]["count"], 16 * 19);
+    assert_eq!(run["output_tokens"]["mean"], 20.0);
+    assert_eq!(run["input_tokens"]["mean"], 7.0);
+    // 20 content chunks and the usage chunk.
+    assert!(within(&run["chunks_per_request"], 21.0, 1e-9), "{}", run["chunks_per_request"]);
+    // Four at a time, 290 ms each: four rounds, about 1.16 s.
+    let duration = run["duration_s"].as_f64().unwrap();
+    assert!((1.16..1.5).contains(&duration), "{duration}");
+    assert!(within(&run["output_throughput"], 320.0 / duration, 1e-6));
+    assert!(within(&run["request_throughput"], 16.0 / duration, 1e-6));
+    assert_eq!(run["max_in_flight"], 4);
+    assert!(run["goodput"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_answers_goodput_and_a_sweep() {
+    let (url, _) = scripted_server().await;
+    let (code, out, err) = perf(
+        &url,
+        &["--model", "script", "--no-stream", "--parallel", "1", "2", "--number", "2", "4", "--slo", "latency=250ms"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let runs = out["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!((runs[0]["parallel"].clone(), runs[0]["number"].clone()), (1.into(), 2.into()));
+    assert_eq!((runs[1]["parallel"].clone(), runs[1]["number"].clone()), (2.into(), 4.into()));
+    for run in runs {
+        // Not streamed: the first content is the whole answer, at 290 ms.
+        assert!(within(&run["ttft_ms"]["p50"], 290.0, 3.0), "{}", run["ttft_ms"]);
+        assert!(within(&run["latency_ms"]["p50"], 290.0, 3.0));
+        // No request is within a 250 ms latency objective.
+        assert_eq!(run["goodput"], 0.0);
+        assert_eq!(run["output_tokens"]["mean"], 20.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_for_people() {
+    let (url, _) = scripted_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = jury();
+    cmd.args(["perf", "--url", &url, "--model", "instant", "--parallel", "1", "2", "--number", "4", "--no-progress"])
+        .args(["--name", "tables", "--outputs-dir"])
+        .arg(dir.path());
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "Benchmark: parallel 1, 4 requests (0 failed)",
+        "Benchmark: parallel 2",
+        "Request throughput (req/s)",
+        "TTFT (ms)",
+        "99%",
+        "Sweep",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    assert!(dir.path().join("tables/parallel_2_number_4/result.json").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_usage_tokens_are_counted_by_chunk_and_the_report_says_so() {
+    let (url, _) = scripted_server().await;
+    let (code, out, err) = perf(&url, &["--model", "no-usage", "--number", "2"]).await;
+    assert_eq!(code, 0, "{err}");
+    let run = &out["runs"][0];
+    assert_eq!(run["tokens_from"], "chunks");
+    assert_eq!(run["output_tokens"]["mean"], 20.0);
+    assert!(within(&run["tpot_ms"]["mean"], 10.0, 2.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_counted_by_reason_and_never_as_successes() {
+    let (url, calls) = scripted_server().await;
+    let (code, out, err) = perf(&url, &["--model", "flaky", "--number", "10"]).await;
+    assert_eq!(code, 0, "{err}");
+    let run = &out["runs"][0];
+    assert_eq!(run["requests"]["succeeded"], 5);
+    assert_eq!(run["requests"]["failed"], 5);
+    assert_eq!(run["requests"]["failures"]["http_500"], 5);
+    assert_eq!(run["latency_ms"]["count"], 5);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 10);
+
+    for (model, reason, extra) in [
+        ("cut", "stream_cut", vec![]),
+        ("error-event", "error_in_body", vec![]),
+        ("error-event", "error_in_body", vec!["--no-stream"]),
+        ("hang", "timeout", vec!["--read-timeout", "0.3"]),
+    ] {
+        let mut args = vec!["--model", model, "--number", "3", "--parallel", "3"];
+        args.extend(extra);
+        let (code, out, err) = perf(&url, &args).await;
+        // Every request failed: not a benchmark result.
+        assert_eq!(code, 1, "{model}: {err}");
+        let run = &out["runs"][0];
+        assert_eq!(run["requests"]["succeeded"], 0, "{model}");
+        assert_eq!(run["requests"]["failures"][reason], 3, "{model}: {}", run["requests"]);
+        assert!(run["ttft_ms"].is_null() && run["output_throughput"] == 0.0, "{model}");
+        assert!(err.contains("every request failed"), "{model}: {err}");
+    }
+
+    // A closed port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, out, _) = perf(&format!("http://127.0.0.1:{port}/v1"), &["--model", "m", "--number", "2"]).await;
+    assert_eq!(code, 1);
+    assert_eq!(out["runs"][0]["requests"]["failures"]["connection"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_reader_joins_split_events_and_characters() {
+    let (url, _) = scripted_server().await;
+    let client = http_client(Duration::from_secs(5), 4);
+    let target = Target {
+        url: Target::endpoint(&url, Api::Openai),
+        api: Api::Openai,
+        model: "split".into(),
+        api_key: None,
+        stream: true,
+        max_tokens: None,
+        min_tokens: None,
+        extra: Default::default(),
+        read_timeout: Duration::from_secs(5),
+    };
+    let outcome = send(&client, &target, &Prompt::Text("hi".into()), Instant::now(), 0.0).await;
+    assert_eq!(outcome.failure, None, "{:?}", outcome.detail);
+    assert_eq!(outcome.text, SPLIT_TEXT);
+    assert_eq!(outcome.content_at_s.len(), 3);
+    // The comment is no event; `[DONE]` is not a chunk.
+    assert_eq!(outcome.chunks, 3);
+
+    let cut = send(
+        &client,
+        &Target { model: "cut".into(), ..target.clone() },
+        &Prompt::Text("hi".into()),
+        Instant::now(),
+        0.0,
+    )
+    .await;
+    assert_eq!(cut.failure, Some(Failure::StreamCut));
+    assert_eq!(cut.content_at_s.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_keeps_its_schedule_whatever_the_server_does() {
+    let (url, _) = scripted_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = jury();
+    cmd.args(["perf", "--url", &url, "--model", "script", "--rate", "40", "--number", "40", "--seed", "3"])
+        .args(["--json", "--no-progress", "--name", "open", "--outputs-dir"])
+        .arg(dir.path());
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let run = &json["runs"][0];
+    assert_eq!(run["rate"], 40.0);
+    assert_eq!(run["requests"]["succeeded"], 40);
+    // Each request takes 290 ms and one arrives every 25 ms on average: several are in flight,
+    // which a closed loop of one would never allow.
+    assert!(run["max_in_flight"].as_u64().unwrap() >= 5, "{}", run["max_in_flight"]);
+    assert!(run["send_lateness_ms"]["p99"].as_f64().unwrap() < 20.0, "{}", run["send_lateness_ms"]);
+
+    // Every request's scheduled time is the seeded Poisson schedule, and it left on time.
+    let requests = read_jsonl(&dir.path().join("open/parallel_1_number_40/requests.jsonl"));
+    assert_eq!(requests.len(), 40);
+    let mut scheduled: Vec<f64> = requests.iter().map(|r| r["scheduled_s"].as_f64().unwrap()).collect();
+    scheduled.sort_by(f64::total_cmp);
+    let expected = poisson_schedule(40.0, 40, 3);
+    for (got, want) in scheduled.iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-9);
+    }
+    for r in &requests {
+        let late = r["sent_s"].as_f64().unwrap() - r["scheduled_s"].as_f64().unwrap();
+        assert!((0.0..0.05).contains(&late), "{r}");
+    }
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("open/parallel_1_number_40/benchmark_summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["Total requests"], 40);
+    assert!(within(&summary["Average time to first token (s)"], 0.1, 0.003), "{summary}");
+    let percentiles: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("open/parallel_1_number_40/benchmark_percentile.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(percentiles["Percentiles"][2], "50%");
+    assert!(within(&percentiles["ITL (s)"][2], 0.01, 0.002), "{percentiles}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompts_come_from_the_dataset_file() {
+    let (url, calls) = scripted_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir.path().join("open_qa.jsonl"),
+        "{\"question\": \"short?\"}\n{\"question\": \"a much longer question?\"}\n",
+    );
+    let (code, out, err) = perf(
+        &url,
+        &[
+            "--model",
+            "instant",
+            "--number",
+            "4",
+            "--dataset",
+            "openqa",
+            "--dataset-path",
+            file.to_str().unwrap(),
+            "--min-prompt-length",
+            "10",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out["runs"][0]["requests"]["succeeded"], 4);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
+}
+
+#[test]
+fn bad_arguments_and_datasets_exit_2_with_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_file = write(&dir.path().join("qa.jsonl"), "{\"question\": \"fine\"}\n{\"question\": 3}\n");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--parallel", "0"], "--parallel: must be at least 1"),
+        (
+            vec!["--parallel", "1", "2", "3", "--number", "4", "5"],
+            "--number: give one value or one per --parallel value",
+        ),
+        (vec!["--slo", "ttft=soon"], "--slo: ttft: expected a time"),
+        (vec!["--extra-args", "[1]"], "--extra-args: expected a JSON object"),
+        (vec!["--rate", "0"], "--rate: expected requests per second above 0"),
+        (vec!["--api-key-env", "JURY_TEST_UNSET_KEY"], "the variable JURY_TEST_UNSET_KEY is not set"),
+        (vec!["--dataset-path", bad_file.to_str().unwrap()], "qa.jsonl:2"),
+        (vec!["--dataset", "line_by_line"], "--dataset-path: --dataset line_by_line needs a file"),
+    ];
+    for (args, message) in cases {
+        let out = run(jury().args(["perf", "--url", "http://127.0.0.1:9/v1", "--model", "m"]).args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    let out = run(jury().args(["perf", "--url", "ftp://x", "--model", "m"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--url: expected an http(s) URL"));
+}
