@@ -132,6 +132,7 @@ async fn failures_are_counted_by_reason_and_never_as_successes() {
         ("cut", "stream_cut", vec![]),
         ("error-event", "error_in_body", vec![]),
         ("error-event", "error_in_body", vec!["--no-stream"]),
+        ("json-error", "error_in_body", vec![]),
         ("hang", "timeout", vec!["--read-timeout", "0.3"]),
     ] {
         let mut args = vec!["--model", model, "--number", "3", "--parallel", "3"];
@@ -156,7 +157,7 @@ async fn failures_are_counted_by_reason_and_never_as_successes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_reader_joins_split_events_and_characters() {
     let (url, _) = scripted_server().await;
-    let client = http_client(Duration::from_secs(5), 4);
+    let client = http_client(Duration::from_secs(5));
     let target = Target {
         url: Target::endpoint(&url, Api::Openai),
         api: Api::Openai,
@@ -274,13 +275,18 @@ fn bad_arguments_and_datasets_exit_2_with_where() {
         ),
         (vec!["--slo", "ttft=soon"], "--slo: ttft: expected a time"),
         (vec!["--extra-args", "[1]"], "--extra-args: expected a JSON object"),
-        (vec!["--rate", "0"], "--rate: expected requests per second above 0"),
+        (vec!["--rate", "0"], "--rate: expected requests per second from"),
+        (vec!["--rate", "5", "--parallel", "1", "2"], "--parallel: an open loop (--rate) does not cap"),
+        (vec!["--read-timeout", "1e20"], "--read-timeout: expected seconds above 0, at most"),
+        (vec!["--api", "openai-completions"], "--api:"),
         (vec!["--api-key-env", "JURY_TEST_UNSET_KEY"], "the variable JURY_TEST_UNSET_KEY is not set"),
         (vec!["--dataset-path", bad_file.to_str().unwrap()], "qa.jsonl:2"),
         (vec!["--dataset", "line_by_line"], "--dataset-path: --dataset line_by_line needs a file"),
     ];
     for (args, message) in cases {
-        let out = run(jury().args(["perf", "--url", "http://127.0.0.1:9/v1", "--model", "m"]).args(&args));
+        let url =
+            if args.contains(&"--api") { "http://127.0.0.1:9/v1/chat/completions" } else { "http://127.0.0.1:9/v1" };
+        let out = run(jury().args(["perf", "--url", url, "--model", "m"]).args(&args));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
     }

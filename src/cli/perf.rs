@@ -63,11 +63,13 @@ pub struct PerfArgs {
     #[arg(short = 'n', long, num_args = 1.., default_values_t = [100usize], value_name = "N")]
     number: Vec<usize>,
 
-    /// Open loop: requests per second, Poisson arrivals on a fixed schedule (--parallel is then not used)
+    /// Open loop: requests per second, Poisson arrivals on a fixed schedule; requests in flight
+    /// are not capped (--parallel takes one value and is not used)
     #[arg(long, value_name = "R")]
     rate: Option<f64>,
 
-    /// Stop sending after this many seconds (requests in flight are awaited)
+    /// Stop sending after this many seconds or --number requests, whichever comes first
+    /// (requests in flight are awaited)
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
 
@@ -151,8 +153,7 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
         Some(path) => dataset::load(args.dataset, path, settings.lengths)?,
         None => dataset::builtin(),
     });
-    let most_parallel = settings.plans.iter().map(|p| p.parallel).max().unwrap_or(1);
-    let http = client::http_client(Duration::from_secs_f64(args.connect_timeout), most_parallel.max(64));
+    let http = client::http_client(Duration::from_secs_f64(args.connect_timeout));
     let target = Arc::new(settings.target);
     let name = args.name.clone().unwrap_or_else(|| args.model.replace(['/', '\\'], "_"));
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
@@ -171,7 +172,7 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
             bar.finish_and_clear();
         }
         let outcomes: Vec<_> = done.into_iter().map(|(_, o)| o).collect();
-        let metrics = summarize(&outcomes, &[], None, &settings.slo);
+        let metrics = summarize(&outcomes, &[], &settings.slo);
         if metrics.requests.total > 0 && metrics.requests.succeeded == 0 {
             any_run_all_failed = true;
             let example = outcomes.iter().find_map(|o| o.detail.clone()).unwrap_or_default();
@@ -196,6 +197,11 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     }
     Ok(if any_run_all_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
+
+const MIN_RATE: f64 = 0.001;
+const MAX_RATE: f64 = 1_000_000.0;
+/// Thirty days: longer waits are mistakes, and larger values would not fit a timer.
+const MAX_SECONDS: f64 = 30.0 * 86_400.0;
 
 struct Settings {
     target: Target,
@@ -226,20 +232,34 @@ fn check(args: &PerfArgs) -> Result<Settings, BadInput> {
             Vec::new()
         }
     };
-    if let Some(rate) = args.rate
-        && !(rate.is_finite() && rate > 0.0)
-    {
-        bad("--rate", format!("expected requests per second above 0, got {rate}"));
-    }
-    if let Some(d) = args.duration
-        && !(d.is_finite() && d > 0.0)
-    {
-        bad("--duration", format!("expected seconds above 0, got {d}"));
-    }
-    for (key, value) in [("--read-timeout", args.read_timeout), ("--connect-timeout", args.connect_timeout)] {
-        if !(value.is_finite() && value > 0.0) {
-            bad(key, format!("expected seconds above 0, got {value}"));
+    if let Some(rate) = args.rate {
+        if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+            bad("--rate", format!("expected requests per second from {MIN_RATE} to {MAX_RATE}, got {rate}"));
         }
+        if args.parallel.len() > 1 {
+            bad("--parallel", "an open loop (--rate) does not cap requests in flight: give one value".into());
+        }
+    }
+    let seconds = |value: f64| value.is_finite() && value > 0.0 && value <= MAX_SECONDS;
+    for (key, value) in [
+        ("--duration", args.duration.unwrap_or(1.0)),
+        ("--read-timeout", args.read_timeout),
+        ("--connect-timeout", args.connect_timeout),
+    ] {
+        if !seconds(value) {
+            bad(key, format!("expected seconds above 0, at most {MAX_SECONDS}, got {value}"));
+        }
+    }
+    let path = url::Url::parse(&args.url).map(|u| u.path().trim_end_matches('/').to_string()).unwrap_or_default();
+    let url_api = if path.ends_with("/chat/completions") {
+        Some(Api::Openai)
+    } else if path.ends_with("/completions") {
+        Some(Api::OpenaiCompletions)
+    } else {
+        None
+    };
+    if url_api.is_some_and(|api| api != args.api) {
+        bad("--api", format!("{:?} is the other API's endpoint; give --api to match it, or the base URL", args.url));
     }
     if args.min_prompt_length > args.max_prompt_length {
         bad("--min-prompt-length", format!("is above --max-prompt-length ({})", args.max_prompt_length));
@@ -342,8 +362,8 @@ fn live_view(bars: &MultiProgress, plan: &LoadPlan, live: Arc<Live>) -> (Progres
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
             let outcomes = live.snapshot();
-            let failed = outcomes.iter().filter(|o| !o.succeeded()).count();
-            let latencies: Vec<f64> = outcomes.iter().filter(|o| o.succeeded()).map(|o| o.latency() * 1000.0).collect();
+            let failed = outcomes.iter().filter(|(ok, _)| !ok).count();
+            let latencies: Vec<f64> = outcomes.iter().filter(|(ok, _)| *ok).map(|(_, s)| s * 1000.0).collect();
             let rate = outcomes.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
             let percentiles = Distribution::of(&latencies)
                 .map(|d| format!(", latency p50 {:.0} ms, p99 {:.0} ms", d.p(50), d.p(99)))

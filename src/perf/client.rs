@@ -3,7 +3,9 @@
 //!
 //! Streams are read incrementally as Server-Sent Events (`eventsource-stream`, which keeps UTF-8
 //! characters and events that are split across reads whole and skips comments); a stream must
-//! end with `[DONE]`, and an error event or an error object in a chunk fails the request.
+//! end with `[DONE]`, and an error event or an error object in a chunk fails the request. A
+//! streamed request answered with something other than an event stream is read whole (an
+//! error object there fails it too).
 
 use std::time::{Duration, Instant};
 
@@ -81,7 +83,8 @@ impl Target {
         if let Some(n) = self.min_tokens {
             body["min_tokens"] = json!(n);
         }
-        for (key, value) in &self.extra {
+        // The model and the streaming mode are the run's own: extra arguments do not change them.
+        for (key, value) in self.extra.iter().filter(|(k, _)| !matches!(k.as_str(), "model" | "stream")) {
             body[key] = value.clone();
         }
         body
@@ -93,12 +96,11 @@ fn flatten(messages: &[Value]) -> String {
     messages.iter().filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n")
 }
 
-/// An HTTP client for load tests: keeps connections open, no Nagle delay.
-pub fn http_client(connect_timeout: Duration, max_connections: usize) -> reqwest::Client {
+/// An HTTP client for load tests: keeps every connection open for reuse, no Nagle delay.
+pub fn http_client(connect_timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
-        .pool_max_idle_per_host(max_connections.max(1))
         .build()
         .expect("an HTTP client with these settings can always be built")
 }
@@ -124,10 +126,14 @@ pub async fn send(
             let text = tokio::time::timeout(target.read_timeout, response.text()).await.ok().and_then(Result::ok);
             Err((Failure::Http(status), text.map(|t| excerpt(&t))))
         }
-        Ok(Ok(response)) if target.stream => read_stream(response, target, &mut outcome, clock).await,
+        Ok(Ok(response)) if target.stream && is_event_stream(&response) => {
+            read_stream(response, target, &mut outcome, clock).await
+        }
         Ok(Ok(response)) => read_whole(response, target, &mut outcome, clock).await,
     };
-    outcome.end_s = clock.elapsed().as_secs_f64();
+    if outcome.end_s == 0.0 {
+        outcome.end_s = clock.elapsed().as_secs_f64();
+    }
     if let Err((failure, detail)) = result {
         outcome.failure = Some(failure);
         outcome.detail = detail;
@@ -136,6 +142,14 @@ pub async fn send(
 }
 
 type Failed = (Failure, Option<String>);
+
+fn is_event_stream(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
+}
 
 fn transport_failure(e: &reqwest::Error) -> Failure {
     if e.is_timeout() {
@@ -196,6 +210,10 @@ async fn read_stream(
         };
         let at = clock.elapsed().as_secs_f64();
         if event.data.trim() == "[DONE]" {
+            outcome.end_s = at;
+            // Read the body to its end so the connection goes back to the pool for the next request.
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), async { while events.next().await.is_some() {} }).await;
             return Ok(());
         }
         outcome.chunks += 1;
@@ -212,7 +230,8 @@ async fn read_stream(
         let text = delta["content"]
             .as_str()
             .filter(|t| !t.is_empty())
-            .or_else(|| delta["reasoning_content"].as_str())
+            .or_else(|| delta["reasoning_content"].as_str().filter(|t| !t.is_empty()))
+            .or_else(|| delta["reasoning"].as_str())
             .or_else(|| choice["text"].as_str())
             .unwrap_or_default();
         if !text.is_empty() {

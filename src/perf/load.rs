@@ -40,9 +40,14 @@ impl Live {
         self.finished.lock().expect("no panics while holding it").push((prompt_index, outcome));
     }
 
-    /// The outcomes so far.
-    pub fn snapshot(&self) -> Vec<RequestOutcome> {
-        self.finished.lock().expect("no panics while holding it").iter().map(|(_, o)| o.clone()).collect()
+    /// Whether each request so far succeeded, with its latency in seconds.
+    pub fn snapshot(&self) -> Vec<(bool, f64)> {
+        self.finished
+            .lock()
+            .expect("no panics while holding it")
+            .iter()
+            .map(|(_, o)| (o.succeeded(), o.latency()))
+            .collect()
     }
 
     fn take(&self) -> Vec<(usize, RequestOutcome)> {
@@ -99,19 +104,21 @@ async fn closed_loop(
     while workers.join_next().await.is_some() {}
 }
 
-/// Arrival times (seconds from the start) of `number` requests at `rate` per second.
-pub fn poisson_schedule(rate: f64, number: usize, seed: u64) -> Vec<f64> {
+/// Arrival times (seconds from the start) of requests at `rate` per second, the first at 0.
+pub fn poisson_arrivals(rate: f64, seed: u64) -> impl Iterator<Item = f64> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let gaps = Exp::new(rate).expect("rate is checked to be positive and finite");
-    let mut t = 0.0;
-    (0..number)
-        .map(|k| {
-            if k > 0 {
-                t += gaps.sample(&mut rng);
-            }
-            t
-        })
-        .collect()
+    let mut next = 0.0;
+    std::iter::from_fn(move || {
+        let due = next;
+        next += gaps.sample(&mut rng);
+        Some(due)
+    })
+}
+
+/// The first `number` arrival times.
+pub fn poisson_schedule(rate: f64, number: usize, seed: u64) -> Vec<f64> {
+    poisson_arrivals(rate, seed).take(number).collect()
 }
 
 async fn open_loop(
@@ -123,15 +130,15 @@ async fn open_loop(
     clock: Instant,
     live: Arc<Live>,
 ) {
-    let schedule = poisson_schedule(rate, plan.number, plan.seed);
+    let schedule = poisson_arrivals(rate, plan.seed).take(plan.number);
     let duration = plan.duration.map(|d| d.as_secs_f64());
     let runtime = tokio::runtime::Handle::current();
     let client = client.clone();
     // The schedule is kept by a thread of its own with the OS's sleep (finer than the async
     // timer's millisecond), so busy runtime workers do not delay the sends it starts.
     let pacer = std::thread::spawn(move || {
-        let mut requests = Vec::with_capacity(schedule.len());
-        for (i, due) in schedule.into_iter().enumerate() {
+        let mut requests = Vec::new();
+        for (i, due) in schedule.enumerate() {
             if duration.is_some_and(|d| due >= d) {
                 break;
             }

@@ -68,9 +68,7 @@ impl Distribution {
 pub enum TokensFrom {
     /// The server's `usage` on every successful request.
     Usage,
-    /// The tokenizer given with `--tokenizer-path`, where the server sent no usage.
-    Tokenizer,
-    /// One token per content chunk, where the server sent no usage and no tokenizer was given.
+    /// One token per content chunk, where the server sent no usage.
     Chunks,
 }
 
@@ -86,11 +84,6 @@ impl Slo {
     pub fn is_empty(&self) -> bool {
         self.ttft_ms.is_none() && self.tpot_ms.is_none() && self.latency_ms.is_none()
     }
-}
-
-/// Token counts for one request's prompt and answer, when the server sent no usage.
-pub trait TokenCounter {
-    fn count(&self, text: &str) -> u64;
 }
 
 /// The figures of one run (one point of a sweep).
@@ -133,14 +126,9 @@ pub struct RequestCounts {
     pub failures: BTreeMap<String, usize>,
 }
 
-/// The figures of `outcomes`; `prompt_tokens[i]` is request i's prompt length by the tokenizer
+/// The figures of `outcomes`; `prompt_tokens[i]`, where known, is request i's prompt length
 /// (used where the server sent no usage).
-pub fn summarize(
-    outcomes: &[RequestOutcome],
-    prompt_tokens: &[Option<u64>],
-    counter: Option<&dyn TokenCounter>,
-    slo: &Slo,
-) -> RunMetrics {
+pub fn summarize(outcomes: &[RequestOutcome], prompt_tokens: &[Option<u64>], slo: &Slo) -> RunMetrics {
     let mut requests = RequestCounts { total: outcomes.len(), ..Default::default() };
     for o in outcomes {
         match &o.failure {
@@ -162,21 +150,18 @@ pub fn summarize(
     let mut chunks = 0u64;
     let mut good = 0usize;
     for (i, o) in outcomes.iter().enumerate().filter(|(_, o)| o.succeeded()) {
-        let completion = o.completion_tokens.unwrap_or_else(|| match counter {
-            Some(c) => {
-                tokens_from = tokens_from.max_with(TokensFrom::Tokenizer);
-                c.count(&o.text)
-            }
-            None => {
-                tokens_from = tokens_from.max_with(TokensFrom::Chunks);
-                o.content_at_s.len() as u64
-            }
+        let completion = o.completion_tokens.unwrap_or_else(|| {
+            tokens_from = TokensFrom::Chunks;
+            o.content_at_s.len() as u64
         });
         let prompt = o.prompt_tokens.or_else(|| prompt_tokens.get(i).copied().flatten());
         let request_latency = o.latency();
         let request_ttft = o.ttft();
+        // Only a streamed answer (two chunks with content or more) has a time per token.
         let request_tpot = match request_ttft {
-            Some(first) if completion > 1 => Some((request_latency - first) / (completion - 1) as f64),
+            Some(first) if completion > 1 && o.content_at_s.len() > 1 => {
+                Some((request_latency - first) / (completion - 1) as f64)
+            }
             _ => None,
         };
         latency.push(request_latency);
@@ -226,18 +211,6 @@ pub fn summarize(
     }
 }
 
-impl TokensFrom {
-    /// The least exact of two sources (usage, then tokenizer, then chunks).
-    fn max_with(self, other: TokensFrom) -> TokensFrom {
-        let rank = |t: TokensFrom| match t {
-            TokensFrom::Usage => 0,
-            TokensFrom::Tokenizer => 1,
-            TokensFrom::Chunks => 2,
-        };
-        if rank(other) > rank(self) { other } else { self }
-    }
-}
-
 /// The most requests that were in flight at one moment.
 fn max_in_flight(outcomes: &[RequestOutcome]) -> usize {
     let mut edges: Vec<(f64, i32)> = outcomes.iter().flat_map(|o| [(o.sent_s, 1), (o.end_s, -1)]).collect();
@@ -279,7 +252,7 @@ mod tests {
             streamed(0.5, 0.1, 0.01, 20, Some(20)),
             RequestOutcome { sent_s: 0.2, end_s: 0.25, failure: Some(Failure::Http(500)), ..Default::default() },
         ];
-        let m = summarize(&outcomes, &[], None, &Slo { ttft_ms: Some(150.0), ..Default::default() });
+        let m = summarize(&outcomes, &[], &Slo { ttft_ms: Some(150.0), ..Default::default() });
         assert_eq!(m.requests.total, 3);
         assert_eq!(m.requests.succeeded, 2);
         assert_eq!(m.requests.failures.get("http_500"), Some(&1));
@@ -305,15 +278,15 @@ mod tests {
     #[test]
     fn goodput_counts_only_requests_within_every_objective() {
         let outcomes = vec![streamed(0.0, 0.1, 0.01, 5, Some(5)), streamed(0.0, 0.3, 0.01, 5, Some(5))];
-        let m = summarize(&outcomes, &[], None, &Slo { ttft_ms: Some(200.0), ..Default::default() });
+        let m = summarize(&outcomes, &[], &Slo { ttft_ms: Some(200.0), ..Default::default() });
         assert!((m.goodput.unwrap() - 1.0 / m.time_taken_s).abs() < 1e-9);
-        assert!(summarize(&outcomes, &[], None, &Slo::default()).goodput.is_none());
+        assert!(summarize(&outcomes, &[], &Slo::default()).goodput.is_none());
     }
 
     #[test]
     fn tokens_fall_back_to_chunks_and_say_so() {
         let outcomes = vec![streamed(0.0, 0.1, 0.01, 7, None)];
-        let m = summarize(&outcomes, &[Some(12)], None, &Slo::default());
+        let m = summarize(&outcomes, &[Some(12)], &Slo::default());
         assert_eq!(m.tokens_from, TokensFrom::Chunks);
         assert_eq!(m.output_tokens.unwrap().mean, 7.0);
         assert_eq!(m.input_tokens.unwrap().mean, 12.0);

@@ -27,7 +27,8 @@ pub fn evalscope_summary(run: &RunReport) -> Value {
     let mean = |d: &Option<Distribution>| d.as_ref().map(|d| round(d.mean, 4));
     json!({
         "Time taken for tests (s)": round(m.time_taken_s, 4),
-        "Number of concurrency": run.parallel,
+        // An open loop caps nothing: its concurrency is the most requests that were in flight.
+        "Number of concurrency": if run.rate.is_some() { m.max_in_flight } else { run.parallel },
         "Request rate (req/s)": run.rate.unwrap_or(-1.0),
         "Total requests": m.requests.total,
         "Succeed requests": m.requests.succeeded,

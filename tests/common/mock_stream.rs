@@ -8,6 +8,7 @@
 //! - `flaky`: every second request answers HTTP 500.
 //! - `cut`: five chunks, then the stream ends without `[DONE]`.
 //! - `error-event`: two chunks, then an error event; not streamed: HTTP 200 with an error object.
+//! - `json-error`: HTTP 200 with an error object, streamed or not.
 //! - `hang`: never answers.
 //! - `split`: events split across reads (inside a UTF-8 character too), with a comment between.
 //! - `instant`: a two-chunk answer at once.
@@ -117,7 +118,7 @@ async fn chat(State(calls): State<Arc<AtomicUsize>>, Json(body): Json<Value>) ->
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
-        ("error-event", false) => {
+        ("json-error", _) | ("error-event", false) => {
             Json(json!({"error": {"message": "the model is overloaded", "code": 503}})).into_response()
         }
         (_, false) => {
