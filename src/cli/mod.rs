@@ -26,8 +26,8 @@ use crate::store::StoreError;
         judge model reviews the answers, and ratings come out.\n\n\
         `jury serve` shows it all in the browser: leaderboards, battles, question sets, runs and \
         human voting.\n\n\
-        `jury eval` scores a local model on rule-based benchmarks (ARC, MMLU) with \
-        lm-evaluation-harness's prompts and metrics.\n\n\
+        `jury eval` scores a model (a local GGUF or an OpenAI-compatible server) on rule-based \
+        benchmarks (ARC, MMLU, GSM8K, HumanEval, …) with lm-evaluation-harness's prompts and metrics.\n\n\
         `jury perf` load-tests an OpenAI-compatible server: time to first token, time per output \
         token, throughput and their percentiles.\n\n\
         `jury rate` turns battle files (FastChat, llmuses reviews) into a leaderboard with \
