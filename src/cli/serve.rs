@@ -84,6 +84,37 @@ pub struct ServeArgs {
     /// Where evals started from the pages read their benchmark files (see `jury eval --list`)
     #[arg(long, env = "JURY_DATASET_DIR", default_value = "datasets", value_name = "DIR")]
     dataset_dir: PathBuf,
+
+    /// A local GGUF model served on the OpenAI-compatible /v1 under NAME (repeatable); the demo
+    /// model is served as smollm2-135m-instruct
+    #[arg(long = "model", value_name = "NAME=PATH", value_parser = parse_served_model)]
+    models: Vec<(String, PathBuf)>,
+
+    /// Keys callers of /v1 must give as Bearer tokens, comma-separated (without any: callers on
+    /// this machine only)
+    #[arg(
+        long,
+        env = "JURY_API_KEYS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        value_name = "KEYS",
+        hide = true
+    )]
+    api_keys: Vec<String>,
+
+    /// Requests one /v1 model admits at once, running and waiting; more are answered 429 with Retry-After
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    queue_size: u32,
+}
+
+/// `NAME=PATH` of `--model`.
+fn parse_served_model(text: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) = text.split_once('=').ok_or_else(|| format!("expected NAME=PATH, got {text:?}"))?;
+    let (name, path) = (name.trim(), path.trim());
+    if name.is_empty() || path.is_empty() {
+        return Err(format!("expected NAME=PATH, got {text:?}"));
+    }
+    Ok((name.to_string(), PathBuf::from(path)))
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -105,6 +136,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         secure_cookies: args.secure_cookies,
         allowed_hosts: args.allowed_hosts,
         dataset_dir: args.dataset_dir,
+        models: args.models,
+        api_keys: args.api_keys,
+        queue_size: args.queue_size as usize,
     })
     .await?;
     Ok(ExitCode::SUCCESS)

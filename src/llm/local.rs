@@ -1,5 +1,9 @@
 //! Local GGUF models run in-process by mistral.rs (CPU, or GPU with the `cuda` feature).
 
+mod stream;
+
+pub use stream::{LocalPrompt, StreamEvent};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;

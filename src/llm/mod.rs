@@ -167,6 +167,15 @@ impl ModelPool {
         Ok(model.clone())
     }
 
+    /// The local model at `path` itself (loaded once per process, as for `open`).
+    #[cfg(feature = "local")]
+    pub async fn open_local_chat(&self, path: &std::path::Path) -> Result<Arc<local::LocalChat>, LlmError> {
+        match self.open_local(path).await? {
+            ChatModel::Local(chat) => Ok(chat),
+            ChatModel::Remote(_) => Err(LlmError::Setup(format!("{} is not a local model", path.display()))),
+        }
+    }
+
     #[cfg(not(feature = "local"))]
     async fn open_local(&self, path: &std::path::Path) -> Result<ChatModel, LlmError> {
         Err(LlmError::Setup(format!(

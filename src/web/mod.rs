@@ -12,6 +12,7 @@ pub mod judges;
 mod leaderboard;
 mod markdown;
 mod nav;
+mod openai;
 mod pages;
 mod registry;
 mod runs;
@@ -69,6 +70,12 @@ pub struct ServeOptions {
     pub allowed_hosts: Vec<String>,
     /// Where evals started from the pages read their benchmark files.
     pub dataset_dir: PathBuf,
+    /// Local models served on `/v1` by name, besides the demo model.
+    pub models: Vec<(String, PathBuf)>,
+    /// Keys `/v1` callers must give (`JURY_API_KEYS`); none: callers on this machine only.
+    pub api_keys: Vec<String>,
+    /// Requests one `/v1` model admits at once, running and waiting; more are answered 429.
+    pub queue_size: usize,
 }
 
 impl ServeOptions {
@@ -88,6 +95,9 @@ impl ServeOptions {
             secure_cookies: false,
             allowed_hosts: Vec::new(),
             dataset_dir: PathBuf::from("datasets"),
+            models: Vec::new(),
+            api_keys: Vec::new(),
+            queue_size: 16,
         }
     }
 }
@@ -140,6 +150,12 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let limits = Limits::new(options.votes_per_minute);
     prune_limits(limits.clone(), shutdown.clone());
+    let served = openai::served::ServedModels::new(
+        served_models(&options.models, &registry),
+        options.api_keys.iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect(),
+        options.queue_size,
+        pool.clone(),
+    );
     let state = AppState {
         store: store.clone(),
         secrets: Secrets::random(),
@@ -158,6 +174,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         data_dir: std::path::absolute(&options.data_dir)?,
         max_upload_bytes: options.max_upload_bytes,
         dataset_dir: std::path::absolute(&options.dataset_dir)?,
+        served: Arc::new(served),
         hosts: HostCheck::new(
             &options.allowed_hosts,
             options.admin_token.as_ref().is_some_and(|t| !t.trim().is_empty()),
@@ -225,6 +242,22 @@ async fn seed(store: &Store, registry: &Registry) -> anyhow::Result<()> {
     store.create_question_set("demo", Some("registry:demo"), &questions).await?;
     tracing::info!(questions = questions.len(), "seeded the demo question set");
     Ok(())
+}
+
+/// The models `/v1` serves: those named on the command line, then the demo model (under
+/// `smollm2-135m-instruct`) when a shipped candidate uses it and no model took that name.
+fn served_models(named: &[(String, PathBuf)], registry: &Registry) -> Vec<(String, PathBuf)> {
+    let mut models = named.to_vec();
+    let demo = registry.candidates.iter().find_map(|c| match &c.model {
+        ModelSpec::Local { path } if crate::llm::demo::is_demo_model_path(path) => Some(path.clone()),
+        _ => None,
+    });
+    if let Some(path) = demo
+        && !models.iter().any(|(name, _)| name == openai::served::DEMO_MODEL_NAME)
+    {
+        models.push((openai::served::DEMO_MODEL_NAME.to_string(), path));
+    }
+    models
 }
 
 /// Forgets, every minute, the clients whose limits are full again.
@@ -301,6 +334,7 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/api/runs/{id}/resume", post(api::resume_run))
         .route("/api/runs/{id}/dismiss", post(api::dismiss_run))
         .route("/api/battles/export", get(api::export_battles))
+        .merge(openai::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024))
         .layer(hosts)

@@ -36,6 +36,8 @@ pub struct AppState {
     /// Where evals started from the pages read their benchmark files.
     pub dataset_dir: PathBuf,
     pub max_upload_bytes: usize,
+    /// The local models of the OpenAI-compatible `/v1`.
+    pub served: Arc<super::openai::served::ServedModels>,
     pub hosts: HostCheck,
 }
 
