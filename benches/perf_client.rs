@@ -2,6 +2,9 @@
 //! server that answers at once, at parallel 1, 32 and 128; with `JURY_BENCH_EVALSCOPE` set to an
 //! `evalscope` executable, `evalscope perf` on the same server in the same run.
 //!
+//! Then an open loop at 1,000 requests per second for five seconds: how late sends left against
+//! their schedule (goal: p99 under 1 ms).
+//!
 //! The server runs in this process (axum, a fixed eight-chunk stream with usage and `[DONE]`),
 //! on the same cores as the client: both figures pay for it alike.
 //!
@@ -79,7 +82,8 @@ fn evalscope_perf(evalscope: &str, url: &str, parallel: usize, number: usize, ou
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary = find(out, "benchmark_summary.json").expect("evalscope wrote a summary");
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
-    (summary["Request throughput (req/s)"].as_f64().unwrap_or(f64::NAN), wall)
+    let throughput = summary.get("Req Throughput (req/s)").or_else(|| summary.get("Request throughput (req/s)"));
+    (throughput.and_then(Value::as_f64).unwrap_or(f64::NAN), wall)
 }
 
 fn find(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
@@ -121,4 +125,21 @@ async fn main() {
         }
         println!("{line}");
     }
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_jury"))
+        .args(["perf", "--url", &url, "--model", "m", "--json", "--no-progress", "--rate", "1000", "--number", "5000"])
+        .arg("--outputs-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run jury perf");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let run = &report["runs"][0];
+    let late = &run["send_lateness_ms"];
+    println!(
+        "{}",
+        json!({"bench": "perf_open_loop", "rate": 1000, "requests": run["requests"]["total"], "failed": run["requests"]["failed"],
+               "send_lateness_ms": {"p50": late["p50"], "p99": late["p99"], "max": late["max"]},
+               "request_throughput": run["request_throughput"]})
+    );
 }

@@ -20,50 +20,57 @@ pub struct RunReport {
     pub metrics: RunMetrics,
 }
 
-/// EvalScope's summary, with its key names (times in seconds).
+/// EvalScope's summary (the key names of evalscope 1.14), times as it gives them.
 pub fn evalscope_summary(run: &RunReport) -> Value {
     let m = &run.metrics;
-    let mean_s = |d: &Option<Distribution>| d.as_ref().map(|d| round(d.mean / 1000.0, 4));
-    let mean = |d: &Option<Distribution>| d.as_ref().map(|d| round(d.mean, 4));
+    let mean = |d: &Option<Distribution>, scale: f64| d.as_ref().map(|d| round(d.mean * scale, 4));
+    let input_sum = m.input_tokens.as_ref().map_or(0.0, |d| d.mean * d.count as f64);
     json!({
-        "Time taken for tests (s)": round(m.time_taken_s, 4),
+        "Test Duration (s)": round(m.time_taken_s, 4),
         // An open loop caps nothing: its concurrency is the most requests that were in flight.
-        "Number of concurrency": if run.rate.is_some() { m.max_in_flight } else { run.parallel },
-        "Request rate (req/s)": run.rate.unwrap_or(-1.0),
-        "Total requests": m.requests.total,
-        "Succeed requests": m.requests.succeeded,
-        "Failed requests": m.requests.failed,
-        "Output token throughput (tok/s)": round(m.output_throughput, 4),
-        "Total token throughput (tok/s)": round(m.total_throughput, 4),
-        "Request throughput (req/s)": round(m.request_throughput, 4),
-        "Average latency (s)": mean_s(&m.latency_ms),
-        "Average time to first token (s)": mean_s(&m.ttft_ms),
-        "Average time per output token (s)": mean_s(&m.tpot_ms),
-        "Average inter-token latency (s)": mean_s(&m.itl_ms),
-        "Average input tokens per request": mean(&m.input_tokens),
-        "Average output tokens per request": mean(&m.output_tokens),
+        "Concurrency": if run.rate.is_some() { m.max_in_flight } else { run.parallel },
+        "Request Rate (req/s)": run.rate.unwrap_or(-1.0),
+        "Total Requests": m.requests.total,
+        "Success Requests": m.requests.succeeded,
+        "Failed Requests": m.requests.failed,
+        "Req Throughput (req/s)": round(m.request_throughput, 4),
+        "Avg Latency (s)": mean(&m.latency_ms, 0.001),
+        "Avg Input Tokens": mean(&m.input_tokens, 1.0),
+        "Output Throughput (tok/s)": round(m.output_throughput, 4),
+        "Total Throughput (tok/s)": round(m.total_throughput, 4),
+        "Input Throughput (tok/s)": round(if m.time_taken_s > 0.0 { input_sum / m.time_taken_s } else { 0.0 }, 4),
+        "Avg TTFT (ms)": mean(&m.ttft_ms, 1.0),
+        "Avg TPOT (ms)": mean(&m.tpot_ms, 1.0),
+        "Avg ITL (ms)": mean(&m.itl_ms, 1.0),
+        "Avg Output Tokens": mean(&m.output_tokens, 1.0),
     })
 }
 
-/// EvalScope's percentile table: one list per quantity, aligned with `Percentiles`.
+/// EvalScope's percentile table (evalscope 1.14's shape): one row per percentile, `min` first
+/// and `max` last.
 pub fn evalscope_percentiles(run: &RunReport) -> Value {
     let m = &run.metrics;
-    let column = |d: &Option<Distribution>, scale: f64| -> Value {
-        match d {
-            Some(d) => PERCENTILES.iter().map(|&p| json!(round(d.p(p) * scale, 4))).collect(),
-            None => Value::Null,
+    let columns: [(&str, &Option<Distribution>, f64); 7] = [
+        ("Latency (s)", &m.latency_ms, 0.001),
+        ("TTFT (ms)", &m.ttft_ms, 1.0),
+        ("ITL (ms)", &m.itl_ms, 1.0),
+        ("TPOT (ms)", &m.tpot_ms, 1.0),
+        ("Input tokens", &m.input_tokens, 1.0),
+        ("Output tokens", &m.output_tokens, 1.0),
+        ("Output (tok/s)", &m.request_output_throughput, 1.0),
+    ];
+    let row = |label: String, pick: &dyn Fn(&Distribution) -> f64| {
+        let mut row = Map::new();
+        row.insert("Percentiles".into(), json!(label));
+        for (name, d, scale) in &columns {
+            row.insert((*name).into(), d.as_ref().map_or(Value::Null, |d| json!(round(pick(d) * scale, 4))));
         }
+        Value::Object(row)
     };
-    let mut table = Map::new();
-    table.insert("Percentiles".into(), PERCENTILES.iter().map(|p| json!(format!("{p}%"))).collect());
-    table.insert("TTFT (s)".into(), column(&m.ttft_ms, 0.001));
-    table.insert("ITL (s)".into(), column(&m.itl_ms, 0.001));
-    table.insert("TPOT (s)".into(), column(&m.tpot_ms, 0.001));
-    table.insert("Latency (s)".into(), column(&m.latency_ms, 0.001));
-    table.insert("Input tokens".into(), column(&m.input_tokens, 1.0));
-    table.insert("Output tokens".into(), column(&m.output_tokens, 1.0));
-    table.insert("Output (tok/s)".into(), column(&m.request_output_throughput, 1.0));
-    Value::Object(table)
+    let mut rows = vec![row("min".into(), &|d| d.min)];
+    rows.extend(PERCENTILES.iter().map(|&p| row(format!("{p}%"), &move |d: &Distribution| d.p(p))));
+    rows.push(row("max".into(), &|d| d.max));
+    Value::Array(rows)
 }
 
 /// Writes a run's files into `dir`: the two EvalScope files, `result.json` (jury's object)
