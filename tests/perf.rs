@@ -16,6 +16,7 @@ async fn perf(url: &str, args: &[&str]) -> (i32, Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = jury();
     cmd.args(["perf", "--url", url, "--json", "--no-progress", "--outputs-dir"]).arg(dir.path()).args(args);
+    cmd.arg("--db").arg(db_url(dir.path()));
     let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
     let json = serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null);
     (out.status.code().unwrap_or(-1), json, stderr(&out))
@@ -88,7 +89,9 @@ async fn tables_for_people() {
     let mut cmd = jury();
     cmd.args(["perf", "--url", &url, "--model", "instant", "--parallel", "1", "2", "--number", "4", "--no-progress"])
         .args(["--name", "tables", "--outputs-dir"])
-        .arg(dir.path());
+        .arg(dir.path())
+        .arg("--db")
+        .arg(db_url(dir.path()));
     let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -103,6 +106,62 @@ async fn tables_for_people() {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
     assert!(dir.path().join("tables/parallel_2_number_4/result.json").is_file());
+    assert!(text.contains("stored as load test 1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tests_are_stored_and_shown_by_the_server() {
+    let (url, _) = scripted_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(dir.path());
+    let mut cmd = jury();
+    cmd.args(["perf", "--url", &url, "--model", "<script>alert(1)</script>", "--parallel", "1", "2", "--number", "3"])
+        .args(["--json", "--no-progress", "--outputs-dir"])
+        .arg(dir.path())
+        .args(["--db", &db]);
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    // The mock does not know that model: every request fails (404), and the test is stored as failed.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let mut cmd = jury();
+    cmd.args(["perf", "--url", &url, "--model", "script", "--parallel", "1", "2", "--number", "3"])
+        .args(["--json", "--no-progress", "--outputs-dir"])
+        .arg(dir.path())
+        .args(["--db", &db]);
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = serde_json::from_str::<Value>(&stdout(&out)).unwrap()["id"].as_i64().unwrap();
+
+    let server = jury::web::start(jury::web::ServeOptions {
+        data_dir: dir.path().join("data"),
+        registry_dir: dir.path().join("no-registry"),
+        ..jury::web::ServeOptions::new("127.0.0.1:0".parse().unwrap(), &db)
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let list = http.get(format!("{base}/perf")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("&#60;script&#62;alert(1)") && !list.contains("<script>alert"), "{list}");
+    assert!(list.contains(&format!("/perf/{id}")));
+    let page = http.get(format!("{base}/perf/{id}")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("parallel 1") && page.contains("parallel 2"), "{page}");
+    assert!(page.contains("Time to first token of 3 successful requests"), "{page}");
+    assert!(page.contains("<polyline"));
+    let api: Value = http.get(format!("{base}/api/perf/{id}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(api["status"], "succeeded");
+    assert_eq!(api["summary"]["model"], "script");
+    assert_eq!(api["summary"]["runs"].as_array().unwrap().len(), 2);
+    let requests = api["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].as_array().unwrap().len(), 3);
+    let first = &requests[0][0];
+    let ttft = first["first_content_s"].as_f64().unwrap() - first["sent_s"].as_f64().unwrap();
+    assert!((ttft - 0.1).abs() < 0.01, "{first}");
+    assert_eq!(first["completion_tokens"], 20);
+    let all: Value = http.get(format!("{base}/api/perf")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(all["tests"].as_array().unwrap().len(), 2);
+    assert_eq!(http.get(format!("{base}/perf/999")).send().await.unwrap().status(), 404);
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +254,9 @@ async fn an_open_loop_keeps_its_schedule_whatever_the_server_does() {
     let mut cmd = jury();
     cmd.args(["perf", "--url", &url, "--model", "script", "--rate", "40", "--number", "40", "--seed", "3"])
         .args(["--json", "--no-progress", "--name", "open", "--outputs-dir"])
-        .arg(dir.path());
+        .arg(dir.path())
+        .arg("--db")
+        .arg(db_url(dir.path()));
     let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();

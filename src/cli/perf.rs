@@ -17,6 +17,7 @@ use crate::perf::load::{self, Live, LoadPlan};
 use crate::perf::metrics::{Distribution, PERCENTILES, Slo, summarize};
 use crate::perf::report::{RunReport, write_run};
 use crate::perf::{Api, Target, client};
+use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -138,6 +139,10 @@ pub struct PerfArgs {
     #[arg(long, default_value_t = 10.0, value_name = "S")]
     connect_timeout: f64,
 
+    /// The database the test and every request's timings are stored in
+    #[arg(long, env = "JURY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_name = "URL")]
+    db: String,
+
     /// Print the results as one JSON object instead of tables
     #[arg(long)]
     json: bool,
@@ -157,6 +162,13 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     let target = Arc::new(settings.target);
     let name = args.name.clone().unwrap_or_else(|| args.model.replace(['/', '\\'], "_"));
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let store =
+        Store::connect(&args.db).await.map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", args.db))?;
+    let about = json!({"name": name, "model": args.model, "url": target.url, "api": args.api, "stream": target.stream,
+                       "dataset": args.dataset_path.as_ref().map_or("built-in".to_string(), |p| p.display().to_string()),
+                       "max_tokens": args.max_tokens, "slo": settings.slo});
+    let run_id = store.create_run("perf", &about.to_string(), None, false).await?;
+    let heartbeat = store.keep_alive(run_id);
 
     let mut reports = Vec::new();
     let mut any_run_all_failed = false;
@@ -182,6 +194,7 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
                 "every request failed {example}"
             );
         }
+        store.save_perf_requests(run_id, reports.len() as i64, &outcomes).await?;
         let report = RunReport { parallel: plan.parallel, number: plan.number, rate: plan.rate, metrics };
         let dir = args.outputs_dir.join(&name).join(format!("parallel_{}_number_{}", plan.parallel, plan.number));
         write_run(&dir, &report, &outcomes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.display()))?;
@@ -190,10 +203,23 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
         }
         reports.push(report);
     }
+    let mut summary = about;
+    summary["runs"] = serde_json::to_value(&reports)?;
+    let (status, error) = if any_run_all_failed {
+        (RunStatus::Failed, Some("every request of a run failed"))
+    } else {
+        (RunStatus::Succeeded, None)
+    };
+    drop(heartbeat);
+    store.finish_run(run_id, status, Some(&summary.to_string()), error).await?;
+    store.close().await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"runs": reports}))?);
-    } else if reports.len() > 1 {
-        print_sweep(&reports);
+        println!("{}", serde_json::to_string_pretty(&json!({"id": run_id, "runs": reports}))?);
+    } else {
+        if reports.len() > 1 {
+            print_sweep(&reports);
+        }
+        println!("stored as load test {run_id} in {} (jury serve shows it at /perf/{run_id})", args.db);
     }
     Ok(if any_run_all_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod battles;
 pub mod evals;
 pub mod leaderboard;
+pub mod perf;
 pub mod questions;
 pub mod runs;
 pub mod vote;

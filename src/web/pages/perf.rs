@@ -1,0 +1,214 @@
+//! `/perf`: load tests (`jury perf`) with their figures; one test's points, each with its
+//! percentile table and charts of latency and time to first token drawn from its requests.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::{Nav, ago, nav, page};
+use crate::perf::metrics::PERCENTILES;
+use crate::store::{PerfRequestRow, RunRow};
+use crate::web::error::{PageError, WebError};
+use crate::web::state::AppState;
+
+pub struct PerfItem {
+    pub run: RunRow,
+    pub when: String,
+    pub model: String,
+    pub url: String,
+    /// One line per point: its load and headline figures.
+    pub points: Vec<String>,
+}
+
+pub(crate) fn summary_of(run: &RunRow) -> Value {
+    run.summary.as_deref().or(Some(run.config.as_str())).and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
+}
+
+fn load_label(point: &Value) -> String {
+    match point["rate"].as_f64() {
+        Some(rate) => format!("rate {rate}/s"),
+        None => format!("parallel {}", point["parallel"]),
+    }
+}
+
+fn number(value: &Value, decimals: usize) -> String {
+    value.as_f64().map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "-".into())
+}
+
+fn item(run: RunRow) -> PerfItem {
+    let summary = summary_of(&run);
+    let points = summary["runs"]
+        .as_array()
+        .map(|runs| {
+            runs.iter()
+                .map(|p| {
+                    format!(
+                        "{}: {} req/s, TTFT p50 {} ms, {} failed",
+                        load_label(p),
+                        number(&p["request_throughput"], 2),
+                        number(&p["ttft_ms"]["p50"], 1),
+                        p["requests"]["failed"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    PerfItem {
+        when: ago(run.created_at),
+        model: summary["model"].as_str().unwrap_or_default().to_string(),
+        url: summary["url"].as_str().unwrap_or_default().to_string(),
+        points,
+        run,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "perf_runs.html")]
+struct PerfRunsPage {
+    nav: Nav,
+    tests: Vec<PerfItem>,
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    let (nav, cookie) = nav(&state, &headers, "perf");
+    let tests = state.store.list_runs_of_kind("perf", 100).await?.into_iter().map(item).collect();
+    page(PerfRunsPage { nav, tests }, cookie)
+}
+
+/// Bars of a histogram and a cumulative curve, in a 560 × 160 box.
+pub struct Histogram {
+    pub title: String,
+    /// (x, y, width, height) of each bar.
+    pub bars: Vec<(f64, f64, f64, f64)>,
+    /// The cumulative share as an SVG polyline.
+    pub cdf: String,
+    pub low: String,
+    pub high: String,
+    pub count: usize,
+}
+
+const CHART_WIDTH: f64 = 560.0;
+const CHART_HEIGHT: f64 = 160.0;
+const BINS: usize = 30;
+
+fn histogram(title: &str, values_ms: &[f64]) -> Option<Histogram> {
+    if values_ms.is_empty() {
+        return None;
+    }
+    let mut sorted = values_ms.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let (low, high) = (sorted[0], sorted[sorted.len() - 1]);
+    let span = (high - low).max(1e-9);
+    let mut counts = [0usize; BINS];
+    for v in &sorted {
+        counts[(((v - low) / span) * BINS as f64).min(BINS as f64 - 1.0) as usize] += 1;
+    }
+    let most = *counts.iter().max().unwrap_or(&1) as f64;
+    let width = CHART_WIDTH / BINS as f64;
+    let bars = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let h = CHART_HEIGHT * c as f64 / most;
+            (i as f64 * width, CHART_HEIGHT - h, (width - 1.0).max(1.0), h)
+        })
+        .collect();
+    let n = sorted.len() as f64;
+    let cdf = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{:.1},{:.1}", (v - low) / span * CHART_WIDTH, CHART_HEIGHT * (1.0 - (i + 1) as f64 / n)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Histogram {
+        title: title.to_string(),
+        bars,
+        cdf,
+        low: format!("{low:.1} ms"),
+        high: format!("{high:.1} ms"),
+        count: sorted.len(),
+    })
+}
+
+pub struct PointView {
+    pub label: String,
+    /// (figure, value) rows.
+    pub figures: Vec<(String, String)>,
+    /// Percentile label, then TTFT, ITL, TPOT, latency (ms), input and output tokens.
+    pub percentiles: Vec<Vec<String>>,
+    pub failures: Vec<(String, String)>,
+    pub charts: Vec<Histogram>,
+}
+
+fn point_view(point: &Value, requests: &[PerfRequestRow]) -> PointView {
+    let figures = [
+        ("Requests", point["requests"]["total"].to_string()),
+        ("Succeeded", point["requests"]["succeeded"].to_string()),
+        ("Duration (s)", number(&point["duration_s"], 2)),
+        ("Request throughput (req/s)", number(&point["request_throughput"], 3)),
+        ("Output token throughput (tok/s)", number(&point["output_throughput"], 2)),
+        ("Total token throughput (tok/s)", number(&point["total_throughput"], 2)),
+        ("Goodput (req/s)", number(&point["goodput"], 3)),
+        ("Most requests in flight", point["max_in_flight"].to_string()),
+        ("Tokens counted from", point["tokens_from"].as_str().unwrap_or("-").to_string()),
+        ("Send lateness p99 (ms)", number(&point["send_lateness_ms"]["p99"], 3)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let columns = ["ttft_ms", "itl_ms", "tpot_ms", "latency_ms", "input_tokens", "output_tokens"];
+    let percentiles = PERCENTILES
+        .iter()
+        .map(|p| {
+            let mut row = vec![format!("{p}%")];
+            row.extend(columns.iter().map(|c| number(&point[*c][format!("p{p}")], 2)));
+            row
+        })
+        .collect();
+    let failures = point["requests"]["failures"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
+        .unwrap_or_default();
+    let ok: Vec<&PerfRequestRow> = requests.iter().filter(|r| r.failure.is_none()).collect();
+    let latency: Vec<f64> = ok.iter().map(|r| (r.end_s - r.sent_s) * 1000.0).collect();
+    let ttft: Vec<f64> = ok.iter().filter_map(|r| r.first_content_s.map(|f| (f - r.sent_s) * 1000.0)).collect();
+    let charts =
+        [histogram("Latency", &latency), histogram("Time to first token", &ttft)].into_iter().flatten().collect();
+    PointView { label: load_label(point), figures, percentiles, failures, charts }
+}
+
+#[derive(Template)]
+#[template(path = "perf_run.html")]
+struct PerfRunPage {
+    nav: Nav,
+    item: PerfItem,
+    status: String,
+    views: Vec<PointView>,
+}
+
+pub(crate) async fn perf_run(state: &AppState, id: i64) -> Result<RunRow, WebError> {
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    if run.kind != "perf" {
+        return Err(WebError::NotFound);
+    }
+    Ok(run)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (nav, cookie) = nav(&state, &headers, "perf");
+    let run = perf_run(&state, id).await?;
+    let summary = summary_of(&run);
+    let mut views = Vec::new();
+    for (i, point) in summary["runs"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+        let requests = state.store.perf_requests(id, i as i64).await?;
+        views.push(point_view(point, &requests));
+    }
+    let status = run.shown_status().to_string();
+    page(PerfRunPage { nav, item: item(run), status, views }, cookie)
+}
