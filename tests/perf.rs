@@ -269,7 +269,7 @@ async fn an_open_loop_keeps_its_schedule_whatever_the_server_does() {
     assert!(run["send_lateness_ms"]["p99"].as_f64().unwrap() < 20.0, "{}", run["send_lateness_ms"]);
 
     // Every request's scheduled time is the seeded Poisson schedule, and it left on time.
-    let requests = read_jsonl(&dir.path().join("open/parallel_1_number_40/requests.jsonl"));
+    let requests = read_jsonl(&dir.path().join("open/rate_40.000_number_40/requests.jsonl"));
     assert_eq!(requests.len(), 40);
     let mut scheduled: Vec<f64> = requests.iter().map(|r| r["scheduled_s"].as_f64().unwrap()).collect();
     scheduled.sort_by(f64::total_cmp);
@@ -282,13 +282,13 @@ async fn an_open_loop_keeps_its_schedule_whatever_the_server_does() {
         assert!((0.0..0.05).contains(&late), "{r}");
     }
     let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("open/parallel_1_number_40/benchmark_summary.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join("open/rate_40.000_number_40/benchmark_summary.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(summary["Total Requests"], 40);
     assert!(within(&summary["Avg TTFT (ms)"], 100.0, 3.0), "{summary}");
     let percentiles: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("open/parallel_1_number_40/benchmark_percentile.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join("open/rate_40.000_number_40/benchmark_percentile.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(percentiles[0]["Percentiles"], "min");
@@ -345,6 +345,9 @@ fn bad_arguments_and_datasets_exit_2_with_where() {
         (vec!["--api-key-env", "JURY_TEST_UNSET_KEY"], "the variable JURY_TEST_UNSET_KEY is not set"),
         (vec!["--dataset-path", bad_file.to_str().unwrap()], "qa.jsonl:2"),
         (vec!["--dataset", "line_by_line"], "--dataset-path: --dataset line_by_line needs a file"),
+        (vec!["--sla", "p99_ttft<=fast"], "--sla: p99_ttft: expected a time"),
+        (vec!["--sweep", "3", "--rate", "5"], "--sweep: a sweep chooses its own rates"),
+        (vec!["--sweep", "3", "--sla", "p99_ttft<=1s"], "--sweep: give --sweep or --sla, not both"),
     ];
     for (args, message) in cases {
         let url =

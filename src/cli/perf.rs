@@ -16,6 +16,7 @@ use crate::perf::dataset::{self, DatasetKind, LengthRange};
 use crate::perf::load::{self, Live, LoadPlan};
 use crate::perf::metrics::{Distribution, PERCENTILES, Slo, summarize};
 use crate::perf::report::{RunReport, write_run};
+use crate::perf::search;
 use crate::perf::{Api, Target, client};
 use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
 
@@ -119,6 +120,21 @@ pub struct PerfArgs {
     #[arg(long, value_name = "SLOS")]
     slo: Option<String>,
 
+    /// Answer "how does it behave from idle to saturated": a synchronous run, a throughput run
+    /// (--parallel workers, 64 when not given), then N open-loop rates between the two, stopping
+    /// early once time to first token and requests in flight both rise by half or more
+    #[arg(long, value_name = "N")]
+    sweep: Option<usize>,
+
+    /// Find the highest load meeting every objective, such as "p99_ttft<=200ms,p99_tpot<=50ms":
+    /// over --parallel (from its value, doubling then bisecting), or over rates when --rate is given
+    #[arg(long, value_name = "OBJECTIVES")]
+    sla: Option<String>,
+
+    /// Runs of each load in an --sla search; a load meets the objectives only if every run does
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    sla_repeats: usize,
+
     /// Seed of the open loop's arrival times
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -158,73 +174,235 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
         Some(path) => dataset::load(args.dataset, path, settings.lengths)?,
         None => dataset::builtin(),
     });
-    let http = client::http_client(Duration::from_secs_f64(args.connect_timeout));
-    let target = Arc::new(settings.target);
+    let target = Arc::new(settings.target.clone());
     let name = args.name.clone().unwrap_or_else(|| args.model.replace(['/', '\\'], "_"));
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     let store =
         Store::connect(&args.db).await.map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", args.db))?;
-    let about = json!({"name": name, "model": args.model, "url": target.url, "api": args.api, "stream": target.stream,
+    let mut about = json!({"name": name, "model": args.model, "url": target.url, "api": args.api, "stream": target.stream,
                        "dataset": args.dataset_path.as_ref().map_or("built-in".to_string(), |p| p.display().to_string()),
                        "max_tokens": args.max_tokens, "slo": settings.slo});
     let run_id = store.create_run("perf", &about.to_string(), None, false).await?;
     let heartbeat = store.keep_alive(run_id);
-
-    let mut reports = Vec::new();
-    let mut any_run_all_failed = false;
-    for plan in &settings.plans {
-        for _ in 0..args.warmup {
-            let _ = client::send(&http, &target, &prompts[0], std::time::Instant::now(), 0.0).await;
+    let mut session = Session {
+        http: client::http_client(Duration::from_secs_f64(args.connect_timeout)),
+        target,
+        prompts,
+        store,
+        run_id,
+        bars,
+        show_progress: !args.no_progress && std::io::stderr().is_terminal(),
+        dir: args.outputs_dir.join(&name),
+        args: &args,
+        slo: settings.slo.clone(),
+        reports: Vec::new(),
+        any_run_all_failed: false,
+    };
+    let mut extra = serde_json::Map::new();
+    if let Some(rates) = args.sweep {
+        extra.insert("sweep".into(), sweep(&mut session, rates, &settings.plans[0]).await?);
+    } else if let Some(objectives) = &settings.objectives {
+        extra.insert("sla".into(), sla_search(&mut session, objectives, &settings.plans[0]).await?);
+    } else {
+        for plan in &settings.plans {
+            session.measure(plan.clone()).await?;
         }
-        let live = Arc::new(Live::default());
-        let view = show_progress.then(|| live_view(&bars, plan, live.clone()));
-        let done = load::run(&http, target.clone(), prompts.clone(), plan, live).await;
-        if let Some((bar, ticker)) = view {
-            ticker.abort();
-            bar.finish_and_clear();
-        }
-        let outcomes: Vec<_> = done.into_iter().map(|(_, o)| o).collect();
-        let metrics = summarize(&outcomes, &[], &settings.slo);
-        if metrics.requests.total > 0 && metrics.requests.succeeded == 0 {
-            any_run_all_failed = true;
-            let example = outcomes.iter().find_map(|o| o.detail.clone()).unwrap_or_default();
-            tracing::error!(
-                parallel = plan.parallel,
-                failures = ?metrics.requests.failures,
-                "every request failed {example}"
-            );
-        }
-        store.save_perf_requests(run_id, reports.len() as i64, &outcomes).await?;
-        let report = RunReport { parallel: plan.parallel, number: plan.number, rate: plan.rate, metrics };
-        let dir = args.outputs_dir.join(&name).join(format!("parallel_{}_number_{}", plan.parallel, plan.number));
-        write_run(&dir, &report, &outcomes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.display()))?;
-        if !args.json {
-            print_run(&report, &dir);
-        }
-        reports.push(report);
     }
-    let mut summary = about;
-    summary["runs"] = serde_json::to_value(&reports)?;
+    let Session { store, reports, any_run_all_failed, .. } = session;
+    about["runs"] = serde_json::to_value(&reports)?;
+    for (key, value) in &extra {
+        about[key] = value.clone();
+    }
     let (status, error) = if any_run_all_failed {
         (RunStatus::Failed, Some("every request of a run failed"))
     } else {
         (RunStatus::Succeeded, None)
     };
     drop(heartbeat);
-    store.finish_run(run_id, status, Some(&summary.to_string()), error).await?;
+    store.finish_run(run_id, status, Some(&about.to_string()), error).await?;
     store.close().await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"id": run_id, "runs": reports}))?);
+        let mut out = json!({"id": run_id, "runs": reports});
+        for (key, value) in extra {
+            out[key] = value;
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         if reports.len() > 1 {
             print_sweep(&reports);
+        }
+        if let Some(sla) = extra.get("sla") {
+            print_sla(sla);
+        }
+        if let Some(note) = extra.get("sweep").and_then(|s| s["stopped_early"].as_str()) {
+            println!("{note}");
         }
         println!("stored as load test {run_id} in {} (jury serve shows it at /perf/{run_id})", args.db);
     }
     Ok(if any_run_all_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
+/// What every measurement of one `jury perf` shares.
+struct Session<'a> {
+    http: reqwest::Client,
+    target: Arc<Target>,
+    prompts: Arc<Vec<crate::perf::Prompt>>,
+    store: Store,
+    run_id: i64,
+    bars: MultiProgress,
+    show_progress: bool,
+    /// `<outputs-dir>/<name>`.
+    dir: PathBuf,
+    args: &'a PerfArgs,
+    slo: Slo,
+    reports: Vec<RunReport>,
+    any_run_all_failed: bool,
+}
+
+impl Session<'_> {
+    /// Runs one load, stores and writes it, and returns its report.
+    async fn measure(&mut self, plan: LoadPlan) -> anyhow::Result<RunReport> {
+        for _ in 0..self.args.warmup {
+            let _ = client::send(&self.http, &self.target, &self.prompts[0], std::time::Instant::now(), 0.0).await;
+        }
+        let live = Arc::new(Live::default());
+        let view = self.show_progress.then(|| live_view(&self.bars, &plan, live.clone()));
+        let done = load::run(&self.http, self.target.clone(), self.prompts.clone(), &plan, live).await;
+        if let Some((bar, ticker)) = view {
+            ticker.abort();
+            bar.finish_and_clear();
+        }
+        let outcomes: Vec<_> = done.into_iter().map(|(_, o)| o).collect();
+        let metrics = summarize(&outcomes, &[], &self.slo);
+        if metrics.requests.total > 0 && metrics.requests.succeeded == 0 {
+            self.any_run_all_failed = true;
+            let example = outcomes.iter().find_map(|o| o.detail.clone()).unwrap_or_default();
+            tracing::error!(parallel = plan.parallel, rate = ?plan.rate, failures = ?metrics.requests.failures, "every request failed {example}");
+        }
+        let point = self.reports.len();
+        self.store.save_perf_requests(self.run_id, point as i64, &outcomes).await?;
+        let report = RunReport { parallel: plan.parallel, number: plan.number, rate: plan.rate, metrics };
+        let mut folder = match plan.rate {
+            Some(rate) => format!("rate_{rate:.3}_number_{}", plan.number),
+            None => format!("parallel_{}_number_{}", plan.parallel, plan.number),
+        };
+        // A load measured again (an SLA search's repeats) gets a folder of its own.
+        let earlier = self
+            .reports
+            .iter()
+            .filter(|r| r.parallel == plan.parallel && r.rate == plan.rate && r.number == plan.number)
+            .count();
+        if earlier > 0 {
+            folder.push_str(&format!("_{}", earlier + 1));
+        }
+        let dir = self.dir.join(folder);
+        write_run(&dir, &report, &outcomes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.display()))?;
+        if !self.args.json {
+            print_run(&report, &dir);
+        }
+        self.reports.push(report.clone());
+        Ok(report)
+    }
+}
+
+/// `--sweep N`: a synchronous run (one worker) for the baseline rate, a throughput run (the
+/// `--parallel` workers, 64 when not given) for the peak, then N open-loop rates between them,
+/// stopping early once the server is saturated.
+async fn sweep(session: &mut Session<'_>, rates: usize, plan: &LoadPlan) -> anyhow::Result<serde_json::Value> {
+    let synchronous = session.measure(LoadPlan { parallel: 1, rate: None, ..plan.clone() }).await?;
+    let workers = if plan.parallel > 1 { plan.parallel } else { 64 };
+    let peak = session.measure(LoadPlan { parallel: workers, rate: None, ..plan.clone() }).await?;
+    let (low, high) = (synchronous.metrics.request_throughput, peak.metrics.request_throughput);
+    let mut stopped_early = None;
+    let mut previous = synchronous.metrics.clone();
+    let schedule = search::sweep_rates(low, high, rates);
+    for rate in schedule.iter().copied().filter(|r| *r > 0.0) {
+        let point = session.measure(LoadPlan { rate: Some(rate), ..plan.clone() }).await?;
+        if search::saturated(&previous, &point.metrics) {
+            stopped_early = Some(format!(
+                "the server saturated at {rate:.2} req/s (time to first token and requests in flight both rose by half or more): the sweep stopped there"
+            ));
+            break;
+        }
+        previous = point.metrics;
+    }
+    Ok(json!({"synchronous_rate": low, "peak_rate": high, "rates": schedule, "stopped_early": stopped_early}))
+}
+
+/// `--sla`: the highest load meeting every objective, over `--parallel` (closed loop) or, with
+/// `--rate`, over rates (open loop); each load is run `--sla-repeats` times and meets only if
+/// every repeat does.
+async fn sla_search(
+    session: &mut Session<'_>,
+    objectives: &[search::Objective],
+    plan: &LoadPlan,
+) -> anyhow::Result<serde_json::Value> {
+    let over_rate = plan.rate.is_some();
+    let start = plan.rate.unwrap_or(plan.parallel as f64);
+    let mut bisection =
+        search::Bisection::new(start, !over_rate, if over_rate { MAX_RATE } else { MAX_SEARCH_PARALLEL });
+    let mut points = Vec::new();
+    while let Some(load) = bisection.next() {
+        let mut repeats = Vec::new();
+        for _ in 0..session.args.sla_repeats {
+            let this = if over_rate {
+                LoadPlan { rate: Some(load), ..plan.clone() }
+            } else {
+                LoadPlan { parallel: load as usize, ..plan.clone() }
+            };
+            repeats.push(session.measure(this).await?.metrics);
+        }
+        let met = repeats.iter().all(|m| objectives.iter().all(|o| o.met(m)));
+        let spread: Vec<serde_json::Value> = objectives
+            .iter()
+            .map(|o| {
+                let values: Vec<f64> = repeats.iter().filter_map(|m| o.value(m)).collect();
+                let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                json!({"objective": o.label(), "min_ms": low.is_finite().then_some(low), "max_ms": high.is_finite().then_some(high)})
+            })
+            .collect();
+        points.push(json!({"load": load, "met": met, "spread": spread,
+                           "failed_requests": repeats.iter().map(|m| m.requests.failed).sum::<usize>()}));
+        bisection.record(load, met);
+    }
+    let over = if over_rate { "rate" } else { "parallel" };
+    Ok(
+        json!({"over": over, "objectives": objectives, "repeats": session.args.sla_repeats, "best": bisection.best(), "points": points}),
+    )
+}
+
+fn print_sla(sla: &serde_json::Value) {
+    let over = sla["over"].as_str().unwrap_or("parallel");
+    let mut t = table(&[over, "met", "spread of each objective (ms, over the repeats)"]);
+    for p in sla["points"].as_array().into_iter().flatten() {
+        let spread: Vec<String> = p["spread"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                format!("{}: {}–{}", s["objective"].as_str().unwrap_or(""), number(&s["min_ms"]), number(&s["max_ms"]))
+            })
+            .collect();
+        t.add_row(vec![
+            right(&p["load"]),
+            comfy_table::Cell::new(if p["met"] == true { "yes" } else { "no" }),
+            comfy_table::Cell::new(spread.join("; ")),
+        ]);
+    }
+    println!("SLA search\n{t}");
+    match sla["best"].as_f64() {
+        Some(best) => println!("highest {over} meeting every objective: {best}"),
+        None => println!("no {over} tried met every objective"),
+    }
+}
+
+fn number(v: &serde_json::Value) -> String {
+    v.as_f64().map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into())
+}
+
 const MIN_RATE: f64 = 0.001;
+/// The most workers an SLA search tries.
+const MAX_SEARCH_PARALLEL: f64 = 4096.0;
 const MAX_RATE: f64 = 1_000_000.0;
 /// Thirty days: longer waits are mistakes, and larger values would not fit a timer.
 const MAX_SECONDS: f64 = 30.0 * 86_400.0;
@@ -234,6 +412,7 @@ struct Settings {
     plans: Vec<LoadPlan>,
     slo: Slo,
     lengths: LengthRange,
+    objectives: Option<Vec<search::Objective>>,
 }
 
 /// Every argument checked at once; problems exit 2.
@@ -309,6 +488,29 @@ fn check(args: &PerfArgs) -> Result<Settings, BadInput> {
             Slo::default()
         }
     };
+    let objectives = match args.sla.as_deref().map(search::Objective::parse_list) {
+        None => None,
+        Some(Ok(list)) => Some(list),
+        Some(Err(message)) => {
+            bad("--sla", message);
+            None
+        }
+    };
+    if args.sweep.is_some() && args.sla.is_some() {
+        bad("--sweep", "give --sweep or --sla, not both".into());
+    }
+    if args.sweep.is_some() && args.rate.is_some() {
+        bad("--sweep", "a sweep chooses its own rates: leave out --rate".into());
+    }
+    if args.sweep == Some(0) || args.sweep.is_some_and(|n| n > 100) {
+        bad("--sweep", "expected 1 to 100 rates".into());
+    }
+    if (args.sweep.is_some() || args.sla.is_some()) && (args.parallel.len() > 1 || args.number.len() > 1) {
+        bad("--parallel", "--sweep and --sla take one --parallel and one --number".into());
+    }
+    if args.sla_repeats == 0 {
+        bad("--sla-repeats", "must be at least 1".into());
+    }
     let api_key = match &args.api_key_env {
         None => None,
         Some(var) => match std::env::var(var) {
@@ -337,7 +539,7 @@ fn check(args: &PerfArgs) -> Result<Settings, BadInput> {
         read_timeout: Duration::from_secs_f64(args.read_timeout),
     };
     let lengths = LengthRange { min: args.min_prompt_length, max: args.max_prompt_length };
-    Ok(Settings { target, plans, slo, lengths })
+    Ok(Settings { target, plans, slo, lengths, objectives })
 }
 
 /// `ttft=200ms,tpot=50ms,latency=2s` (a bare number is milliseconds).

@@ -10,6 +10,7 @@ pub mod load;
 pub mod metrics;
 pub mod outcome;
 pub mod report;
+pub mod search;
 
 pub use client::{Api, Prompt, Target};
 pub use load::{LoadPlan, poisson_schedule};

@@ -141,3 +141,39 @@ pub async fn scripted_server() -> (String, Arc<AtomicUsize>) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{addr}/v1"), calls)
 }
+
+/// A server that answers `permits` requests at a time, each after `service` of work: a
+/// capacity of permits / service requests per second, beyond which requests queue.
+pub async fn capacity_server(permits: usize, service: Duration) -> String {
+    let gate = Arc::new(tokio::sync::Semaphore::new(permits));
+    let app = Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(move |Json(body): Json<Value>| {
+                let gate = gate.clone();
+                async move {
+                    {
+                        let _permit = gate.acquire().await.unwrap();
+                        precise_sleep_until(Instant::now() + service).await;
+                    }
+                    if body["stream"].as_bool().unwrap_or(false) {
+                        let usage = json!({"id": "c", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}});
+                        timed(vec![
+                            (Duration::ZERO, event(&chunk("a "))),
+                            (Duration::ZERO, event(&chunk("b"))),
+                            (Duration::ZERO, event(&usage)),
+                            (Duration::ZERO, "data: [DONE]\n\n".into()),
+                        ])
+                    } else {
+                        Json(json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "a b"}, "finish_reason": "stop"}],
+                                    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}))
+                        .into_response()
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
