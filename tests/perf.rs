@@ -360,3 +360,30 @@ fn bad_arguments_and_datasets_exit_2_with_where() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--url: expected an http(s) URL"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_prompts_have_exact_token_lengths_and_the_tokenizer_counts_answers() {
+    let (url, _) = scripted_server().await;
+    let tokenizer = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/perf/word_tokenizer.json");
+    let tokenizer = tokenizer.to_str().unwrap();
+    let (code, out, err) = perf(
+        &url,
+        &["--model", "no-usage", "--number", "6", "--dataset", "random", "--tokenizer-path", tokenizer]
+            .into_iter()
+            .chain(["--min-prompt-length", "12", "--max-prompt-length", "12", "--prefix-length", "4"])
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let run = &out["runs"][0];
+    // No usage from the server: prompts are as long as drawn, answers counted by the tokenizer
+    // ("w0 w1 … w19": 20 words).
+    assert_eq!(run["tokens_from"], "tokenizer");
+    assert_eq!(run["input_tokens"]["min"], 12.0);
+    assert_eq!(run["input_tokens"]["max"], 12.0);
+    assert_eq!(run["output_tokens"]["mean"], 20.0);
+
+    let (code, _, err) = perf(&url, &["--model", "m", "--dataset", "random", "--max-prompt-length", "8"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("--tokenizer-path: --dataset random draws tokens from a tokenizer"), "{err}");
+}

@@ -17,6 +17,7 @@ use crate::perf::load::{self, Live, LoadPlan};
 use crate::perf::metrics::{Distribution, PERCENTILES, Slo, summarize};
 use crate::perf::report::{RunReport, write_run};
 use crate::perf::search;
+use crate::perf::tokens::{PerfTokenizer, random_prompts};
 use crate::perf::{Api, Target, client};
 use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
 
@@ -83,7 +84,8 @@ pub struct PerfArgs {
     #[arg(long, overrides_with = "stream")]
     no_stream: bool,
 
-    /// The prompts: built-in questions when no --dataset-path is given
+    /// The prompts: built-in questions when no --dataset-path is given; random: random tokens
+    /// (needs --tokenizer-path and --max-prompt-length)
     #[arg(long, value_enum, default_value = "openqa")]
     dataset: DatasetKind,
 
@@ -92,11 +94,20 @@ pub struct PerfArgs {
     #[arg(long, value_name = "FILE")]
     dataset_path: Option<PathBuf>,
 
-    /// Keep prompts of at least this many characters
+    /// A Hugging Face tokenizer.json: needed by --dataset random, and counts answer tokens when
+    /// the server sends no usage
+    #[arg(long, value_name = "FILE")]
+    tokenizer_path: Option<PathBuf>,
+
+    /// random: the tokens every prompt starts with (a shared prefix, for prefix caches)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    prefix_length: usize,
+
+    /// Keep prompts of at least this many characters (random: tokens)
     #[arg(long, default_value_t = 0, value_name = "N")]
     min_prompt_length: usize,
 
-    /// Keep prompts of at most this many characters
+    /// Keep prompts of at most this many characters (random: tokens)
     #[arg(long, default_value_t = 131_072, value_name = "N")]
     max_prompt_length: usize,
 
@@ -170,10 +181,38 @@ pub struct PerfArgs {
 
 pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode> {
     let settings = check(&args)?;
-    let prompts = Arc::new(match &args.dataset_path {
-        Some(path) => dataset::load(args.dataset, path, settings.lengths)?,
-        None => dataset::builtin(),
-    });
+    let tokenizer = match &args.tokenizer_path {
+        Some(path) => Some(PerfTokenizer::load(path)?),
+        None => None,
+    };
+    let (prompts, prompt_tokens): (Vec<_>, Vec<Option<u64>>) = match (&args.dataset_path, &tokenizer) {
+        (_, Some(t)) if args.dataset == DatasetKind::Random => {
+            let count = args.number.iter().copied().max().unwrap_or(1).min(MAX_RANDOM_PROMPTS);
+            random_prompts(t, count, args.min_prompt_length, args.max_prompt_length, args.prefix_length, args.seed)
+                .into_iter()
+                .map(|(p, n)| (p, Some(n)))
+                .unzip()
+        }
+        (Some(path), _) => dataset::load(args.dataset, path, settings.lengths)?.into_iter().map(|p| (p, None)).unzip(),
+        (None, _) => dataset::builtin().into_iter().map(|p| (p, None)).unzip(),
+    };
+    let prompt_tokens = match &tokenizer {
+        // With a tokenizer every prompt's length is known (message lists: their text contents).
+        Some(t) => prompts
+            .iter()
+            .zip(prompt_tokens)
+            .map(|(p, known)| {
+                known.or_else(|| match p {
+                    crate::perf::Prompt::Text(text) => Some(t.count(text)),
+                    crate::perf::Prompt::Messages(m) => {
+                        Some(m.iter().filter_map(|m| m["content"].as_str()).map(|c| t.count(c)).sum())
+                    }
+                })
+            })
+            .collect(),
+        None => prompt_tokens,
+    };
+    let prompts = Arc::new(prompts);
     let target = Arc::new(settings.target.clone());
     let name = args.name.clone().unwrap_or_else(|| args.model.replace(['/', '\\'], "_"));
     let store =
@@ -194,6 +233,8 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
         dir: args.outputs_dir.join(&name),
         args: &args,
         slo: settings.slo.clone(),
+        tokenizer,
+        prompt_tokens,
         reports: Vec::new(),
         any_run_all_failed: false,
     };
@@ -254,6 +295,9 @@ struct Session<'a> {
     dir: PathBuf,
     args: &'a PerfArgs,
     slo: Slo,
+    tokenizer: Option<PerfTokenizer>,
+    /// Each prompt's length where the tokenizer or the dataset knows it.
+    prompt_tokens: Vec<Option<u64>>,
     reports: Vec<RunReport>,
     any_run_all_failed: bool,
 }
@@ -271,8 +315,11 @@ impl Session<'_> {
             ticker.abort();
             bar.finish_and_clear();
         }
+        let lengths: Vec<Option<u64>> =
+            done.iter().map(|(i, _)| self.prompt_tokens.get(*i).copied().flatten()).collect();
         let outcomes: Vec<_> = done.into_iter().map(|(_, o)| o).collect();
-        let metrics = summarize(&outcomes, &[], &self.slo);
+        let count = self.tokenizer.as_ref().map(|t| move |text: &str| t.count(text));
+        let metrics = summarize(&outcomes, &lengths, count.as_ref().map(|c| c as &dyn Fn(&str) -> u64), &self.slo);
         if metrics.requests.total > 0 && metrics.requests.succeeded == 0 {
             self.any_run_all_failed = true;
             let example = outcomes.iter().find_map(|o| o.detail.clone()).unwrap_or_default();
@@ -401,6 +448,8 @@ fn number(v: &serde_json::Value) -> String {
 }
 
 const MIN_RATE: f64 = 0.001;
+/// Random prompts drawn at most (requests take them in turn).
+const MAX_RANDOM_PROMPTS: usize = 10_000;
 /// The most workers an SLA search tries.
 const MAX_SEARCH_PARALLEL: f64 = 4096.0;
 const MAX_RATE: f64 = 1_000_000.0;
@@ -469,7 +518,14 @@ fn check(args: &PerfArgs) -> Result<Settings, BadInput> {
     if args.min_prompt_length > args.max_prompt_length {
         bad("--min-prompt-length", format!("is above --max-prompt-length ({})", args.max_prompt_length));
     }
-    if args.dataset_path.is_none() && args.dataset != DatasetKind::Openqa {
+    if args.dataset == DatasetKind::Random {
+        if args.tokenizer_path.is_none() {
+            bad("--tokenizer-path", "--dataset random draws tokens from a tokenizer: give its tokenizer.json".into());
+        }
+        if args.max_prompt_length > 32_768 {
+            bad("--max-prompt-length", "--dataset random needs prompt lengths in tokens, at most 32768".into());
+        }
+    } else if args.dataset_path.is_none() && args.dataset != DatasetKind::Openqa {
         bad("--dataset-path", format!("--dataset {} needs a file", args.dataset.name()));
     }
     let extra = match args.extra_args.as_deref().map(serde_json::from_str::<serde_json::Value>) {

@@ -23,6 +23,8 @@ pub enum DatasetKind {
     #[value(name = "line_by_line", alias = "line-by-line")]
     LineByLine,
     Jsonl,
+    /// Random tokens of the tokenizer's vocabulary (`--tokenizer-path`), lengths in tokens.
+    Random,
 }
 
 impl DatasetKind {
@@ -31,6 +33,7 @@ impl DatasetKind {
             DatasetKind::Openqa => "openqa",
             DatasetKind::LineByLine => "line_by_line",
             DatasetKind::Jsonl => "jsonl",
+            DatasetKind::Random => "random",
         }
     }
 }
@@ -71,6 +74,11 @@ pub fn load(kind: DatasetKind, file: &Path, lengths: LengthRange) -> Result<Vec<
         }
         DatasetKind::LineByLine => {
             text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| Prompt::Text(l.to_string())).collect()
+        }
+        DatasetKind::Random => {
+            return Err(BadInput::one(
+                Problem::new("random prompts are drawn from a tokenizer, not read from a file").in_file(file),
+            ));
         }
         DatasetKind::Jsonl => parse_jsonl::<ChatLine>(&text, file)?
             .into_iter()

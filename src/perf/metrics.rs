@@ -68,7 +68,9 @@ impl Distribution {
 pub enum TokensFrom {
     /// The server's `usage` on every successful request.
     Usage,
-    /// One token per content chunk, where the server sent no usage.
+    /// The tokenizer given with `--tokenizer-path`, where the server sent no usage.
+    Tokenizer,
+    /// One token per content chunk, where the server sent no usage and no tokenizer was given.
     Chunks,
 }
 
@@ -126,9 +128,17 @@ pub struct RequestCounts {
     pub failures: BTreeMap<String, usize>,
 }
 
-/// The figures of `outcomes`; `prompt_tokens[i]`, where known, is request i's prompt length
-/// (used where the server sent no usage).
-pub fn summarize(outcomes: &[RequestOutcome], prompt_tokens: &[Option<u64>], slo: &Slo) -> RunMetrics {
+/// Counts a text's tokens (a tokenizer), for answers that came without usage.
+pub type TokenCount<'a> = &'a dyn Fn(&str) -> u64;
+
+/// The figures of `outcomes`; `prompt_tokens[i]`, where known, is request i's prompt length,
+/// and `count` a tokenizer (both used where the server sent no usage).
+pub fn summarize(
+    outcomes: &[RequestOutcome],
+    prompt_tokens: &[Option<u64>],
+    count: Option<TokenCount>,
+    slo: &Slo,
+) -> RunMetrics {
     let mut requests = RequestCounts { total: outcomes.len(), ..Default::default() };
     for o in outcomes {
         match &o.failure {
@@ -150,9 +160,17 @@ pub fn summarize(outcomes: &[RequestOutcome], prompt_tokens: &[Option<u64>], slo
     let mut chunks = 0u64;
     let mut good = 0usize;
     for (i, o) in outcomes.iter().enumerate().filter(|(_, o)| o.succeeded()) {
-        let completion = o.completion_tokens.unwrap_or_else(|| {
-            tokens_from = TokensFrom::Chunks;
-            o.content_at_s.len() as u64
+        let completion = o.completion_tokens.unwrap_or_else(|| match count {
+            Some(count) => {
+                if tokens_from == TokensFrom::Usage {
+                    tokens_from = TokensFrom::Tokenizer;
+                }
+                count(&o.text)
+            }
+            None => {
+                tokens_from = TokensFrom::Chunks;
+                o.content_at_s.len() as u64
+            }
         });
         let prompt = o.prompt_tokens.or_else(|| prompt_tokens.get(i).copied().flatten());
         let request_latency = o.latency();
@@ -252,7 +270,7 @@ mod tests {
             streamed(0.5, 0.1, 0.01, 20, Some(20)),
             RequestOutcome { sent_s: 0.2, end_s: 0.25, failure: Some(Failure::Http(500)), ..Default::default() },
         ];
-        let m = summarize(&outcomes, &[], &Slo { ttft_ms: Some(150.0), ..Default::default() });
+        let m = summarize(&outcomes, &[], None, &Slo { ttft_ms: Some(150.0), ..Default::default() });
         assert_eq!(m.requests.total, 3);
         assert_eq!(m.requests.succeeded, 2);
         assert_eq!(m.requests.failures.get("http_500"), Some(&1));
@@ -278,18 +296,28 @@ mod tests {
     #[test]
     fn goodput_counts_only_requests_within_every_objective() {
         let outcomes = vec![streamed(0.0, 0.1, 0.01, 5, Some(5)), streamed(0.0, 0.3, 0.01, 5, Some(5))];
-        let m = summarize(&outcomes, &[], &Slo { ttft_ms: Some(200.0), ..Default::default() });
+        let m = summarize(&outcomes, &[], None, &Slo { ttft_ms: Some(200.0), ..Default::default() });
         assert!((m.goodput.unwrap() - 1.0 / m.time_taken_s).abs() < 1e-9);
-        assert!(summarize(&outcomes, &[], &Slo::default()).goodput.is_none());
+        assert!(summarize(&outcomes, &[], None, &Slo::default()).goodput.is_none());
     }
 
     #[test]
     fn tokens_fall_back_to_chunks_and_say_so() {
         let outcomes = vec![streamed(0.0, 0.1, 0.01, 7, None)];
-        let m = summarize(&outcomes, &[Some(12)], &Slo::default());
+        let m = summarize(&outcomes, &[Some(12)], None, &Slo::default());
         assert_eq!(m.tokens_from, TokensFrom::Chunks);
         assert_eq!(m.output_tokens.unwrap().mean, 7.0);
         assert_eq!(m.input_tokens.unwrap().mean, 12.0);
+    }
+
+    #[test]
+    fn a_tokenizer_counts_answers_without_usage() {
+        let mut outcome = streamed(0.0, 0.1, 0.01, 3, None);
+        outcome.text = "one two three four".into();
+        let words = |text: &str| text.split_whitespace().count() as u64;
+        let m = summarize(&[outcome], &[], Some(&words), &Slo::default());
+        assert_eq!(m.tokens_from, TokensFrom::Tokenizer);
+        assert_eq!(m.output_tokens.unwrap().mean, 4.0);
     }
 
     #[test]

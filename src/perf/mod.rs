@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod report;
 pub mod search;
+pub mod tokens;
 
 pub use client::{Api, Prompt, Target};
 pub use load::{LoadPlan, poisson_schedule};

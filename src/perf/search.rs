@@ -180,7 +180,7 @@ mod tests {
                     ..Default::default()
                 })
                 .collect();
-            summarize(&outcomes, &[], &Slo::default())
+            summarize(&outcomes, &[], None, &Slo::default())
         };
         assert!(saturated(&point(2, 0.1), &point(4, 0.2)));
         assert!(!saturated(&point(2, 0.1), &point(4, 0.12)), "TTFT steady");
