@@ -179,6 +179,32 @@ async fn a_full_queue_answers_429_and_a_disconnect_frees_the_model() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_only_serves_v1_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("jury.db").display());
+    let server = start(ServeOptions {
+        data_dir: dir.path().join("data"),
+        registry_dir: dir.path().join("no-registry"),
+        models: vec![("smol".into(), model_path())],
+        models_only: true,
+        ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), &db)
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", server.addr);
+    let models: Value = http.get(format!("{base}/v1/models")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(models["data"][0]["id"], "smol");
+    for path in ["/", "/runs", "/api/leaderboard", "/perf"] {
+        assert_eq!(http.get(format!("{base}{path}")).send().await.unwrap().status(), 404, "{path}");
+    }
+    let answer =
+        http.post(format!("{base}/v1/chat/completions")).json(&chat_body("Hi", 3, false)).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_guard_the_models() {
     let dir = tempfile::tempdir().unwrap();
     let (server, base) = serve(dir.path(), 4, vec!["key-one".into(), "key-two".into()]).await;

@@ -105,6 +105,11 @@ pub struct ServeArgs {
     /// Requests one /v1 model admits at once, running and waiting; more are answered 429 with Retry-After
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     queue_size: u32,
+
+    /// Serve only the OpenAI-compatible /v1 over the local models: a model server, with no pages,
+    /// no other API and no background runs
+    #[arg(long)]
+    models_only: bool,
 }
 
 /// `NAME=PATH` of `--model`.
@@ -139,6 +144,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         models: args.models,
         api_keys: args.api_keys,
         queue_size: args.queue_size as usize,
+        models_only: args.models_only,
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -27,6 +27,11 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// For a server that runs no jobs (`jury serve --models-only`): queuing wakes nobody.
+    pub fn none() -> Jobs {
+        Jobs { wake: Arc::new(Notify::new()) }
+    }
+
     /// A run was queued: look now rather than at the next poll.
     pub fn notify(&self) {
         self.wake.notify_one();

@@ -76,6 +76,8 @@ pub struct ServeOptions {
     pub api_keys: Vec<String>,
     /// Requests one `/v1` model admits at once, running and waiting; more are answered 429.
     pub queue_size: usize,
+    /// Serve `/v1` alone: no pages, no other API, no job worker.
+    pub models_only: bool,
 }
 
 impl ServeOptions {
@@ -98,6 +100,7 @@ impl ServeOptions {
             models: Vec::new(),
             api_keys: Vec::new(),
             queue_size: 16,
+            models_only: false,
         }
     }
 }
@@ -146,7 +149,11 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&options.data_dir)?;
     let shutdown = CancellationToken::new();
     let pool = Arc::new(ModelPool::new());
-    let (jobs, worker) = crate::jobs::spawn_worker(store.clone(), shutdown.clone(), options.concurrency, pool.clone());
+    let (jobs, worker) = if options.models_only {
+        (crate::jobs::Jobs::none(), tokio::spawn(async {}))
+    } else {
+        crate::jobs::spawn_worker(store.clone(), shutdown.clone(), options.concurrency, pool.clone())
+    };
     let addr = listener.local_addr()?;
     let limits = Limits::new(options.votes_per_minute);
     prune_limits(limits.clone(), shutdown.clone());
@@ -194,7 +201,12 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
             "no JURY_ADMIN_TOKEN: anyone who can reach {addr} can upload, delete and start runs (writes are unprotected)"
         );
     }
-    let app = router(state, options.max_upload_bytes);
+    let app = if options.models_only {
+        tracing::info!("serving the OpenAI-compatible /v1 only");
+        models_router(state, options.max_upload_bytes)
+    } else {
+        router(state, options.max_upload_bytes)
+    };
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -339,6 +351,17 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/api/runs/{id}/dismiss", post(api::dismiss_run))
         .route("/api/battles/export", get(api::export_battles))
         .merge(openai::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024))
+        .layer(hosts)
+        .layer(middleware::from_fn(tidy_responses))
+        .with_state(state)
+}
+
+/// `jury serve --models-only`: the OpenAI-compatible `/v1` and nothing else.
+pub fn models_router(state: AppState, max_upload_bytes: usize) -> Router {
+    let hosts = middleware::from_fn_with_state(state.clone(), hosts::check_request);
+    openai::routes()
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024))
         .layer(hosts)
