@@ -147,6 +147,8 @@ async fn tests_are_stored_and_shown_by_the_server() {
     assert!(page.contains("parallel 1") && page.contains("parallel 2"), "{page}");
     assert!(page.contains("Time to first token of 3 successful requests"), "{page}");
     assert!(page.contains("<polyline"));
+    assert!(page.contains("Time to first token by when the request was sent"), "{page}");
+    assert!(page.contains("Output tokens per second by load"), "{page}");
     let api: Value = http.get(format!("{base}/api/perf/{id}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(api["status"], "succeeded");
     assert_eq!(api["summary"]["model"], "script");

@@ -132,8 +132,44 @@ fn histogram(title: &str, values_ms: &[f64]) -> Option<Histogram> {
     })
 }
 
+/// Dots of (x, y) in a 560 × 160 box, with the axes' extremes as labels.
+pub struct Scatter {
+    pub title: String,
+    pub dots: Vec<(f64, f64)>,
+    /// A line through the dots in order, when they are a series (an SVG polyline's points).
+    pub line: Option<String>,
+    pub x_low: String,
+    pub x_high: String,
+    pub y_high: String,
+}
+
+fn scatter(title: &str, points: &[(f64, f64)], x_unit: &str, y_unit: &str, joined: bool) -> Option<Scatter> {
+    if points.is_empty() {
+        return None;
+    }
+    let x_low = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let x_high = points.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    let y_high = points.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-9);
+    let x_span = (x_high - x_low).max(1e-9);
+    let dots: Vec<(f64, f64)> = points
+        .iter()
+        .map(|(x, y)| ((x - x_low) / x_span * CHART_WIDTH, CHART_HEIGHT - y / y_high * CHART_HEIGHT))
+        .collect();
+    let line = joined.then(|| dots.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" "));
+    Some(Scatter {
+        title: title.to_string(),
+        dots,
+        line,
+        x_low: format!("{x_low:.2} {x_unit}"),
+        x_high: format!("{x_high:.2} {x_unit}"),
+        y_high: format!("{y_high:.1} {y_unit}"),
+    })
+}
+
 pub struct PointView {
     pub label: String,
+    /// Time to first token of each request against when it was sent.
+    pub ttft_over_time: Option<Scatter>,
     /// (figure, value) rows.
     pub figures: Vec<(String, String)>,
     /// Percentile label, then TTFT, ITL, TPOT, latency (ms), input and output tokens.
@@ -176,7 +212,10 @@ fn point_view(point: &Value, requests: &[PerfRequestRow]) -> PointView {
     let ttft: Vec<f64> = ok.iter().filter_map(|r| r.first_content_s.map(|f| (f - r.sent_s) * 1000.0)).collect();
     let charts =
         [histogram("Latency", &latency), histogram("Time to first token", &ttft)].into_iter().flatten().collect();
-    PointView { label: load_label(point), figures, percentiles, failures, charts }
+    let over_time: Vec<(f64, f64)> =
+        ok.iter().filter_map(|r| r.first_content_s.map(|f| (r.sent_s, (f - r.sent_s) * 1000.0))).collect();
+    let ttft_over_time = scatter("Time to first token by when the request was sent", &over_time, "s", "ms", false);
+    PointView { label: load_label(point), ttft_over_time, figures, percentiles, failures, charts }
 }
 
 #[derive(Template)]
@@ -186,6 +225,8 @@ struct PerfRunPage {
     item: PerfItem,
     status: String,
     views: Vec<PointView>,
+    /// Several points: throughput against the load of each.
+    throughput: Option<Scatter>,
 }
 
 pub(crate) async fn perf_run(state: &AppState, id: i64) -> Result<RunRow, WebError> {
@@ -210,5 +251,21 @@ pub async fn show(
         views.push(point_view(point, &requests));
     }
     let status = run.shown_status().to_string();
-    page(PerfRunPage { nav, item: item(run), status, views }, cookie)
+    let throughput = throughput_chart(&summary);
+    page(PerfRunPage { nav, item: item(run), status, views, throughput }, cookie)
+}
+
+/// Output tokens per second against each point's load (workers, or the offered rate), in the
+/// order the points ran; for a test of two points or more.
+fn throughput_chart(summary: &Value) -> Option<Scatter> {
+    let runs = summary["runs"].as_array().filter(|r| r.len() > 1)?;
+    let mut points: Vec<(f64, f64)> = runs
+        .iter()
+        .filter_map(|p| {
+            let load = p["rate"].as_f64().or_else(|| p["parallel"].as_f64())?;
+            Some((load, p["output_throughput"].as_f64().unwrap_or(0.0)))
+        })
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    scatter("Output tokens per second by load (workers or requests per second)", &points, "", "tok/s", true)
 }
