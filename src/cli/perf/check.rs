@@ -1,0 +1,210 @@
+//! `jury perf`'s arguments, checked all at once (problems exit 2).
+
+use std::time::Duration;
+
+use crate::input::{BadInput, Problem, Problems};
+use crate::perf::dataset::{DatasetKind, LengthRange};
+use crate::perf::load::LoadPlan;
+use crate::perf::metrics::Slo;
+use crate::perf::search;
+use crate::perf::{Api, Target};
+
+use super::PerfArgs;
+
+pub(super) const MIN_RATE: f64 = 0.001;
+/// Random prompts drawn at most (requests take them in turn).
+pub(super) const MAX_RANDOM_PROMPTS: usize = 10_000;
+/// The most workers an SLA search tries.
+pub(super) const MAX_SEARCH_PARALLEL: f64 = 4096.0;
+pub(super) const MAX_RATE: f64 = 1_000_000.0;
+/// Thirty days: longer waits are mistakes, and larger values would not fit a timer.
+pub(super) const MAX_SECONDS: f64 = 30.0 * 86_400.0;
+
+pub(super) struct Settings {
+    pub(super) target: Target,
+    pub(super) plans: Vec<LoadPlan>,
+    pub(super) slo: Slo,
+    pub(super) lengths: LengthRange,
+    pub(super) objectives: Option<Vec<search::Objective>>,
+}
+
+/// Every argument checked at once; problems exit 2.
+pub(super) fn check(args: &PerfArgs) -> Result<Settings, BadInput> {
+    let mut problems = Problems::default();
+    let mut bad = |key: &str, message: String| problems.push(Problem::new(message).at_key(key));
+    if !(args.url.starts_with("http://") || args.url.starts_with("https://")) || url::Url::parse(&args.url).is_err() {
+        bad("--url", format!("expected an http(s) URL, got {:?}", args.url));
+    }
+    if args.parallel.contains(&0) {
+        bad("--parallel", "must be at least 1".into());
+    }
+    if args.number.contains(&0) {
+        bad("--number", "must be at least 1".into());
+    }
+    let pairs: Vec<(usize, usize)> = match (args.parallel.len(), args.number.len()) {
+        (_, 1) => args.parallel.iter().map(|&p| (p, args.number[0])).collect(),
+        (p, n) if p == n => args.parallel.iter().copied().zip(args.number.iter().copied()).collect(),
+        (1, _) => args.number.iter().map(|&n| (args.parallel[0], n)).collect(),
+        (p, n) => {
+            bad("--number", format!("give one value or one per --parallel value ({p}), got {n}"));
+            Vec::new()
+        }
+    };
+    if let Some(rate) = args.rate {
+        if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+            bad("--rate", format!("expected requests per second from {MIN_RATE} to {MAX_RATE}, got {rate}"));
+        }
+        if args.parallel.len() > 1 {
+            bad("--parallel", "an open loop (--rate) does not cap requests in flight: give one value".into());
+        }
+    }
+    let seconds = |value: f64| value.is_finite() && value > 0.0 && value <= MAX_SECONDS;
+    for (key, value) in [
+        ("--duration", args.duration.unwrap_or(1.0)),
+        ("--read-timeout", args.read_timeout),
+        ("--connect-timeout", args.connect_timeout),
+    ] {
+        if !seconds(value) {
+            bad(key, format!("expected seconds above 0, at most {MAX_SECONDS}, got {value}"));
+        }
+    }
+    let path = url::Url::parse(&args.url).map(|u| u.path().trim_end_matches('/').to_string()).unwrap_or_default();
+    let url_api = if path.ends_with("/chat/completions") {
+        Some(Api::Openai)
+    } else if path.ends_with("/completions") {
+        Some(Api::OpenaiCompletions)
+    } else {
+        None
+    };
+    if url_api.is_some_and(|api| api != args.api) {
+        bad("--api", format!("{:?} is the other API's endpoint; give --api to match it, or the base URL", args.url));
+    }
+    if args.min_prompt_length > args.max_prompt_length {
+        bad("--min-prompt-length", format!("is above --max-prompt-length ({})", args.max_prompt_length));
+    }
+    if args.dataset == DatasetKind::Random {
+        if args.tokenizer_path.is_none() {
+            bad("--tokenizer-path", "--dataset random draws tokens from a tokenizer: give its tokenizer.json".into());
+        }
+        if args.max_prompt_length > 32_768 {
+            bad("--max-prompt-length", "--dataset random needs prompt lengths in tokens, at most 32768".into());
+        }
+    } else if args.dataset_path.is_none() && args.dataset != DatasetKind::Openqa {
+        bad("--dataset-path", format!("--dataset {} needs a file", args.dataset.name()));
+    }
+    let extra = match args.extra_args.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        None => serde_json::Map::new(),
+        Some(Ok(serde_json::Value::Object(map))) => map,
+        Some(_) => {
+            bad("--extra-args", "expected a JSON object, such as {\"temperature\": 0}".into());
+            serde_json::Map::new()
+        }
+    };
+    let slo = match args.slo.as_deref().map(parse_slo) {
+        None => Slo::default(),
+        Some(Ok(slo)) => slo,
+        Some(Err(message)) => {
+            bad("--slo", message);
+            Slo::default()
+        }
+    };
+    let objectives = match args.sla.as_deref().map(search::Objective::parse_list) {
+        None => None,
+        Some(Ok(list)) => Some(list),
+        Some(Err(message)) => {
+            bad("--sla", message);
+            None
+        }
+    };
+    if args.sweep.is_some() && args.sla.is_some() {
+        bad("--sweep", "give --sweep or --sla, not both".into());
+    }
+    if args.sweep.is_some() && args.rate.is_some() {
+        bad("--sweep", "a sweep chooses its own rates: leave out --rate".into());
+    }
+    if args.sweep == Some(0) || args.sweep.is_some_and(|n| n > 100) {
+        bad("--sweep", "expected 1 to 100 rates".into());
+    }
+    if (args.sweep.is_some() || args.sla.is_some()) && (args.parallel.len() > 1 || args.number.len() > 1) {
+        bad("--parallel", "--sweep and --sla take one --parallel and one --number".into());
+    }
+    if args.sla_repeats == 0 {
+        bad("--sla-repeats", "must be at least 1".into());
+    }
+    let api_key = match &args.api_key_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(key) if !key.trim().is_empty() => Some(key),
+            _ => {
+                bad("--api-key-env", format!("the variable {var} is not set"));
+                None
+            }
+        },
+    };
+    problems.into_result()?;
+    let duration = args.duration.map(Duration::from_secs_f64);
+    let plans = pairs
+        .into_iter()
+        .map(|(parallel, number)| LoadPlan { parallel, number, rate: args.rate, duration, seed: args.seed })
+        .collect();
+    let target = Target {
+        url: Target::endpoint(&args.url, args.api),
+        api: args.api,
+        model: args.model.clone(),
+        api_key,
+        stream: !args.no_stream,
+        max_tokens: args.max_tokens,
+        min_tokens: args.min_tokens,
+        extra,
+        read_timeout: Duration::from_secs_f64(args.read_timeout),
+    };
+    let lengths = LengthRange { min: args.min_prompt_length, max: args.max_prompt_length };
+    Ok(Settings { target, plans, slo, lengths, objectives })
+}
+
+/// `ttft=200ms,tpot=50ms,latency=2s` (a bare number is milliseconds).
+pub fn parse_slo(text: &str) -> Result<Slo, String> {
+    let mut slo = Slo::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').ok_or_else(|| format!("expected NAME=TIME, got {part:?}"))?;
+        let value = value.trim();
+        let (number, scale) = if let Some(v) = value.strip_suffix("ms") {
+            (v, 1.0)
+        } else if let Some(v) = value.strip_suffix('s') {
+            (v, 1000.0)
+        } else {
+            (value, 1.0)
+        };
+        let ms = number
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .ok_or_else(|| format!("{key}: expected a time such as 200ms or 2s, got {value:?}"))?
+            * scale;
+        match key.trim() {
+            "ttft" => slo.ttft_ms = Some(ms),
+            "tpot" => slo.tpot_ms = Some(ms),
+            "latency" | "e2e" => slo.latency_ms = Some(ms),
+            other => return Err(format!("unknown objective {other:?} (ttft, tpot or latency)")),
+        }
+    }
+    Ok(slo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_slo;
+
+    #[test]
+    fn objectives_parse_with_units() {
+        let slo = parse_slo("ttft=200ms, tpot=0.05s,latency=2s").unwrap();
+        assert_eq!(slo.ttft_ms, Some(200.0));
+        assert_eq!(slo.tpot_ms, Some(50.0));
+        assert_eq!(slo.latency_ms, Some(2000.0));
+        assert_eq!(parse_slo("ttft=150").unwrap().ttft_ms, Some(150.0));
+        assert!(parse_slo("ttft=fast").is_err());
+        assert!(parse_slo("speed=1ms").is_err());
+        assert!(parse_slo("ttft").is_err());
+    }
+}
