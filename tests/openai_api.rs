@@ -115,6 +115,16 @@ async fn v1_answers_openai_clients_streamed_and_whole() {
         .collect();
     assert_eq!(text, completion["choices"][0]["text"].as_str().unwrap());
 
+    // Fields a client sends as null are as good as absent.
+    let nulls = http
+        .post(format!("{base}/chat/completions"))
+        .json(&json!({"model": "smol", "messages": [{"role": "user", "content": "Hi"}], "n": null, "stream": null,
+                      "temperature": null, "max_tokens": 3, "stop": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nulls.status(), 200);
+
     // Errors in OpenAI's shape.
     for (body, status, param) in [
         (json!({"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]}), 404, "model"),
@@ -125,6 +135,7 @@ async fn v1_answers_openai_clients_streamed_and_whole() {
         ),
         (json!({"model": "smol", "messages": "hi"}), 400, "messages"),
         (json!({"model": "smol", "messages": [{"role": "wizard", "content": "hi"}]}), 400, "messages"),
+        (json!({"model": "smol", "messages": [{"role": "user", "content": "hi"}], "n": 2}), 400, "n"),
     ] {
         let response = http.post(format!("{base}/chat/completions")).json(&body).send().await.unwrap();
         assert_eq!(response.status().as_u16(), status, "{body}");

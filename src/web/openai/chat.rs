@@ -103,7 +103,7 @@ fn parse(body: &Value, kind: Kind) -> Result<Ask, OpenAiError> {
         }
         _ => return Err(OpenAiError::invalid("stop", "stop: expected a string or up to 4 strings")),
     };
-    if body.get("n").is_some_and(|n| n.as_u64() != Some(1)) {
+    if body.get("n").is_some_and(|n| !n.is_null() && n.as_u64() != Some(1)) {
         return Err(OpenAiError::invalid("n", "n: only 1 is supported"));
     }
     let stream = match &body["stream"] {
