@@ -199,6 +199,17 @@ impl Store {
             .await?)
     }
 
+    /// The run `id` when it is of `kind` (an eval's page must not show an arena round).
+    pub async fn run_of_kind(&self, id: i64, kind: &str) -> Result<Option<RunRow>, StoreError> {
+        Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND kind = $2"
+        )))
+        .bind(id)
+        .bind(kind)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     pub async fn list_runs_of_kind(&self, kind: &str, limit: i64) -> Result<Vec<RunRow>, StoreError> {
         Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE kind = $1 ORDER BY id DESC LIMIT $2"

@@ -262,7 +262,7 @@ pub async fn create_eval(
 }
 
 pub async fn get_eval(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
-    let run = state.store.run(id).await?.filter(|r| r.kind == "eval").ok_or(WebError::NotFound)?;
+    let run = state.store.run_of_kind(id, "eval").await?.ok_or(WebError::NotFound)?;
     Ok(Json(eval_json(&run)).into_response())
 }
 
@@ -304,7 +304,7 @@ pub async fn export_battles(State(state): State<AppState>) -> ApiResult {
 
 /// `GET /api/perf`: the load tests with their figures.
 pub async fn list_perf(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let runs = state.store.list_runs_of_kind("perf", 100).await.map_err(WebError::from)?;
+    let runs = state.store.list_runs_of_kind("perf", 100).await?;
     let tests: Vec<Value> = runs
         .iter()
         .map(|r| json!({"id": r.id, "status": r.shown_status(), "created_at": r.created_at, "summary": crate::web::pages::perf::summary_of(r)}))
@@ -314,11 +314,11 @@ pub async fn list_perf(State(state): State<AppState>) -> Result<Json<Value>, Api
 
 /// `GET /api/perf/{id}`: one test with its figures and every request's timings.
 pub async fn get_perf(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    let run = crate::web::pages::perf::perf_run(&state, id).await?;
+    let run = state.store.run_of_kind(id, "perf").await?.ok_or(WebError::NotFound)?;
     let summary = crate::web::pages::perf::summary_of(&run);
     let mut requests = Vec::new();
     for i in 0..summary["runs"].as_array().map_or(0, Vec::len) {
-        requests.push(state.store.perf_requests(id, i as i64).await.map_err(WebError::from)?);
+        requests.push(state.store.perf_requests(id, i as i64).await?);
     }
     Ok(Json(json!({"id": run.id, "status": run.shown_status(), "summary": summary, "requests": requests})))
 }

@@ -124,21 +124,13 @@ struct EvalPage {
     percent: i64,
 }
 
-async fn eval_run(state: &AppState, id: i64) -> Result<RunRow, WebError> {
-    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
-    if run.kind != "eval" {
-        return Err(WebError::NotFound);
-    }
-    Ok(run)
-}
-
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "evals");
-    let run = eval_run(&state, id).await?;
+    let run = state.store.run_of_kind(id, "eval").await?.ok_or(WebError::NotFound)?;
     let summary: Value = run.summary.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
     let groups = score_rows(&summary["groups"]);
     let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
@@ -192,7 +184,7 @@ pub async fn samples(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "evals");
-    eval_run(&state, id).await?;
+    state.store.run_of_kind(id, "eval").await?.ok_or(WebError::NotFound)?;
     let task = q
         .task
         .clone()

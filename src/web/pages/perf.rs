@@ -229,21 +229,13 @@ struct PerfRunPage {
     throughput: Option<Scatter>,
 }
 
-pub(crate) async fn perf_run(state: &AppState, id: i64) -> Result<RunRow, WebError> {
-    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
-    if run.kind != "perf" {
-        return Err(WebError::NotFound);
-    }
-    Ok(run)
-}
-
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "perf");
-    let run = perf_run(&state, id).await?;
+    let run = state.store.run_of_kind(id, "perf").await?.ok_or(WebError::NotFound)?;
     let summary = summary_of(&run);
     let mut views = Vec::new();
     for (i, point) in summary["runs"].as_array().cloned().unwrap_or_default().iter().enumerate() {
