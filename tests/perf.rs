@@ -11,6 +11,10 @@ use jury::perf::client::{Api, Prompt, Target, http_client, send};
 use jury::perf::{Failure, poisson_schedule};
 use serde_json::Value;
 
+/// One test at a time: the figures are checked to the millisecond, and another test's load on
+/// the same two cores would move them.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `jury perf` against `url` with `args`; its exit code and `--json` output.
 async fn perf(url: &str, args: &[&str]) -> (i32, Value, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -28,6 +32,7 @@ fn within(value: &Value, expected: f64, tolerance: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_figures_match_the_script() {
+    let _serial = SERIAL.lock().await;
     let (url, _) = scripted_server().await;
     let (code, out, err) = perf(&url, &["--model", "script", "--parallel", "4", "--number", "16"]).await;
     assert_eq!(code, 0, "{err}");
@@ -61,6 +66,7 @@ async fn streamed_figures_match_the_script() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_answers_goodput_and_a_sweep() {
+    let _serial = SERIAL.lock().await;
     let (url, _) = scripted_server().await;
     let (code, out, err) = perf(
         &url,
@@ -84,6 +90,7 @@ async fn whole_answers_goodput_and_a_sweep() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_for_people() {
+    let _serial = SERIAL.lock().await;
     let (url, _) = scripted_server().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = jury();
@@ -111,6 +118,7 @@ async fn tables_for_people() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tests_are_stored_and_shown_by_the_server() {
+    let _serial = SERIAL.lock().await;
     let (url, _) = scripted_server().await;
     let dir = tempfile::tempdir().unwrap();
     let db = db_url(dir.path());
@@ -168,6 +176,7 @@ async fn tests_are_stored_and_shown_by_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_usage_tokens_are_counted_by_chunk_and_the_report_says_so() {
+    let _serial = SERIAL.lock().await;
     let (url, _) = scripted_server().await;
     let (code, out, err) = perf(&url, &["--model", "no-usage", "--number", "2"]).await;
     assert_eq!(code, 0, "{err}");
@@ -179,6 +188,7 @@ async fn without_usage_tokens_are_counted_by_chunk_and_the_report_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_counted_by_reason_and_never_as_successes() {
+    let _serial = SERIAL.lock().await;
     let (url, calls) = scripted_server().await;
     let (code, out, err) = perf(&url, &["--model", "flaky", "--number", "10"]).await;
     assert_eq!(code, 0, "{err}");
@@ -217,6 +227,7 @@ async fn failures_are_counted_by_reason_and_never_as_successes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_reader_joins_split_events_and_characters() {
+    let _serial = SERIAL.lock().await;
     let (url, _) = scripted_server().await;
     let client = http_client(Duration::from_secs(5));
     let target = Target {
@@ -251,6 +262,7 @@ async fn the_stream_reader_joins_split_events_and_characters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_loop_keeps_its_schedule_whatever_the_server_does() {
+    let _serial = SERIAL.lock().await;
     let (url, _) = scripted_server().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = jury();
@@ -301,6 +313,7 @@ async fn an_open_loop_keeps_its_schedule_whatever_the_server_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompts_come_from_the_dataset_file() {
+    let _serial = SERIAL.lock().await;
     let (url, calls) = scripted_server().await;
     let dir = tempfile::tempdir().unwrap();
     let file = write(
@@ -330,6 +343,7 @@ async fn prompts_come_from_the_dataset_file() {
 
 #[test]
 fn bad_arguments_and_datasets_exit_2_with_where() {
+    let _serial = SERIAL.blocking_lock();
     let dir = tempfile::tempdir().unwrap();
     let bad_file = write(&dir.path().join("qa.jsonl"), "{\"question\": \"fine\"}\n{\"question\": 3}\n");
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -365,6 +379,7 @@ fn bad_arguments_and_datasets_exit_2_with_where() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_prompts_have_exact_token_lengths_and_the_tokenizer_counts_answers() {
+    let _serial = SERIAL.lock().await;
     let (url, _) = scripted_server().await;
     let tokenizer = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/perf/word_tokenizer.json");
     let tokenizer = tokenizer.to_str().unwrap();

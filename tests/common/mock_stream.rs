@@ -41,7 +41,7 @@ fn chunk(text: &str) -> Value {
 /// Waits until `deadline` more precisely than the async timer's millisecond: it sleeps to just
 /// before, then yields until the moment comes, so the script's times hold to a fraction of one.
 async fn precise_sleep_until(deadline: Instant) {
-    if let Some(early) = deadline.checked_sub(Duration::from_millis(2)) {
+    if let Some(early) = deadline.checked_sub(Duration::from_millis(5)) {
         tokio::time::sleep_until(early).await;
     }
     while Instant::now() < deadline {
