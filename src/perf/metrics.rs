@@ -74,6 +74,18 @@ pub enum TokensFrom {
     Chunks,
 }
 
+/// A time limit as users write it, in milliseconds: `200ms`, `0.2s`, or a bare number of
+/// milliseconds; `None` unless it is a positive, finite time.
+pub fn parse_millis(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (number, scale) = match (text.strip_suffix("ms"), text.strip_suffix('s')) {
+        (Some(ms), _) => (ms, 1.0),
+        (None, Some(s)) => (s, 1000.0),
+        _ => (text, 1.0),
+    };
+    number.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0).map(|v| v * scale)
+}
+
 /// Service-level objectives: a request that meets all of them counts towards goodput.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Slo {

@@ -39,18 +39,8 @@ impl Objective {
             return Err(format!("{name}: the metric must be ttft, tpot, itl or latency"));
         }
         let limit = limit.trim();
-        let (number, scale) = match (limit.strip_suffix("ms"), limit.strip_suffix('s')) {
-            (Some(ms), _) => (ms, 1.0),
-            (None, Some(s)) => (s, 1000.0),
-            _ => (limit, 1.0),
-        };
-        let limit_ms = number
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .ok_or_else(|| format!("{name}: expected a time such as 200ms or 2s, got {limit:?}"))?
-            * scale;
+        let limit_ms = super::metrics::parse_millis(limit)
+            .ok_or_else(|| format!("{name}: expected a time such as 200ms or 2s, got {limit:?}"))?;
         Ok(Objective { percentile, metric: metric.to_string(), limit_ms })
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::input::{BadInput, Problem, Problems};
 use crate::perf::dataset::{DatasetKind, LengthRange};
 use crate::perf::load::LoadPlan;
-use crate::perf::metrics::Slo;
+use crate::perf::metrics::{Slo, parse_millis};
 use crate::perf::search;
 use crate::perf::{Api, Target};
 
@@ -168,20 +168,8 @@ pub fn parse_slo(text: &str) -> Result<Slo, String> {
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').ok_or_else(|| format!("expected NAME=TIME, got {part:?}"))?;
         let value = value.trim();
-        let (number, scale) = if let Some(v) = value.strip_suffix("ms") {
-            (v, 1.0)
-        } else if let Some(v) = value.strip_suffix('s') {
-            (v, 1000.0)
-        } else {
-            (value, 1.0)
-        };
-        let ms = number
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .ok_or_else(|| format!("{key}: expected a time such as 200ms or 2s, got {value:?}"))?
-            * scale;
+        let ms =
+            parse_millis(value).ok_or_else(|| format!("{key}: expected a time such as 200ms or 2s, got {value:?}"))?;
         match key.trim() {
             "ttft" => slo.ttft_ms = Some(ms),
             "tpot" => slo.tpot_ms = Some(ms),
