@@ -44,10 +44,15 @@ async fn a_person_uploads_runs_a_round_and_votes_in_chromium() {
     // A server to run evals on from the page: a real endpoint echoing log-probabilities, and
     // three ARC-Easy questions in the server's dataset folder.
     let (endpoint, _) = common::mock_completions::echo_completions().await;
+    // And a streaming chat endpoint to load-test from the page.
+    let (streaming, _) = common::mock_stream::scripted_server().await;
     let data = tempfile::tempdir().unwrap();
     common::mock_completions::arc_easy_file(data.path());
     let server = TestServer::start(Settings {
-        judges: vec![common::server::allowed_judge("echo", "served-model", &endpoint)],
+        judges: vec![
+            common::server::allowed_judge("echo", "served-model", &endpoint),
+            common::server::allowed_judge("stream", "script", &streaming),
+        ],
         dataset_dir: Some(data.path().to_path_buf()),
         ..Settings::default()
     })

@@ -228,5 +228,33 @@ async fn api_keys_guard_the_models() {
     assert_eq!(wrong.status(), 401);
     let right = http.get(format!("{base}/models")).bearer_auth("key-two").send().await.unwrap();
     assert_eq!(right.status(), 200);
+
+    // A load test started from the pages reaches the server's own /v1 with one of its keys.
+    let site = base.trim_end_matches("/v1");
+    let started = http
+        .post(format!("{site}/api/perf"))
+        .header("x-requested-with", "jury-tests")
+        .json(&json!({"target": "own:smol", "parallel": [1], "number": 2, "max_tokens": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 201);
+    let id = started.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let test = loop {
+        let test: Value = http.get(format!("{site}/api/perf/{id}")).send().await.unwrap().json().await.unwrap();
+        if !matches!(test["status"].as_str(), Some("queued" | "running")) {
+            break test;
+        }
+        assert!(Instant::now() < deadline, "{test}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(test["status"], "succeeded", "{test}");
+    let run = &test["summary"]["runs"][0];
+    assert_eq!(run["requests"]["succeeded"], 2, "{run}");
+    assert_eq!(run["tokens_from"], "usage");
+    let tokens = run["output_tokens"]["mean"].as_f64().unwrap();
+    assert!((1.0..=4.0).contains(&tokens), "{tokens}");
+    assert_eq!(test["summary"]["url"], format!("{base}/chat/completions"));
     server.stop().await;
 }

@@ -9,7 +9,7 @@ use common::mock_stream::{SPLIT_TEXT, scripted_server};
 use common::*;
 use jury::perf::client::{Api, Prompt, Target, http_client, send};
 use jury::perf::{Failure, poisson_schedule};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// One test at a time: the figures are checked to the millisecond, and another test's load on
 /// the same two cores would move them.
@@ -171,6 +171,111 @@ async fn tests_are_stored_and_shown_by_the_server() {
     let all: Value = http.get(format!("{base}/api/perf")).send().await.unwrap().json().await.unwrap();
     assert_eq!(all["tests"].as_array().unwrap().len(), 2);
     assert_eq!(http.get(format!("{base}/perf/999")).send().await.unwrap().status(), 404);
+    server.stop().await;
+}
+
+/// POSTs a load test to `/api/perf`; its status and body.
+async fn start_test(server: &common::server::TestServer, body: Value) -> (u16, Value) {
+    let response = common::server::api_client().post(server.url("/api/perf")).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// Waits for a load test to leave queued/running; its `/api/perf/{id}` JSON.
+async fn finished_test(server: &common::server::TestServer, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let test = server.get_json(&format!("/api/perf/{id}")).await;
+        if !matches!(test["status"].as_str(), Some("queued" | "running")) {
+            return test;
+        }
+        assert!(Instant::now() < deadline, "load test {id} did not finish: {test}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tests_started_from_the_pages_run_as_jobs_and_compare_side_by_side() {
+    use common::server::{Settings, TestServer, allowed_judge};
+    let _serial = SERIAL.lock().await;
+    let (url, _) = scripted_server().await;
+    let server = TestServer::start(Settings {
+        judges: vec![allowed_judge("mock", "script", &url), allowed_judge("stuck", "hang", &url)],
+        ..Settings::default()
+    })
+    .await;
+    let page = reqwest::get(server.url("/perf")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"start-perf\"") && page.contains("value=\"served:mock\""), "{page}");
+
+    // Targets are the server's own choices; every bound is checked before anything is queued.
+    for (body, expected) in [
+        (json!({"target": "served:mock", "parallel": [0]}), "parallel"),
+        (json!({"target": "served:mock", "parallel": [1, 2], "rate": 5.0}), "one value"),
+        (json!({"target": "served:mock", "number": 100_000}), "number"),
+        (json!({"target": "served:mock", "max_tokens": 0}), "max_tokens"),
+        (json!({"target": "served:mock", "slo": "speed=1ms"}), "slo"),
+        (json!({"target": "served:nobody"}), "no configured endpoint"),
+        (json!({"target": "http://169.254.169.254/v1"}), "choose a target"),
+        (json!({"target": "served:mock", "url": "http://elsewhere/v1"}), "url"),
+    ] {
+        let (status, answer) = start_test(&server, body.clone()).await;
+        assert!((400..500).contains(&status), "{body} → {status} {answer}");
+        assert!(answer.to_string().contains(expected), "{body} → {answer}");
+    }
+    assert!(server.get_json("/api/perf").await["tests"].as_array().unwrap().is_empty());
+
+    let (status, a) =
+        start_test(&server, json!({"target": "served:mock", "parallel": [1, 2], "number": 4, "max_tokens": 20})).await;
+    assert_eq!(status, 201, "{a}");
+    let a = a["id"].as_i64().unwrap();
+    let test = finished_test(&server, a).await;
+    assert_eq!(test["status"], "succeeded", "{test}");
+    let summary = &test["summary"];
+    assert_eq!(summary["model"], "script");
+    assert_eq!(summary["started_from"], "pages");
+    assert_eq!(summary["url"], format!("{url}/chat/completions"));
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.iter().map(|r| r["parallel"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2]);
+    for run in runs {
+        assert_eq!(run["requests"]["succeeded"], 4, "{run}");
+        assert!(within(&run["ttft_ms"]["p50"], 100.0, 5.0), "{}", run["ttft_ms"]);
+        assert_eq!(run["output_tokens"]["mean"], 20.0);
+    }
+    assert_eq!(test["requests"][1].as_array().unwrap().len(), 4);
+    assert_eq!((test["progress"]["done"].clone(), test["progress"]["total"].clone()), (8.into(), 8.into()));
+
+    // Whole answers: the first token comes with the last, about 290 ms after the send.
+    let (_, b) =
+        start_test(&server, json!({"target": "served:mock", "parallel": [2], "number": 4, "stream": false})).await;
+    let b = b["id"].as_i64().unwrap();
+    let test = finished_test(&server, b).await;
+    assert!(within(&test["summary"]["runs"][0]["ttft_ms"]["p50"], 290.0, 10.0), "{test}");
+
+    let compare = reqwest::get(server.url(&format!("/perf/compare?id={a}&id={b}"))).await.unwrap();
+    assert_eq!(compare.status(), 200);
+    let compare = compare.text().await.unwrap();
+    // A's parallel 2 is paired with B's parallel 2 (not with A's first load); B's TTFT is worse.
+    assert!(compare.contains("A parallel 2 · B parallel 2") && !compare.contains("A parallel 1"), "{compare}");
+    let ttft_row = compare.split("TTFT p50 (ms)").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(ttft_row.contains("(worse)") && ttft_row.contains("+1"), "{ttft_row}");
+    assert_eq!(compare.matches("<polyline").count(), 4, "two curves on each of two charts");
+    let one = reqwest::get(server.url(&format!("/perf/compare?id={a}"))).await.unwrap();
+    assert_eq!(one.status(), 400);
+
+    // A test that hangs is cancelled, its requests dropped.
+    let (_, c) = start_test(&server, json!({"target": "served:stuck", "number": 2})).await;
+    let c = c["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get_json(&format!("/api/perf/{c}")).await["status"] != "running" {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = reqwest::get(server.url(&format!("/perf/{c}"))).await.unwrap().text().await.unwrap();
+    assert!(page.contains("http-equiv=\"refresh\"") && page.contains("<progress"), "{page}");
+    let cancel = common::server::api_client().delete(server.url(&format!("/api/runs/{c}"))).send().await.unwrap();
+    assert_eq!(cancel.status(), 202);
+    assert_eq!(finished_test(&server, c).await["status"], "cancelled");
     server.stop().await;
 }
 

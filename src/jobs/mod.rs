@@ -15,6 +15,7 @@ use crate::config::load_arena_config;
 use crate::eval::job::{QueuedEval, run_queued};
 use crate::eval::{EvalError, EvalOptions};
 use crate::llm::ModelPool;
+use crate::perf::job::{OwnServer, PerfJobError, QueuedPerf};
 use crate::store::{RunRow, RunStatus, Store};
 
 /// The config file every queued run keeps in its work folder.
@@ -41,12 +42,14 @@ impl Jobs {
 /// Starts the worker. It stops taking runs when `shutdown` is cancelled; a run in progress is
 /// stopped between steps and put back in the queue.
 ///
-/// Every run shares `pool`, so a local model is loaded once per process, not once per run.
+/// Every run shares `pool`, so a local model is loaded once per process, not once per run;
+/// load tests of the server's own models reach them through `own`.
 pub fn spawn_worker(
     store: Store,
     shutdown: CancellationToken,
     concurrency: usize,
     pool: Arc<ModelPool>,
+    own: Option<OwnServer>,
 ) -> (Jobs, JoinHandle<()>) {
     let wake = Arc::new(Notify::new());
     let jobs = Jobs { wake: wake.clone() };
@@ -61,6 +64,7 @@ pub fn spawn_worker(
                 break;
             }
             match store.claim_next_run().await {
+                Ok(Some(run)) if run.kind == "perf" => execute_perf(&store, run, &shutdown, own.as_ref()).await,
                 Ok(Some(run)) => execute(&store, run, &shutdown, concurrency, &pool).await,
                 Ok(None) => {
                     tokio::select! {
@@ -126,6 +130,37 @@ async fn execute_eval(store: &Store, run: RunRow, shutdown: &CancellationToken) 
         }
         Err(EvalError::Cancelled) => {
             store.finish_run(run.id, RunStatus::Cancelled, None, Some(&EvalError::Cancelled.to_string())).await
+        }
+        Err(e) => store.finish_run(run.id, RunStatus::Failed, None, Some(&e.to_string())).await,
+    };
+}
+
+/// A load test queued from the pages: its settings are the run's config.
+async fn execute_perf(store: &Store, run: RunRow, shutdown: &CancellationToken, own: Option<&OwnServer>) {
+    let queued: QueuedPerf = match serde_json::from_str(&run.config) {
+        Ok(q) => q,
+        Err(e) => {
+            let message = format!("unreadable load test settings: {e}");
+            let _ = store.finish_run(run.id, RunStatus::Failed, None, Some(&message)).await;
+            return;
+        }
+    };
+    let dir = run.work_dir.clone().map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let (cancel, watcher) = watch_for_cancel(store, run.id, shutdown);
+    let heartbeat = store.keep_alive(run.id);
+    let result = crate::perf::job::run_queued(&queued, store, run.id, &dir, own, &cancel).await;
+    drop(heartbeat);
+    watcher.abort();
+    let _ = match result {
+        Ok(summary) => store.finish_run(run.id, RunStatus::Succeeded, Some(&summary.to_string()), None).await,
+        Err(PerfJobError::Cancelled) if shutdown.is_cancelled() => {
+            tracing::info!(run = run.id, "stopped by the shutdown; it will be measured again at the next start");
+            store.requeue_run(run.id).await
+        }
+        Err(PerfJobError::Cancelled) => store.finish_run(run.id, RunStatus::Cancelled, None, Some("cancelled")).await,
+        Err(PerfJobError::AllFailed(summary)) => {
+            let why = "every request of a load failed";
+            store.finish_run(run.id, RunStatus::Failed, Some(&summary.to_string()), Some(why)).await
         }
         Err(e) => store.finish_run(run.id, RunStatus::Failed, None, Some(&e.to_string())).await,
     };

@@ -50,6 +50,11 @@ impl Live {
             .collect()
     }
 
+    /// Requests finished so far.
+    pub fn finished(&self) -> usize {
+        self.finished.lock().expect("no panics while holding it").len()
+    }
+
     fn take(&self) -> Vec<(usize, RequestOutcome)> {
         std::mem::take(&mut *self.finished.lock().expect("no panics while holding it"))
     }

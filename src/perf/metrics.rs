@@ -255,6 +255,24 @@ fn max_in_flight(outcomes: &[RequestOutcome]) -> usize {
     most as usize
 }
 
+/// `ttft=200ms,tpot=50ms,latency=2s` (a bare number is milliseconds).
+pub fn parse_slo(text: &str) -> Result<Slo, String> {
+    let mut slo = Slo::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').ok_or_else(|| format!("expected NAME=TIME, got {part:?}"))?;
+        let value = value.trim();
+        let ms =
+            parse_millis(value).ok_or_else(|| format!("{key}: expected a time such as 200ms or 2s, got {value:?}"))?;
+        match key.trim() {
+            "ttft" => slo.ttft_ms = Some(ms),
+            "tpot" => slo.tpot_ms = Some(ms),
+            "latency" | "e2e" => slo.latency_ms = Some(ms),
+            other => return Err(format!("unknown objective {other:?} (ttft, tpot or latency)")),
+        }
+    }
+    Ok(slo)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +359,17 @@ mod tests {
         assert!((d.p(99) - 9.91).abs() < 1e-12);
         assert_eq!(d.mean, 5.5);
         assert!(Distribution::of(&[]).is_none());
+    }
+
+    #[test]
+    fn objectives_parse_with_units() {
+        let slo = parse_slo("ttft=200ms, tpot=0.05s,latency=2s").unwrap();
+        assert_eq!(slo.ttft_ms, Some(200.0));
+        assert_eq!(slo.tpot_ms, Some(50.0));
+        assert_eq!(slo.latency_ms, Some(2000.0));
+        assert_eq!(parse_slo("ttft=150").unwrap().ttft_ms, Some(150.0));
+        assert!(parse_slo("ttft=fast").is_err());
+        assert!(parse_slo("speed=1ms").is_err());
+        assert!(parse_slo("ttft").is_err());
     }
 }

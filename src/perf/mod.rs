@@ -6,11 +6,13 @@
 
 pub mod client;
 pub mod dataset;
+pub mod job;
 pub mod load;
 pub mod metrics;
 pub mod outcome;
 pub mod report;
 pub mod search;
+pub mod session;
 pub mod tokens;
 
 pub use client::{Api, Prompt, Target};

@@ -19,6 +19,12 @@ pub struct PerfRequestRow {
 }
 
 impl Store {
+    /// Forgets a run's requests (a test measured again from its start).
+    pub async fn clear_perf_requests(&self, run_id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM perf_requests WHERE run_id = $1").bind(run_id).execute(self.writer()).await?;
+        Ok(())
+    }
+
     /// Stores one point's requests in one transaction.
     pub async fn save_perf_requests(
         &self,

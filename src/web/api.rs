@@ -312,6 +312,23 @@ pub async fn list_perf(State(state): State<AppState>) -> Result<Json<Value>, Api
     Ok(Json(json!({"tests": tests})))
 }
 
+/// `POST /api/perf` (admin): queues a load test, as the form does; 201 with the test.
+pub async fn create_perf(
+    State(state): State<AppState>,
+    _: AdminApi,
+    Json(request): Json<super::perf::PerfRequest>,
+) -> ApiResult {
+    let id = super::perf::start(&state, &request).await?;
+    let run = state.store.run(id).await?.ok_or(WebError::NotFound)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": run.id, "status": run.shown_status(), "settings": crate::web::pages::perf::summary_of(&run)}),
+        ),
+    )
+        .into_response())
+}
+
 /// `GET /api/perf/{id}`: one test with its figures and every request's timings.
 pub async fn get_perf(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     let run = state.store.run_of_kind(id, "perf").await?.ok_or(WebError::NotFound)?;
@@ -320,5 +337,7 @@ pub async fn get_perf(State(state): State<AppState>, Path(id): Path<i64>) -> Res
     for i in 0..summary["runs"].as_array().map_or(0, Vec::len) {
         requests.push(state.store.perf_requests(id, i as i64).await?);
     }
-    Ok(Json(json!({"id": run.id, "status": run.shown_status(), "summary": summary, "requests": requests})))
+    Ok(Json(json!({"id": run.id, "status": run.shown_status(), "error": run.error,
+                    "progress": {"done": run.progress_done, "total": run.progress_total},
+                    "summary": summary, "requests": requests})))
 }

@@ -14,6 +14,7 @@ mod markdown;
 mod nav;
 mod openai;
 mod pages;
+mod perf;
 mod registry;
 mod runs;
 mod security;
@@ -149,17 +150,20 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&options.data_dir)?;
     let shutdown = CancellationToken::new();
     let pool = Arc::new(ModelPool::new());
+    let addr = listener.local_addr()?;
+    let api_keys: Vec<String> =
+        options.api_keys.iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect();
     let (jobs, worker) = if options.models_only {
         (crate::jobs::Jobs::none(), tokio::spawn(async {}))
     } else {
-        crate::jobs::spawn_worker(store.clone(), shutdown.clone(), options.concurrency, pool.clone())
+        let own = crate::perf::job::OwnServer { base_url: own_base_url(addr), api_key: api_keys.first().cloned() };
+        crate::jobs::spawn_worker(store.clone(), shutdown.clone(), options.concurrency, pool.clone(), Some(own))
     };
-    let addr = listener.local_addr()?;
     let limits = Limits::new(options.votes_per_minute);
     prune_limits(limits.clone(), shutdown.clone());
     let served = openai::served::ServedModels::new(
         served_models(&options.models, &registry),
-        options.api_keys.iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect(),
+        api_keys,
         options.queue_size,
         pool.clone(),
     );
@@ -215,6 +219,17 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     });
     tracing::info!("jury is serving on http://{addr}");
     Ok(Server { addr, shutdown, http, worker, store, pool })
+}
+
+/// Where this server's job worker reaches its own `/v1`: the address it listens on, or the
+/// loopback address when it listens on every address.
+fn own_base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}/v1", SocketAddr::new(ip, addr.port()))
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -331,9 +346,10 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/evals/{id}/samples", get(pages::evals::samples))
         .route("/api/evals", get(api::list_evals).post(api::create_eval))
         .route("/api/evals/{id}", get(api::get_eval))
-        .route("/perf", get(pages::perf::list))
+        .route("/perf", get(pages::perf::list).post(pages::perf::create))
+        .route("/perf/compare", get(pages::perf::compare::show))
         .route("/perf/{id}", get(pages::perf::show))
-        .route("/api/perf", get(api::list_perf))
+        .route("/api/perf", get(api::list_perf).post(api::create_perf))
         .route("/api/perf/{id}", get(api::get_perf))
         .route("/vote", get(pages::vote::show))
         .route("/vote/{id}", post(pages::vote::submit))

@@ -198,6 +198,42 @@ async function main(page) {
   assert.match(started, /arc_easy acc 100\.00/, 'the echoing endpoint answers every question right');
   await expectNoScriptRan(page);
   await shot(page, 'eval-from-the-form');
+
+  // 10. Two load tests started from the form against a streaming endpoint, then side by side.
+  const perfTest = async (parallel, stream) => {
+    await page.goto(`${base}/perf`);
+    await page.selectOption('#start-perf select[name="target"]', 'served:stream');
+    await page.fill('#start-perf input[name="parallel"]', parallel);
+    await page.fill('#start-perf input[name="number"]', '4');
+    await page.fill('#start-perf input[name="max_tokens"]', '20');
+    if (!stream) await page.uncheck('#start-perf input[name="stream"]');
+    await submit(page, '#start-perf button[type="submit"]');
+    assert.match(page.url(), /\/perf\/\d+$/, 'the form leads to the new load test');
+    for (let i = 0; i < 100 && (await page.locator('.status-succeeded').count()) === 0; i++) {
+      assert.equal(await page.locator('.status-failed').count(), 0, 'the load test failed');
+      await page.waitForTimeout(200);
+      await page.reload();
+    }
+    assert.equal(await page.locator('.status-succeeded').count(), 1, 'the load test finished');
+  };
+  await perfTest('1 2', true);
+  const headings = await page.locator('.perf-point h2').allInnerTexts();
+  assert.deepEqual(headings, ['parallel 1', 'parallel 2'], 'one section per load');
+  assert.ok((await page.locator('.perf-point svg').count()) >= 4, 'histograms and charts are drawn');
+  await shot(page, 'perf-from-the-form');
+  await perfTest('2', false);
+  await page.goto(`${base}/perf`);
+  const boxes = page.locator('#compare input[name="id"]');
+  assert.equal(await boxes.count(), 2);
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  await submit(page, '#compare button[type="submit"]');
+  assert.match(page.url(), /\/perf\/compare\?id=\d+&id=\d+$/);
+  const ttft = (await page.locator('table.comparison tr', { hasText: 'TTFT p50' }).first().innerText()).replace(/\s+/g, ' ');
+  // The newer test (whole answers) is A: its first token came with the last, so streaming is better.
+  assert.match(ttft, /\((better|worse)\)/, `a verdict on time to first token: ${ttft}`);
+  assert.equal(await page.locator('.perf-pair').count(), 1, 'only the load both tests share is compared');
+  await shot(page, 'perf-compared');
 }
 
 async function setNames() {

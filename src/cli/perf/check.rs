@@ -5,8 +5,9 @@ use std::time::Duration;
 use crate::input::{BadInput, Problem, Problems};
 use crate::perf::dataset::{DatasetKind, LengthRange};
 use crate::perf::load::LoadPlan;
-use crate::perf::metrics::{Slo, parse_millis};
+use crate::perf::metrics::{Slo, parse_slo};
 use crate::perf::search;
+use crate::perf::session::{MAX_RATE, Shape};
 use crate::perf::{Api, Target};
 
 use super::PerfArgs;
@@ -14,18 +15,14 @@ use super::PerfArgs;
 pub(super) const MIN_RATE: f64 = 0.001;
 /// Random prompts drawn at most (requests take them in turn).
 pub(super) const MAX_RANDOM_PROMPTS: usize = 10_000;
-/// The most workers an SLA search tries.
-pub(super) const MAX_SEARCH_PARALLEL: f64 = 4096.0;
-pub(super) const MAX_RATE: f64 = 1_000_000.0;
 /// Thirty days: longer waits are mistakes, and larger values would not fit a timer.
 pub(super) const MAX_SECONDS: f64 = 30.0 * 86_400.0;
 
 pub(super) struct Settings {
     pub(super) target: Target,
-    pub(super) plans: Vec<LoadPlan>,
+    pub(super) shape: Shape,
     pub(super) slo: Slo,
     pub(super) lengths: LengthRange,
-    pub(super) objectives: Option<Vec<search::Objective>>,
 }
 
 /// Every argument checked at once; problems exit 2.
@@ -143,10 +140,15 @@ pub(super) fn check(args: &PerfArgs) -> Result<Settings, BadInput> {
     };
     problems.into_result()?;
     let duration = args.duration.map(Duration::from_secs_f64);
-    let plans = pairs
+    let plans: Vec<LoadPlan> = pairs
         .into_iter()
         .map(|(parallel, number)| LoadPlan { parallel, number, rate: args.rate, duration, seed: args.seed })
         .collect();
+    let shape = match (args.sweep, objectives) {
+        (Some(rates), _) => Shape::Sweep { rates, plan: plans[0].clone() },
+        (None, Some(objectives)) => Shape::Sla { objectives, repeats: args.sla_repeats, plan: plans[0].clone() },
+        (None, None) => Shape::Loads(plans),
+    };
     let target = Target {
         url: Target::endpoint(&args.url, args.api),
         api: args.api,
@@ -159,40 +161,5 @@ pub(super) fn check(args: &PerfArgs) -> Result<Settings, BadInput> {
         read_timeout: Duration::from_secs_f64(args.read_timeout),
     };
     let lengths = LengthRange { min: args.min_prompt_length, max: args.max_prompt_length };
-    Ok(Settings { target, plans, slo, lengths, objectives })
-}
-
-/// `ttft=200ms,tpot=50ms,latency=2s` (a bare number is milliseconds).
-pub fn parse_slo(text: &str) -> Result<Slo, String> {
-    let mut slo = Slo::default();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, value) = part.split_once('=').ok_or_else(|| format!("expected NAME=TIME, got {part:?}"))?;
-        let value = value.trim();
-        let ms =
-            parse_millis(value).ok_or_else(|| format!("{key}: expected a time such as 200ms or 2s, got {value:?}"))?;
-        match key.trim() {
-            "ttft" => slo.ttft_ms = Some(ms),
-            "tpot" => slo.tpot_ms = Some(ms),
-            "latency" | "e2e" => slo.latency_ms = Some(ms),
-            other => return Err(format!("unknown objective {other:?} (ttft, tpot or latency)")),
-        }
-    }
-    Ok(slo)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_slo;
-
-    #[test]
-    fn objectives_parse_with_units() {
-        let slo = parse_slo("ttft=200ms, tpot=0.05s,latency=2s").unwrap();
-        assert_eq!(slo.ttft_ms, Some(200.0));
-        assert_eq!(slo.tpot_ms, Some(50.0));
-        assert_eq!(slo.latency_ms, Some(2000.0));
-        assert_eq!(parse_slo("ttft=150").unwrap().ttft_ms, Some(150.0));
-        assert!(parse_slo("ttft=fast").is_err());
-        assert!(parse_slo("speed=1ms").is_err());
-        assert!(parse_slo("ttft").is_err());
-    }
+    Ok(Settings { target, shape, slo, lengths })
 }

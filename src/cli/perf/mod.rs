@@ -2,7 +2,6 @@
 //! throughput with their percentiles, EvalScope's flags and names.
 
 mod check;
-mod session;
 mod view;
 
 use std::io::IsTerminal;
@@ -15,9 +14,9 @@ use indicatif::MultiProgress;
 use serde_json::json;
 
 use self::check::{MAX_RANDOM_PROMPTS, check};
-use self::session::{Session, sla_search, sweep};
-use self::view::{print_sla, print_sweep};
+use self::view::{Terminal, print_sla, print_sweep};
 use crate::perf::dataset::{self, DatasetKind};
+use crate::perf::session::Session;
 use crate::perf::tokens::{PerfTokenizer, random_prompts};
 use crate::perf::{Api, client};
 use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
@@ -218,7 +217,7 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     let name = args.name.clone().unwrap_or_else(|| args.model.replace(['/', '\\'], "_"));
     let store =
         Store::connect(&args.db).await.map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", args.db))?;
-    let mut about = json!({"name": name, "model": args.model, "url": target.url, "api": args.api, "stream": target.stream,
+    let about = json!({"name": name, "model": args.model, "url": target.url, "api": args.api, "stream": target.stream,
                        "dataset": args.dataset_path.as_ref().map_or("built-in".to_string(), |p| p.display().to_string()),
                        "max_tokens": args.max_tokens, "slo": settings.slo});
     let run_id = store.create_run("perf", &about.to_string(), None, false).await?;
@@ -227,33 +226,24 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
         http: client::http_client(Duration::from_secs_f64(args.connect_timeout)),
         target,
         prompts,
+        prompt_tokens,
+        tokenizer,
         store,
         run_id,
-        bars,
-        show_progress: !args.no_progress && std::io::stderr().is_terminal(),
         dir: args.outputs_dir.join(&name),
-        args: &args,
+        warmup: args.warmup,
         slo: settings.slo.clone(),
-        tokenizer,
-        prompt_tokens,
+        watch: Box::new(Terminal {
+            bars,
+            bar: !args.no_progress && std::io::stderr().is_terminal(),
+            tables: !args.json,
+        }),
         reports: Vec::new(),
         any_run_all_failed: false,
     };
-    let mut extra = serde_json::Map::new();
-    if let Some(rates) = args.sweep {
-        extra.insert("sweep".into(), sweep(&mut session, rates, &settings.plans[0]).await?);
-    } else if let Some(objectives) = &settings.objectives {
-        extra.insert("sla".into(), sla_search(&mut session, objectives, &settings.plans[0]).await?);
-    } else {
-        for plan in &settings.plans {
-            session.measure(plan.clone()).await?;
-        }
-    }
+    let found = session.run(&settings.shape).await?;
+    let about = session.summary(about, &found);
     let Session { store, reports, any_run_all_failed, .. } = session;
-    about["runs"] = serde_json::to_value(&reports)?;
-    for (key, value) in &extra {
-        about[key] = value.clone();
-    }
     let (status, error) = if any_run_all_failed {
         (RunStatus::Failed, Some("every request of a run failed"))
     } else {
@@ -264,7 +254,7 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
     store.close().await;
     if args.json {
         let mut out = json!({"id": run_id, "runs": reports});
-        for (key, value) in extra {
+        for (key, value) in found {
             out[key] = value;
         }
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -272,10 +262,10 @@ pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
         if reports.len() > 1 {
             print_sweep(&reports);
         }
-        if let Some(sla) = extra.get("sla") {
+        if let Some(sla) = found.get("sla") {
             print_sla(sla);
         }
-        if let Some(note) = extra.get("sweep").and_then(|s| s["stopped_early"].as_str()) {
+        if let Some(note) = found.get("sweep").and_then(|s| s["stopped_early"].as_str()) {
             println!("{note}");
         }
         println!("stored as load test {run_id} in {} (jury serve shows it at /perf/{run_id})", args.db);

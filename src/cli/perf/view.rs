@@ -9,13 +9,44 @@ use crate::cli::tables::{right, table};
 use crate::perf::load::{Live, LoadPlan};
 use crate::perf::metrics::{Distribution, PERCENTILES};
 use crate::perf::report::RunReport;
+use crate::perf::session::Watch;
+
+/// The command line's view of a test: a live bar per load (on a terminal), the tables after
+/// each (unless the results are printed as JSON).
+pub(super) struct Terminal {
+    pub(super) bars: MultiProgress,
+    pub(super) bar: bool,
+    pub(super) tables: bool,
+}
+
+/// A live bar, cleared when dropped.
+struct LiveBar(ProgressBar, tokio::task::JoinHandle<()>);
+
+impl Drop for LiveBar {
+    fn drop(&mut self) {
+        self.1.abort();
+        self.0.finish_and_clear();
+    }
+}
+
+impl Watch for Terminal {
+    fn load_started(&self, plan: &LoadPlan, live: Arc<Live>) -> Box<dyn std::any::Any + Send> {
+        if !self.bar {
+            return Box::new(());
+        }
+        let (bar, ticker) = live_view(&self.bars, plan, live);
+        Box::new(LiveBar(bar, ticker))
+    }
+
+    fn load_finished(&self, report: &RunReport, dir: &std::path::Path) {
+        if self.tables {
+            print_run(report, dir);
+        }
+    }
+}
 
 /// A bar of finished requests with the current request rate and running latency percentiles.
-pub(super) fn live_view(
-    bars: &MultiProgress,
-    plan: &LoadPlan,
-    live: Arc<Live>,
-) -> (ProgressBar, tokio::task::JoinHandle<()>) {
+fn live_view(bars: &MultiProgress, plan: &LoadPlan, live: Arc<Live>) -> (ProgressBar, tokio::task::JoinHandle<()>) {
     let bar = bars.add(ProgressBar::new(plan.number as u64));
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
@@ -45,7 +76,7 @@ pub(super) fn live_view(
     (bar, ticker)
 }
 
-pub(super) fn print_run(report: &RunReport, dir: &std::path::Path) {
+fn print_run(report: &RunReport, dir: &std::path::Path) {
     let m = &report.metrics;
     let load = match report.rate {
         Some(rate) => format!("open loop at {rate} req/s"),

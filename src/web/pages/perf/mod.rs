@@ -1,16 +1,22 @@
-//! `/perf`: load tests (`jury perf`) with their figures; one test's points, each with its
-//! percentile table and charts of latency and time to first token drawn from its requests.
+//! `/perf`: load tests (`jury perf`, or started here) with their figures; one test's points,
+//! each with its percentile table and charts of latency and time to first token drawn from its
+//! requests; two tests side by side.
+
+mod charts;
+pub mod compare;
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 
+use self::charts::{Histogram, Scatter, histogram, scatter};
 use super::{Nav, ago, nav, page};
 use crate::perf::metrics::PERCENTILES;
 use crate::store::{PerfRequestRow, RunRow};
 use crate::web::error::{PageError, WebError};
+use crate::web::guards::{AdminPage, CsrfForm};
 use crate::web::state::AppState;
 
 pub struct PerfItem {
@@ -26,14 +32,14 @@ pub(crate) fn summary_of(run: &RunRow) -> Value {
     run.summary.as_deref().or(Some(run.config.as_str())).and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
 }
 
-fn load_label(point: &Value) -> String {
+pub(crate) fn load_label(point: &Value) -> String {
     match point["rate"].as_f64() {
         Some(rate) => format!("rate {rate}/s"),
         None => format!("parallel {}", point["parallel"]),
     }
 }
 
-fn number(value: &Value, decimals: usize) -> String {
+pub(crate) fn number(value: &Value, decimals: usize) -> String {
     value.as_f64().map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "-".into())
 }
 
@@ -55,10 +61,13 @@ fn item(run: RunRow) -> PerfItem {
                 .collect()
         })
         .unwrap_or_default();
+    // A test queued from the pages has only its settings until it starts.
+    let model = summary["model"].as_str().or(summary["target"]["model"].as_str());
+    let url = summary["url"].as_str().or(summary["target"]["url"].as_str()).unwrap_or("this server's /v1");
     PerfItem {
         when: ago(run.created_at),
-        model: summary["model"].as_str().unwrap_or_default().to_string(),
-        url: summary["url"].as_str().unwrap_or_default().to_string(),
+        model: model.unwrap_or_default().to_string(),
+        url: url.to_string(),
         points,
         run,
     }
@@ -69,101 +78,26 @@ fn item(run: RunRow) -> PerfItem {
 struct PerfRunsPage {
     nav: Nav,
     tests: Vec<PerfItem>,
+    /// The form's targets (label, value).
+    targets: Vec<(String, String)>,
 }
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "perf");
     let tests = state.store.list_runs_of_kind("perf", 100).await?.into_iter().map(item).collect();
-    page(PerfRunsPage { nav, tests }, cookie)
+    let targets = crate::web::perf::target_choices(&state);
+    page(PerfRunsPage { nav, tests, targets }, cookie)
 }
 
-/// Bars of a histogram and a cumulative curve, in a 560 × 160 box.
-pub struct Histogram {
-    pub title: String,
-    /// (x, y, width, height) of each bar.
-    pub bars: Vec<(f64, f64, f64, f64)>,
-    /// The cumulative share as an SVG polyline.
-    pub cdf: String,
-    pub low: String,
-    pub high: String,
-    pub count: usize,
-}
-
-const CHART_WIDTH: f64 = 560.0;
-const CHART_HEIGHT: f64 = 160.0;
-const BINS: usize = 30;
-
-fn histogram(title: &str, values_ms: &[f64]) -> Option<Histogram> {
-    if values_ms.is_empty() {
-        return None;
-    }
-    let mut sorted = values_ms.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let (low, high) = (sorted[0], sorted[sorted.len() - 1]);
-    let span = (high - low).max(1e-9);
-    let mut counts = [0usize; BINS];
-    for v in &sorted {
-        counts[(((v - low) / span) * BINS as f64).min(BINS as f64 - 1.0) as usize] += 1;
-    }
-    let most = *counts.iter().max().unwrap_or(&1) as f64;
-    let width = CHART_WIDTH / BINS as f64;
-    let bars = counts
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            let h = CHART_HEIGHT * c as f64 / most;
-            (i as f64 * width, CHART_HEIGHT - h, (width - 1.0).max(1.0), h)
-        })
-        .collect();
-    let n = sorted.len() as f64;
-    let cdf = sorted
-        .iter()
-        .enumerate()
-        .map(|(i, v)| format!("{:.1},{:.1}", (v - low) / span * CHART_WIDTH, CHART_HEIGHT * (1.0 - (i + 1) as f64 / n)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some(Histogram {
-        title: title.to_string(),
-        bars,
-        cdf,
-        low: format!("{low:.1} ms"),
-        high: format!("{high:.1} ms"),
-        count: sorted.len(),
-    })
-}
-
-/// Dots of (x, y) in a 560 × 160 box, with the axes' extremes as labels.
-pub struct Scatter {
-    pub title: String,
-    pub dots: Vec<(f64, f64)>,
-    /// A line through the dots in order, when they are a series (an SVG polyline's points).
-    pub line: Option<String>,
-    pub x_low: String,
-    pub x_high: String,
-    pub y_high: String,
-}
-
-fn scatter(title: &str, points: &[(f64, f64)], x_unit: &str, y_unit: &str, joined: bool) -> Option<Scatter> {
-    if points.is_empty() {
-        return None;
-    }
-    let x_low = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-    let x_high = points.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    let y_high = points.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-9);
-    let x_span = (x_high - x_low).max(1e-9);
-    let dots: Vec<(f64, f64)> = points
-        .iter()
-        .map(|(x, y)| ((x - x_low) / x_span * CHART_WIDTH, CHART_HEIGHT - y / y_high * CHART_HEIGHT))
-        .collect();
-    let line = joined.then(|| dots.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" "));
-    Some(Scatter {
-        title: title.to_string(),
-        dots,
-        line,
-        x_low: format!("{x_low:.2} {x_unit}"),
-        x_high: format!("{x_high:.2} {x_unit}"),
-        y_high: format!("{y_high:.1} {y_unit}"),
-    })
+/// The form: queue a load test, then watch it on its page.
+pub async fn create(
+    State(state): State<AppState>,
+    _: AdminPage,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let request = crate::web::perf::PerfRequest::from_form(fields)?;
+    let id = crate::web::perf::start(&state, &request).await?;
+    Ok(Redirect::to(&format!("/perf/{id}")).into_response())
 }
 
 pub struct PointView {
@@ -227,6 +161,9 @@ struct PerfRunPage {
     views: Vec<PointView>,
     /// Several points: throughput against the load of each.
     throughput: Option<Scatter>,
+    /// Queued or running: the page refreshes itself and offers a cancel.
+    active: bool,
+    percent: i64,
 }
 
 pub async fn show(
@@ -244,7 +181,9 @@ pub async fn show(
     }
     let status = run.shown_status().to_string();
     let throughput = throughput_chart(&summary);
-    page(PerfRunPage { nav, item: item(run), status, views, throughput }, cookie)
+    let active = status == "queued" || status == "running";
+    let percent = if run.progress_total > 0 { run.progress_done * 100 / run.progress_total } else { 0 };
+    page(PerfRunPage { nav, item: item(run), status, views, throughput, active, percent }, cookie)
 }
 
 /// Output tokens per second against each point's load (workers, or the offered rate), in the
