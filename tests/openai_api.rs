@@ -258,3 +258,38 @@ async fn api_keys_guard_the_models() {
     assert_eq!(test["summary"]["url"], format!("{base}/chat/completions"));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gguf_vocabulary_counts_tokens_as_the_engine_does() {
+    use jury::perf::Prompt;
+    use jury::perf::tokens::{PerfTokenizer, random_prompts};
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base) = serve(dir.path(), 4, Vec::new()).await;
+    let tokenizer = PerfTokenizer::load(&model_path()).expect("the GGUF's vocabulary");
+    let mut texts: Vec<(String, u64)> = random_prompts(&tokenizer, 3, 24, 24, 4, 7)
+        .into_iter()
+        .map(|(p, n)| match p {
+            Prompt::Text(t) => (t, n),
+            Prompt::Messages(_) => unreachable!(),
+        })
+        .collect();
+    texts.push(("Hello, world! Ünïcödé, 12345 and\nnew lines.".to_string(), 0));
+    let http = reqwest::Client::new();
+    for (i, (text, drawn)) in texts.iter().enumerate() {
+        if i < 3 {
+            assert_eq!(*drawn, 24, "{text:?}");
+        }
+        let answer: Value = http
+            .post(format!("{base}/completions"))
+            .json(&json!({"model": "smol", "prompt": text, "max_tokens": 1, "temperature": 0}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let engine = answer["usage"]["prompt_tokens"].as_u64().expect("usage");
+        assert_eq!(tokenizer.count(text), engine, "{text:?}: {answer}");
+    }
+    server.stop().await;
+}

@@ -6,6 +6,8 @@
 
 pub mod client;
 pub mod dataset;
+#[cfg(feature = "local")]
+mod gguf_vocab;
 pub mod job;
 pub mod load;
 pub mod metrics;

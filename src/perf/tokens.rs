@@ -1,5 +1,6 @@
-//! A tokenizer for load tests (`--tokenizer-path`, a Hugging Face `tokenizer.json`): random
-//! prompts of exact token lengths, and token counts where the server sends no usage.
+//! A tokenizer for load tests (`--tokenizer-path`: a Hugging Face `tokenizer.json`, or a GGUF
+//! model whose own vocabulary is read): random prompts of exact token lengths, and token counts
+//! where the server sends no usage.
 
 use std::path::Path;
 
@@ -16,9 +17,13 @@ pub struct PerfTokenizer {
 
 impl PerfTokenizer {
     pub fn load(path: &Path) -> Result<PerfTokenizer, BadInput> {
-        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| {
-            BadInput::one(Problem::new(format!("not a tokenizer.json this version can read: {e}")).in_file(path))
-        })?;
+        let inner = if gguf_file(path) {
+            gguf_tokenizer(path).map_err(|e| BadInput::one(Problem::new(e).in_file(path)))?
+        } else {
+            tokenizers::Tokenizer::from_file(path).map_err(|e| {
+                BadInput::one(Problem::new(format!("not a tokenizer.json this version can read: {e}")).in_file(path))
+            })?
+        };
         let added: std::collections::HashSet<u32> = inner.get_added_tokens_decoder().keys().copied().collect();
         let mut ordinary: Vec<u32> = inner.get_vocab(false).into_values().filter(|id| !added.contains(id)).collect();
         ordinary.sort_unstable();
@@ -64,6 +69,23 @@ impl PerfTokenizer {
         }
         text
     }
+}
+
+/// Whether `path` is a GGUF file (by its first four bytes).
+fn gguf_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"GGUF"
+}
+
+#[cfg(feature = "local")]
+fn gguf_tokenizer(path: &Path) -> Result<tokenizers::Tokenizer, String> {
+    super::gguf_vocab::load(path)
+}
+
+#[cfg(not(feature = "local"))]
+fn gguf_tokenizer(_: &Path) -> Result<tokenizers::Tokenizer, String> {
+    Err("reading a GGUF file's vocabulary needs jury built with the `local` feature; give its tokenizer.json".into())
 }
 
 /// EvalScope's `random` dataset: `count` prompts of random tokens, each `min..=max` tokens long

@@ -81,7 +81,11 @@ pub(super) fn check(args: &PerfArgs) -> Result<Settings, BadInput> {
     }
     if args.dataset == DatasetKind::Random {
         if args.tokenizer_path.is_none() {
-            bad("--tokenizer-path", "--dataset random draws tokens from a tokenizer: give its tokenizer.json".into());
+            bad(
+                "--tokenizer-path",
+                "--dataset random draws tokens from a tokenizer: give its tokenizer.json or the model's GGUF file"
+                    .into(),
+            );
         }
         if args.max_prompt_length > 32_768 {
             bad("--max-prompt-length", "--dataset random needs prompt lengths in tokens, at most 32768".into());

@@ -94,8 +94,8 @@ pub struct PerfArgs {
     #[arg(long, value_name = "FILE")]
     dataset_path: Option<PathBuf>,
 
-    /// A Hugging Face tokenizer.json: needed by --dataset random, and counts answer tokens when
-    /// the server sends no usage
+    /// A Hugging Face tokenizer.json, or a GGUF model (its own vocabulary): needed by --dataset
+    /// random, and counts answer tokens when the server sends no usage
     #[arg(long, value_name = "FILE")]
     tokenizer_path: Option<PathBuf>,
 
