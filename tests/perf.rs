@@ -15,17 +15,6 @@ use serde_json::{Value, json};
 /// the same two cores would move them.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Runs `jury perf` against `url` with `args`; its exit code and `--json` output.
-async fn perf(url: &str, args: &[&str]) -> (i32, Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = jury();
-    cmd.args(["perf", "--url", url, "--json", "--no-progress", "--outputs-dir"]).arg(dir.path()).args(args);
-    cmd.arg("--db").arg(db_url(dir.path()));
-    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
-    let json = serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), json, stderr(&out))
-}
-
 fn within(value: &Value, expected: f64, tolerance: f64) -> bool {
     value.as_f64().is_some_and(|v| (v - expected).abs() <= tolerance)
 }
@@ -70,14 +59,14 @@ async fn whole_answers_goodput_and_a_sweep() {
     let (url, _) = scripted_server().await;
     let (code, out, err) = perf(
         &url,
-        &["--model", "script", "--no-stream", "--parallel", "1", "2", "--number", "2", "4", "--slo", "latency=250ms"],
+        &["--model", "script", "--no-stream", "--parallel", "1", "2", "--number", "5", "6", "--slo", "latency=250ms"],
     )
     .await;
     assert_eq!(code, 0, "{err}");
     let runs = out["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
-    assert_eq!((runs[0]["parallel"].clone(), runs[0]["number"].clone()), (1.into(), 2.into()));
-    assert_eq!((runs[1]["parallel"].clone(), runs[1]["number"].clone()), (2.into(), 4.into()));
+    assert_eq!((runs[0]["parallel"].clone(), runs[0]["number"].clone()), (1.into(), 5.into()));
+    assert_eq!((runs[1]["parallel"].clone(), runs[1]["number"].clone()), (2.into(), 6.into()));
     for run in runs {
         // Not streamed: the first content is the whole answer, at 290 ms.
         assert!(within(&run["ttft_ms"]["p50"], 290.0, 3.0), "{}", run["ttft_ms"]);
@@ -199,7 +188,7 @@ async fn finished_test(server: &common::server::TestServer, id: i64) -> Value {
 async fn tests_started_from_the_pages_run_as_jobs_and_compare_side_by_side() {
     use common::server::{Settings, TestServer, allowed_judge};
     let _serial = SERIAL.lock().await;
-    let (url, _) = scripted_server().await;
+    let (url, calls) = scripted_server().await;
     let server = TestServer::start(Settings {
         judges: vec![allowed_judge("mock", "script", &url), allowed_judge("stuck", "hang", &url)],
         ..Settings::default()
@@ -263,8 +252,8 @@ async fn tests_started_from_the_pages_run_as_jobs_and_compare_side_by_side() {
     let one = reqwest::get(server.url(&format!("/perf/compare?id={a}"))).await.unwrap();
     assert_eq!(one.status(), 400);
 
-    // A test that hangs is cancelled, its requests dropped.
-    let (_, c) = start_test(&server, json!({"target": "served:stuck", "number": 2})).await;
+    // An open loop against a server that hangs is cancelled: its sends stop, its requests are dropped.
+    let (_, c) = start_test(&server, json!({"target": "served:stuck", "number": 100, "rate": 4.0})).await;
     let c = c["id"].as_i64().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.get_json(&format!("/api/perf/{c}")).await["status"] != "running" {
@@ -276,6 +265,9 @@ async fn tests_started_from_the_pages_run_as_jobs_and_compare_side_by_side() {
     let cancel = common::server::api_client().delete(server.url(&format!("/api/runs/{c}"))).send().await.unwrap();
     assert_eq!(cancel.status(), 202);
     assert_eq!(finished_test(&server, c).await["status"], "cancelled");
+    let sent = calls.load(std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), sent, "requests were still sent after the cancel");
     server.stop().await;
 }
 

@@ -7,17 +7,6 @@ use std::time::Duration;
 
 use common::mock_stream::capacity_server;
 use common::*;
-use serde_json::Value;
-
-async fn perf(url: &str, args: &[&str]) -> (i32, Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = jury();
-    cmd.args(["perf", "--url", url, "--json", "--no-progress", "--outputs-dir"]).arg(dir.path()).args(args);
-    cmd.arg("--db").arg(db_url(dir.path()));
-    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
-    let json = serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), json, stderr(&out))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sla_search_finds_the_most_workers_within_the_objective() {

@@ -3,6 +3,7 @@
 //! schedule whatever the server does, so a slow server cannot slow the load: no coordinated
 //! omission; how late each request left is recorded).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,7 +62,8 @@ impl Live {
 }
 
 /// Sends `plan.number` requests (prompts taken in turn) and returns their outcomes in the order
-/// they were sent, with `prompt_index` telling which prompt each one used.
+/// they were sent, with `prompt_index` telling which prompt each one used. Dropped before the
+/// end (a cancelled test), it stops sending and drops the requests in flight.
 pub async fn run(
     client: &reqwest::Client,
     target: Arc<Target>,
@@ -69,40 +71,50 @@ pub async fn run(
     plan: &LoadPlan,
     live: Arc<Live>,
 ) -> Vec<(usize, RequestOutcome)> {
-    let clock = Instant::now();
+    let sender = Sender { client: client.clone(), target, prompts, clock: Instant::now(), live: live.clone() };
     match plan.rate {
-        None => closed_loop(client, target, prompts, plan, clock, live.clone()).await,
-        Some(rate) => open_loop(client, target, prompts, plan, rate, clock, live.clone()).await,
+        None => closed_loop(sender, plan).await,
+        Some(rate) => open_loop(sender, plan, rate).await,
     }
     let mut done = live.take();
     done.sort_by(|a, b| a.1.sent_s.total_cmp(&b.1.sent_s));
     done
 }
 
-async fn closed_loop(
-    client: &reqwest::Client,
+/// What every request of a load shares: where it goes, what it asks, the clock and the tally.
+#[derive(Clone)]
+struct Sender {
+    client: reqwest::Client,
     target: Arc<Target>,
     prompts: Arc<Vec<Prompt>>,
-    plan: &LoadPlan,
     clock: Instant,
     live: Arc<Live>,
-) {
+}
+
+impl Sender {
+    /// Sends the `i`th request (prompts taken in turn), due `scheduled` seconds after the
+    /// start, and records its outcome.
+    async fn send(&self, i: usize, scheduled: f64) {
+        let prompt_index = i % self.prompts.len();
+        let outcome = send(&self.client, &self.target, &self.prompts[prompt_index], self.clock, scheduled).await;
+        self.live.push(prompt_index, outcome);
+    }
+}
+
+async fn closed_loop(sender: Sender, plan: &LoadPlan) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = JoinSet::new();
     for _ in 0..plan.parallel.max(1) {
-        let (client, target, prompts, next, live) =
-            (client.clone(), target.clone(), prompts.clone(), next.clone(), live.clone());
+        let (sender, next) = (sender.clone(), next.clone());
         let (number, duration) = (plan.number, plan.duration);
         workers.spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= number || duration.is_some_and(|d| clock.elapsed() >= d) {
+                if i >= number || duration.is_some_and(|d| sender.clock.elapsed() >= d) {
                     break;
                 }
-                let prompt_index = i % prompts.len();
-                let scheduled = clock.elapsed().as_secs_f64();
-                let outcome = send(&client, &target, &prompts[prompt_index], clock, scheduled).await;
-                live.push(prompt_index, outcome);
+                let scheduled = sender.clock.elapsed().as_secs_f64();
+                sender.send(i, scheduled).await;
             }
         });
     }
@@ -126,46 +138,54 @@ pub fn poisson_schedule(rate: f64, number: usize, seed: u64) -> Vec<f64> {
     poisson_arrivals(rate, seed).take(number).collect()
 }
 
-async fn open_loop(
-    client: &reqwest::Client,
-    target: Arc<Target>,
-    prompts: Arc<Vec<Prompt>>,
-    plan: &LoadPlan,
-    rate: f64,
-    clock: Instant,
-    live: Arc<Live>,
-) {
+/// Raised when the open loop is dropped: its pacer thread stops at its next look.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+async fn open_loop(sender: Sender, plan: &LoadPlan, rate: f64) {
     let schedule = poisson_arrivals(rate, plan.seed).take(plan.number);
     let duration = plan.duration.map(|d| d.as_secs_f64());
     let runtime = tokio::runtime::Handle::current();
-    let client = client.clone();
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let stopped = stop.0.clone();
+    // Dropped with this future, the set aborts the requests in flight.
+    let requests = Arc::new(Mutex::new(JoinSet::new()));
+    let spawned = requests.clone();
     // The schedule is kept by a thread of its own with the OS's sleep (finer than the async
     // timer's millisecond), so busy runtime workers do not delay the sends it starts.
     let pacer = std::thread::spawn(move || {
-        let mut requests = Vec::new();
         for (i, due) in schedule.enumerate() {
             if duration.is_some_and(|d| due >= d) {
-                break;
+                return;
             }
-            let wait = due - clock.elapsed().as_secs_f64();
-            if wait > 0.0 {
-                std::thread::sleep(Duration::from_secs_f64(wait));
+            loop {
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                let wait = due - sender.clock.elapsed().as_secs_f64();
+                if wait <= 0.0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_secs_f64(wait.min(0.05)));
             }
-            let (client, target, prompts, live) = (client.clone(), target.clone(), prompts.clone(), live.clone());
-            requests.push(runtime.spawn(async move {
-                let prompt_index = i % prompts.len();
-                let outcome = send(&client, &target, &prompts[prompt_index], clock, due).await;
-                live.push(prompt_index, outcome);
-            }));
+            let sender = sender.clone();
+            spawned
+                .lock()
+                .expect("no panics while holding it")
+                .spawn_on(async move { sender.send(i, due).await }, &runtime);
         }
-        requests
     });
-    let requests = tokio::task::spawn_blocking(move || pacer.join().expect("the pacer does not panic"))
+    tokio::task::spawn_blocking(move || pacer.join().expect("the pacer does not panic"))
         .await
         .expect("the pacer's join does not panic");
-    for request in requests {
-        let _ = request.await;
-    }
+    drop(stop);
+    let mut requests = std::mem::take(&mut *requests.lock().expect("no panics while holding it"));
+    while requests.join_next().await.is_some() {}
 }
 
 #[cfg(test)]

@@ -9,6 +9,11 @@ use serde_json::{Map, Value, json};
 use super::metrics::{Distribution, PERCENTILES, RunMetrics};
 use super::outcome::RequestOutcome;
 
+/// A figure of a report as people read it: `decimals` places, or "-" when it is missing.
+pub fn number(value: &Value, decimals: usize) -> String {
+    value.as_f64().map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "-".into())
+}
+
 /// One run (one point of a sweep): its load and its figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {

@@ -131,3 +131,15 @@ pub async fn run_config(config_path: &Path, db: &str, dry_run: bool, concurrency
 pub async fn open_db(db: &str) -> sqlx::SqlitePool {
     jury::store::Store::connect(db).await.unwrap().pool().clone()
 }
+
+/// Runs `jury perf` against `url` with `args` (its own database and output folder); its exit
+/// code, `--json` output and standard error.
+pub async fn perf(url: &str, args: &[&str]) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = jury();
+    cmd.args(["perf", "--url", url, "--json", "--no-progress", "--outputs-dir"]).arg(dir.path()).args(args);
+    cmd.arg("--db").arg(db_url(dir.path()));
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    let json = serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), json, stderr(&out))
+}

@@ -9,6 +9,7 @@ use crate::cli::tables::{right, table};
 use crate::perf::load::{Live, LoadPlan};
 use crate::perf::metrics::{Distribution, PERCENTILES};
 use crate::perf::report::RunReport;
+use crate::perf::report::number;
 use crate::perf::session::Watch;
 
 /// The command line's view of a test: a live bar per load (on a terminal), the tables after
@@ -187,7 +188,12 @@ pub(super) fn print_sla(sla: &serde_json::Value) {
             .into_iter()
             .flatten()
             .map(|s| {
-                format!("{}: {}–{}", s["objective"].as_str().unwrap_or(""), number(&s["min_ms"]), number(&s["max_ms"]))
+                format!(
+                    "{}: {}–{}",
+                    s["objective"].as_str().unwrap_or(""),
+                    number(&s["min_ms"], 1),
+                    number(&s["max_ms"], 1)
+                )
             })
             .collect();
         t.add_row(vec![
@@ -201,8 +207,4 @@ pub(super) fn print_sla(sla: &serde_json::Value) {
         Some(best) => println!("highest {over} meeting every objective: {best}"),
         None => println!("no {over} tried met every objective"),
     }
-}
-
-fn number(v: &serde_json::Value) -> String {
-    v.as_f64().map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into())
 }

@@ -9,7 +9,8 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::charts::{Cdfs, cdfs};
-use super::{PerfItem, item, load_label, number, summary_of};
+use super::{PerfItem, item, load_label, summary_of};
+use crate::perf::report::number;
 use crate::store::PerfRequestRow;
 use crate::web::error::{PageError, WebError};
 use crate::web::pages::{Nav, nav, page};

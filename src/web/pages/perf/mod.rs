@@ -14,6 +14,7 @@ use serde_json::Value;
 use self::charts::{Histogram, Scatter, histogram, scatter};
 use super::{Nav, ago, nav, page};
 use crate::perf::metrics::PERCENTILES;
+use crate::perf::report::number;
 use crate::store::{PerfRequestRow, RunRow};
 use crate::web::error::{PageError, WebError};
 use crate::web::guards::{AdminPage, CsrfForm};
@@ -37,10 +38,6 @@ pub(crate) fn load_label(point: &Value) -> String {
         Some(rate) => format!("rate {rate}/s"),
         None => format!("parallel {}", point["parallel"]),
     }
-}
-
-pub(crate) fn number(value: &Value, decimals: usize) -> String {
-    value.as_f64().map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "-".into())
 }
 
 fn item(run: RunRow) -> PerfItem {
