@@ -1,16 +1,13 @@
-//! The reason jury runs local requests one at a time, reproduced with the mistral.rs API alone.
+//! Requests to one local model are batched: several sequences decoded in one pass. Under greedy
+//! decoding every answer must be exactly the one the request gets alone, however the requests
+//! arrive — here each one while the earlier ones are being decoded, so new prompts join running
+//! batches.
 //!
-//! On the CPU (no paged attention), mistral.rs 0.8.1 corrupts a sequence when another prompt
-//! arrives while it is being decoded: four greedy prompts sent 150 ms apart do not get the
-//! answers each gets alone (the first one's answer turns into the last one's: "L'Étoile, la
-//! Marseillaise…" becomes "L'Blessed is a celestial wonder… water droplets"). Sent all at once,
-//! they do. The prefix cache plays no part (the test fails with it on or off). The likely cause,
-//! from its source (`kv_cache/mod.rs`, `engine/mod.rs`): a prompt step resets the model's KV cache
-//! onto the preallocated buffers (`set_none_cache` with `load_preallocated_cache`) while sequences
-//! still decoding hold shallow copies (shared storage) of those buffers, so the new prompt's keys
-//! and values overwrite theirs. Fixing it means patching mistralrs-core; until then jury keeps one
-//! sequence per engine. Run with `cargo test --test local_batching -- --ignored`: it passes once
-//! the engine is fixed.
+//! Through the mistral.rs API alone, this failed on mistral.rs 0.8.1 as published: its CPU
+//! attention for decode steps kept its partial results per tile and head but not per sequence,
+//! so every sequence in a batch got the last sequence's attention (prompt 0, "What is the capital
+//! of France?", went on with prompt 3's rainbow). `vendor/mistralrs-core` carries the fix
+//! (vendor/README.md). Then the same through jury's own local model, sixteen requests at once.
 
 #![cfg(feature = "local")]
 
@@ -68,10 +65,45 @@ async fn alone_and_together(prefix_cache: Option<usize>) -> (Vec<String>, Vec<St
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails on mistral.rs 0.8.1 (see the file's comment): the reason local requests run one at a time"]
 async fn greedy_answers_in_flight_together_match_those_alone() {
     let (alone, together) = alone_and_together(None).await;
     for (i, (a, t)) in alone.iter().zip(&together).enumerate() {
         assert_eq!(a, t, "prompt {i}: alone {a:?}, together {t:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jurys_local_model_batches_requests_and_answers_each_as_alone() {
+    use jury::llm::ChatRequest;
+    use jury::llm::local::LocalChat;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    jury::llm::demo::ensure_demo_model(&path).expect("demo model");
+    let model = std::sync::Arc::new(LocalChat::load_batched(&path, 16).await.expect("the demo model"));
+    let questions: Vec<String> = (0..16).map(|i| format!("Name one thing that is {} in one word.", 2 + i)).collect();
+    let request = |q: &String| {
+        let mut r = ChatRequest { system: None, user: q.clone(), settings: Default::default() };
+        r.settings.max_new_tokens = Some(12);
+        r.settings.do_sample = Some(false);
+        r
+    };
+    let mut alone = Vec::new();
+    for q in &questions {
+        alone.push(model.chat(&request(q)).await.expect("an answer").text);
+    }
+    // All sixteen in flight, arriving 40 ms apart: prompts join batches already decoding.
+    let together = futures::future::join_all(questions.iter().enumerate().map(|(i, q)| {
+        let (model, request) = (model.clone(), request(q));
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(40 * i as u64)).await;
+            model.chat(&request).await.expect("an answer").text
+        }
+    }))
+    .await;
+    for (i, (a, t)) in alone.iter().zip(&together).enumerate() {
+        assert_eq!(a, t, "request {i}: alone {a:?}, in a batch {t:?}");
+    }
+    assert!(
+        alone.iter().collect::<std::collections::HashSet<_>>().len() > 4,
+        "the questions get different answers: {alone:?}"
+    );
 }

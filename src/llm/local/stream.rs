@@ -36,14 +36,15 @@ pub enum StreamEvent {
 }
 
 impl LocalChat {
-    /// Starts answering `prompt` once the model's earlier requests are done; the answer arrives
-    /// on the returned channel. Dropping the receiver cancels the generation.
+    /// Starts answering `prompt` once the model has a place for it (it is batched with the other
+    /// requests in flight); the answer arrives on the returned channel. Dropping the receiver
+    /// cancels the generation.
     pub fn stream(self: &Arc<Self>, prompt: LocalPrompt, settings: &GenerationSettings) -> mpsc::Receiver<StreamEvent> {
         let (out, events) = mpsc::channel(64);
         let model = self.clone();
         let params = sampling_params(settings);
         tokio::spawn(async move {
-            let _turn = model.one_at_a_time.lock().await;
+            let Ok(_place) = model.slots.acquire().await else { return };
             if out.is_closed() {
                 return;
             }
