@@ -207,3 +207,53 @@ fn perplexity_of_a_text_on_the_real_model() {
     let samples = count_requests(&db);
     assert_eq!(samples, 3, "one request per document");
 }
+
+/// The demo file's Q4_1 weights have no fast CPU kernel: jury writes a Q8_0 copy once into its
+/// cache and scores with it. The copy must choose as the file itself does, with close
+/// log-likelihoods, and the cache must keep results of the two apart.
+#[test]
+fn q4_1_weights_are_transcoded_once_and_choose_as_the_file_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let args = ["--datasets", "arc_easy", "--limit", "8", "--few-shot", "0", "--json", "--no-progress", "--output"];
+    let run = |transcode: &str, name: &str| {
+        let out_dir = dir.path().join(name);
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let db = db_url(&out_dir);
+        let out =
+            common::run(eval(&db, &args).arg(&out_dir).env("JURY_CACHE_DIR", &cache).env("JURY_TRANSCODE", transcode));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        (report, read_jsonl(&out_dir.join("samples_arc_easy.jsonl")))
+    };
+    let (transcoded, transcoded_samples) = run("on", "on");
+    let copies: Vec<_> = std::fs::read_dir(cache.join("transcoded")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(copies.len(), 1, "one cached copy, no temporary left: {copies:?}");
+    let copy = &copies[0];
+    assert!(copy.to_string_lossy().ends_with(".q8_0.gguf"), "{copy:?}");
+    let written = std::fs::metadata(copy).unwrap().modified().unwrap();
+
+    let (as_is, as_is_samples) = run("off", "off");
+    let identity = |r: &Value| r["model_identity"].as_str().unwrap().to_string();
+    assert!(identity(&transcoded).ends_with(" as Q8_0"), "{}", identity(&transcoded));
+    assert!(!identity(&as_is).contains(" as "), "{}", identity(&as_is));
+
+    let argmax = |lls: &Value| {
+        let lls: Vec<f64> = lls.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        (0..lls.len()).max_by(|&a, &b| lls[a].total_cmp(&lls[b])).unwrap()
+    };
+    let mut same_choice = 0;
+    for (t, o) in transcoded_samples.iter().zip(&as_is_samples) {
+        same_choice += usize::from(argmax(&t["loglikelihoods"]) == argmax(&o["loglikelihoods"]));
+        let pairs = t["loglikelihoods"].as_array().unwrap().iter().zip(o["loglikelihoods"].as_array().unwrap());
+        for (a, b) in pairs {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() < 1.5 && (a - b).abs() / b.abs() < 0.1, "{a} (Q8_0) against {b} (Q4_1)");
+        }
+    }
+    assert!(same_choice >= 7, "the same choice on {same_choice} of 8 questions");
+
+    // A second load reuses the copy.
+    run("on", "again");
+    assert_eq!(std::fs::metadata(copy).unwrap().modified().unwrap(), written);
+}

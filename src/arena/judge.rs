@@ -105,7 +105,7 @@ impl JudgeService {
         JudgeService {
             store,
             model,
-            identity: judge.model.identity(),
+            identity: crate::llm::model_identity(&judge.model),
             judge,
             cancel,
             run_id,

@@ -25,7 +25,9 @@ pub enum EvalTarget {
 impl EvalTarget {
     pub fn identity(&self) -> String {
         match self {
-            EvalTarget::Local { path } => crate::spec::ModelSpec::Local { path: path.clone() }.identity(),
+            EvalTarget::Local { path } => {
+                crate::llm::model_identity(&crate::spec::ModelSpec::Local { path: path.clone() })
+            }
             EvalTarget::Endpoint { url, name, .. } => crate::spec::ModelSpec::Remote {
                 api_base: url.clone(),
                 api_key_env: String::new(),

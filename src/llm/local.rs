@@ -12,12 +12,14 @@ use tokio::sync::Semaphore;
 
 use mistralrs::{GgufModelBuilder, Model, RequestBuilder, SamplingParams, StopTokens, TextMessageRole, TokenSource};
 
+use super::transcode::Weights;
 use super::{ChatRequest, ChatResponse, GenerationSettings, LlmError, Usage};
 
 /// One loaded model; shared by every candidate and judge that names the same file.
 pub struct LocalChat {
     model: Model,
     path: PathBuf,
+    weights: Weights,
     /// Places for requests in flight; each is held until the engine is done with its request,
     /// even when the caller stopped waiting, so the engine never holds more than it was built for.
     slots: Semaphore,
@@ -38,7 +40,15 @@ pub const DEFAULT_MAX_SEQUENCES: usize = 1;
 /// process would grow by that much with each request. It also matches a cached sequence's last
 /// token, whose keys and values were never computed. Requests here share little beyond a
 /// system prompt, so nothing is lost by turning it off.
-pub fn gguf_builder(path: &Path, max_sequences: usize) -> Result<GgufModelBuilder, LlmError> {
+///
+/// Weights without a fast CPU kernel are loaded from a transcoded copy (`transcode`); what runs
+/// is returned beside the builder.
+pub async fn gguf_builder(path: &Path, max_sequences: usize) -> Result<(GgufModelBuilder, Weights), LlmError> {
+    let source = path.to_path_buf();
+    let weights = tokio::task::spawn_blocking(move || super::transcode::prepare(&source))
+        .await
+        .map_err(|e| LlmError::Local(format!("{}: {e}", path.display())))??;
+    let path = weights.load_path.as_path();
     let dir = path.parent().unwrap_or(Path::new("."));
     let file = path
         .file_name()
@@ -53,7 +63,7 @@ pub fn gguf_builder(path: &Path, max_sequences: usize) -> Result<GgufModelBuilde
     if !cfg!(feature = "cuda") {
         builder = builder.with_force_cpu();
     }
-    Ok(builder)
+    Ok((builder, weights))
 }
 
 impl LocalChat {
@@ -65,15 +75,19 @@ impl LocalChat {
     /// wait for a place.
     pub async fn load_batched(path: &Path, sequences: usize) -> Result<Self, LlmError> {
         let sequences = sequences.max(1);
-        let model = gguf_builder(path, sequences)?
-            .build()
-            .await
-            .map_err(|e| LlmError::Local(format!("cannot load {}: {e:#}", path.display())))?;
-        Ok(LocalChat { model, path: path.to_path_buf(), slots: Semaphore::new(sequences) })
+        let (builder, weights) = gguf_builder(path, sequences).await?;
+        let model =
+            builder.build().await.map_err(|e| LlmError::Local(format!("cannot load {}: {e:#}", path.display())))?;
+        Ok(LocalChat { model, path: path.to_path_buf(), weights, slots: Semaphore::new(sequences) })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the engine runs: the loaded file and its weights' quant type.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
     }
 
     /// Answers one request. The engine goes on with a request even when its caller stops

@@ -9,6 +9,14 @@ pub mod openai;
 pub mod retry;
 #[cfg(feature = "local")]
 pub mod scoring;
+#[cfg(feature = "local")]
+pub mod transcode;
+
+/// Requests one local model decodes together (see `local::DEFAULT_MAX_SEQUENCES`).
+#[cfg(feature = "local")]
+pub const DEFAULT_LOCAL_SEQUENCES: usize = local::DEFAULT_MAX_SEQUENCES;
+#[cfg(not(feature = "local"))]
+pub const DEFAULT_LOCAL_SEQUENCES: usize = 1;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,6 +30,20 @@ pub use openai::{OpenAiChat, RemoteOptions};
 pub use retry::{Backoff, RetryStats};
 
 use crate::spec::ModelSpec;
+
+/// What tells this model's answers apart in caches: `spec.identity()`, plus the weights' quant
+/// type where jury runs a local file transcoded (`transcode`), whose answers differ slightly.
+pub fn model_identity(spec: &ModelSpec) -> String {
+    let identity = spec.identity();
+    #[cfg(feature = "local")]
+    if let ModelSpec::Local { path } = spec
+        && let Ok(weights) = transcode::plan(path)
+        && let Some(to) = weights.transcoded_to
+    {
+        return format!("{identity} as {to}");
+    }
+    identity
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {

@@ -38,7 +38,7 @@ pub struct LocalScorer {
 
 impl LocalScorer {
     pub async fn load(path: &Path) -> Result<Arc<Self>, LlmError> {
-        let builder = super::local::gguf_builder(path, 1)?;
+        let (builder, _) = super::local::gguf_builder(path, 1).await?;
         let model = builder
             .build()
             .await

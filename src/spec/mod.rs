@@ -6,6 +6,6 @@ mod model;
 
 pub use generation::GenerationSettings;
 pub use model::{
-    DEFAULT_API_KEY_ENV, DEMO_MODEL_FILE, LocalModelError, ModelSpec, OPENAI_DEFAULT_BASE, is_demo_model_path,
-    resolve_local_model,
+    DEFAULT_API_KEY_ENV, DEMO_MODEL_FILE, LocalModelError, ModelSpec, OPENAI_DEFAULT_BASE, file_digest,
+    is_demo_model_path, resolve_local_model,
 };

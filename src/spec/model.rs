@@ -50,7 +50,8 @@ impl ModelSpec {
     }
 }
 
-fn file_digest(path: &Path) -> std::io::Result<String> {
+/// A model file's size and digest, as `identity` describes it.
+pub fn file_digest(path: &Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::{Read, Seek, SeekFrom};
     const END: u64 = 1 << 20;

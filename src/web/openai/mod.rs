@@ -27,13 +27,22 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn models(_caller: ApiCaller, State(state): State<AppState>) -> Json<Value> {
+    // The engine's CPU kernels run on one thread per core (candle's rayon pool).
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let data: Vec<Value> = state
         .served
         .models
         .iter()
         .map(|m| {
             json!({"id": m.name, "object": "model", "created": 0, "owned_by": "jury",
-                   "file": m.path.file_name().map(|f| f.to_string_lossy().into_owned())})
+                   "file": m.path.file_name().map(|f| f.to_string_lossy().into_owned()),
+                   "weights": m.weights(), "threads": threads,
+                   "max_sequences": crate::llm::DEFAULT_LOCAL_SEQUENCES,
+                   "queue_size": state.served.queue_size})
         })
         .collect();
     Json(json!({"object": "list", "data": data}))

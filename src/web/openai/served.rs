@@ -2,8 +2,8 @@
 //! answered 429 with Retry-After at once rather than piling up.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use axum::http::StatusCode;
 
@@ -18,6 +18,23 @@ pub struct ServedModel {
     pub path: PathBuf,
     /// Requests admitted and not yet finished (the one running included).
     admitted: Arc<AtomicUsize>,
+    /// What its weights run as, read from the file once it exists.
+    weights: OnceLock<String>,
+}
+
+impl ServedModel {
+    /// The weights' quant type and any transcoding ("Q4_1 → Q8_0 (transcoded at load)"), or
+    /// `None` while the file cannot be read (the demo model before its first download).
+    pub fn weights(&self) -> Option<&str> {
+        if let Some(known) = self.weights.get() {
+            return Some(known);
+        }
+        #[cfg(feature = "local")]
+        if let Ok(plan) = crate::llm::transcode::plan(&self.path) {
+            return Some(self.weights.get_or_init(|| plan.describe()));
+        }
+        None
+    }
 }
 
 pub struct ServedModels {
@@ -33,7 +50,12 @@ impl ServedModels {
     pub fn new(models: Vec<(String, PathBuf)>, api_keys: Vec<String>, queue_size: usize, pool: Arc<ModelPool>) -> Self {
         let models = models
             .into_iter()
-            .map(|(name, path)| ServedModel { name, path, admitted: Arc::new(AtomicUsize::new(0)) })
+            .map(|(name, path)| ServedModel {
+                name,
+                path,
+                admitted: Arc::new(AtomicUsize::new(0)),
+                weights: OnceLock::new(),
+            })
             .collect();
         ServedModels { models, api_keys, queue_size: queue_size.max(1), pool }
     }
