@@ -198,3 +198,47 @@ async fn log_likelihoods_from_the_real_model() {
     let second = scorer.loglikelihood(&[context.clone(), paris.clone()].concat(), &of).await.unwrap();
     assert!((joint.logprob - (p.logprob + second.logprob)).abs() < 1e-3, "{joint:?} {p:?} {second:?}");
 }
+
+/// A question's choices scored together give each choice's own log-likelihood, with one pass
+/// for all when every choice is one token (the context's last logits score them all) and one
+/// pass per choice that no other choice's tokens begin.
+#[tokio::test]
+async fn choices_scored_together_share_passes_and_match_alone() {
+    use jury::llm::scoring::LocalScorer;
+    jury::llm::demo::ensure_demo_model(&model_path()).unwrap();
+    let scorer = LocalScorer::load(&model_path()).await.unwrap();
+    let context = scorer.tokenize("Question: What is the capital of France?\nAnswer:").await.unwrap();
+    let mut letters = Vec::new();
+    for letter in [" A", " B", " C", " D"] {
+        let tokens = scorer.tokenize(letter).await.unwrap();
+        assert_eq!(tokens.len(), 1, "{letter:?} is one token");
+        letters.push(tokens);
+    }
+    let mut alone = Vec::new();
+    for letter in &letters {
+        alone.push(scorer.loglikelihood(&context, letter).await.unwrap());
+    }
+    let before = scorer.forward_passes();
+    let together = scorer.loglikelihoods(&context, &letters).await.unwrap();
+    assert_eq!(scorer.forward_passes() - before, 1, "one pass scores four one-token choices");
+    for (t, a) in together.iter().zip(&alone) {
+        assert!((t.logprob - a.logprob).abs() < 1e-4, "{t:?} {a:?}");
+        assert_eq!((t.greedy, t.tokens), (a.greedy, a.tokens));
+    }
+
+    // " Paris" is scored from the context's last logits, which the pass for " Paris, France"
+    // holds; " Lyon, France" needs a pass of its own.
+    let mut words = Vec::new();
+    for word in [" Paris", " Paris, France", " Lyon, France"] {
+        words.push(scorer.tokenize(word).await.unwrap());
+    }
+    let before = scorer.forward_passes();
+    let together = scorer.loglikelihoods(&context, &words).await.unwrap();
+    assert_eq!(scorer.forward_passes() - before, 2);
+    for (word, t) in words.iter().zip(&together) {
+        let a = scorer.loglikelihood(&context, word).await.unwrap();
+        assert!((t.logprob - a.logprob).abs() < 1e-4, "{t:?} {a:?}");
+        assert_eq!(t.tokens, word.len());
+    }
+    assert!(together[1].logprob > together[2].logprob, "Paris before Lyon: {together:?}");
+}

@@ -26,6 +26,20 @@ use crate::store::{CachedLogLikelihood, NewSample, Store, StoreError};
 #[allow(async_fn_in_trait)]
 pub trait EvalModel {
     async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError>;
+    /// Whether `loglikelihoods` shares work between continuations (else each is asked, and
+    /// stored, on its own: nothing paid for is lost to an interruption).
+    fn shares_work(&self) -> bool {
+        false
+    }
+    /// Several continuations of one context (a question's choices); a model that can share
+    /// work between them does.
+    async fn loglikelihoods(&self, context: &str, continuations: &[String]) -> Result<Vec<LogLikelihood>, LlmError> {
+        let mut scored = Vec::with_capacity(continuations.len());
+        for continuation in continuations {
+            scored.push(self.loglikelihood(context, continuation).await?);
+        }
+        Ok(scored)
+    }
     /// Text after `prompt` (greedy without `sampling`), cut at the first stop sequence.
     async fn generate(
         &self,
@@ -43,12 +57,25 @@ impl EvalModel for crate::llm::scoring::LocalScorer {
     /// lm-eval's pair encoding: trailing spaces of the context move to the continuation; the
     /// continuation's tokens are those of the whole text after the context's.
     async fn loglikelihood(&self, context: &str, continuation: &str) -> Result<LogLikelihood, LlmError> {
+        let mut scored = EvalModel::loglikelihoods(self, context, &[continuation.to_string()]).await?;
+        Ok(scored.remove(0))
+    }
+
+    fn shares_work(&self) -> bool {
+        true
+    }
+
+    async fn loglikelihoods(&self, context: &str, continuations: &[String]) -> Result<Vec<LogLikelihood>, LlmError> {
         let trimmed = context.trim_end();
-        let continuation = format!("{}{continuation}", &context[trimmed.len()..]);
-        let whole = self.tokenize(&format!("{trimmed}{continuation}")).await?;
         let context_tokens = self.tokenize(trimmed).await?;
-        let split = context_tokens.len().min(whole.len());
-        crate::llm::scoring::LocalScorer::loglikelihood(self, &context_tokens, &whole[split..]).await
+        let mut continuation_tokens = Vec::with_capacity(continuations.len());
+        for continuation in continuations {
+            let continuation = format!("{}{continuation}", &context[trimmed.len()..]);
+            let whole = self.tokenize(&format!("{trimmed}{continuation}")).await?;
+            let split = context_tokens.len().min(whole.len());
+            continuation_tokens.push(whole[split..].to_vec());
+        }
+        crate::llm::scoring::LocalScorer::loglikelihoods(self, &context_tokens, &continuation_tokens).await
     }
 
     async fn generate(
@@ -428,20 +455,8 @@ impl<M: EvalModel> Asker<'_, M> {
         hex::encode(Sha256::digest(request.to_string().as_bytes()))
     }
 
-    async fn loglikelihood(&mut self, context: &str, continuation: &str) -> Result<CachedLogLikelihood, EvalError> {
-        self.summary.requests += 1;
-        let key = Self::key(&json!({"kind": "loglikelihood", "context": context, "continuation": continuation}));
-        if self.use_cache
-            && let Some(cached) = self.store.cached_loglikelihood(self.model_key, &key).await?
-        {
-            self.summary.cache_hits += 1;
-            return Ok(cached);
-        }
-        let ll = self.model.loglikelihood(context, continuation).await?;
-        let value = CachedLogLikelihood { logprob: ll.logprob, greedy: ll.greedy, tokens: ll.tokens as i64 };
-        self.store.save_loglikelihood(self.model_key, &key, context, continuation, value).await?;
-        self.summary.asked += 1;
-        Ok(value)
+    fn loglikelihood_key(context: &str, continuation: &str) -> String {
+        Self::key(&json!({"kind": "loglikelihood", "context": context, "continuation": continuation}))
     }
 
     async fn rolling_loglikelihood(&mut self, text: &str) -> Result<CachedLogLikelihood, EvalError> {
@@ -461,23 +476,57 @@ impl<M: EvalModel> Asker<'_, M> {
     }
 
     /// Each choice's log-likelihood after `context`, or `None` (and generation from then on)
-    /// when the model cannot give them.
+    /// when the model cannot give them. Choices not in the cache are asked together, so that
+    /// the model can share work between them, and stored one by one.
     async fn choice_loglikelihoods(&mut self, context: &str, doc: &McqDoc) -> Result<Option<Vec<f64>>, EvalError> {
-        let mut lls = Vec::with_capacity(doc.choices.len());
-        for i in 0..doc.choices.len() {
-            match self.loglikelihood(context, &doc.continuation(i)).await {
-                Ok(ll) => lls.push(ll.logprob),
-                Err(EvalError::Model(LlmError::NoPromptLogprobs(why))) => {
+        let continuations: Vec<String> = (0..doc.choices.len()).map(|i| doc.continuation(i)).collect();
+        let keys: Vec<String> = continuations.iter().map(|c| Self::loglikelihood_key(context, c)).collect();
+        self.summary.requests += continuations.len() as u64;
+        let mut lls: Vec<Option<f64>> = vec![None; continuations.len()];
+        if self.use_cache {
+            for (ll, key) in lls.iter_mut().zip(&keys) {
+                if let Some(cached) = self.store.cached_loglikelihood(self.model_key, key).await? {
+                    self.summary.cache_hits += 1;
+                    *ll = Some(cached.logprob);
+                }
+            }
+        }
+        // A choice whose text repeats another's is asked once and counts as a cache hit.
+        let mut missing: Vec<usize> = Vec::new();
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        for i in (0..lls.len()).filter(|&i| lls[i].is_none()) {
+            match missing.iter().find(|&&m| keys[m] == keys[i]) {
+                Some(&first) => repeats.push((i, first)),
+                None => missing.push(i),
+            }
+        }
+        let groups: Vec<&[usize]> =
+            if self.model.shares_work() { vec![&missing[..]] } else { missing.chunks(1).collect() };
+        for missing in groups.into_iter().filter(|g| !g.is_empty()) {
+            let asked: Vec<String> = missing.iter().map(|&i| continuations[i].clone()).collect();
+            let scored = match self.model.loglikelihoods(context, &asked).await {
+                Ok(scored) => scored,
+                Err(LlmError::NoPromptLogprobs(why)) => {
                     tracing::warn!(
                         "{why}; multiple-choice tasks are scored by generation instead, and the report says so"
                     );
                     self.by_generation = true;
                     return Ok(None);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
+            };
+            for (&i, ll) in missing.iter().zip(scored) {
+                let value = CachedLogLikelihood { logprob: ll.logprob, greedy: ll.greedy, tokens: ll.tokens as i64 };
+                self.store.save_loglikelihood(self.model_key, &keys[i], context, &continuations[i], value).await?;
+                self.summary.asked += 1;
+                lls[i] = Some(ll.logprob);
             }
         }
-        Ok(Some(lls))
+        for (i, first) in repeats {
+            self.summary.cache_hits += 1;
+            lls[i] = lls[first];
+        }
+        Ok(Some(lls.into_iter().map(|ll| ll.expect("every choice is scored")).collect()))
     }
 
     async fn generate(&mut self, context: &str, until: &[String], max_tokens: usize) -> Result<String, EvalError> {

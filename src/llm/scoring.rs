@@ -34,6 +34,7 @@ pub struct LocalScorer {
     max_len: Option<usize>,
     /// One raw request at a time: the engine must never batch them.
     turn: Mutex<()>,
+    passes: std::sync::atomic::AtomicU64,
 }
 
 impl LocalScorer {
@@ -44,7 +45,13 @@ impl LocalScorer {
             .await
             .map_err(|e| LlmError::Local(format!("cannot load {} for scoring: {e:#}", path.display())))?;
         let max_len = model.max_sequence_length().ok().flatten();
-        Ok(Arc::new(LocalScorer { model, path: path.to_path_buf(), max_len, turn: Mutex::new(()) }))
+        Ok(Arc::new(LocalScorer {
+            model,
+            path: path.to_path_buf(),
+            max_len,
+            turn: Mutex::new(()),
+            passes: Default::default(),
+        }))
     }
 
     /// The model's tokens for `text`, without special tokens (as lm-evaluation-harness encodes).
@@ -59,10 +66,57 @@ impl LocalScorer {
     /// empty: its last token's logits predict the continuation's first). One forward pass over
     /// both.
     pub async fn loglikelihood(&self, context: &[u32], continuation: &[u32]) -> Result<LogLikelihood, LlmError> {
+        let mut scored = self.loglikelihoods(context, std::slice::from_ref(&continuation.to_vec())).await?;
+        Ok(scored.remove(0))
+    }
+
+    /// The log-likelihoods of several continuations after one context, with as few forward
+    /// passes as the causal mask allows: a request whose tokens (context and continuation but
+    /// its last token) begin another's is read from the other's logits, as lm-eval's logits
+    /// cache does. Choices of one token each (MMLU's " A".." D") cost one pass for all.
+    pub async fn loglikelihoods(
+        &self,
+        context: &[u32],
+        continuations: &[Vec<u32>],
+    ) -> Result<Vec<LogLikelihood>, LlmError> {
+        let mut requests = Vec::with_capacity(continuations.len());
+        for continuation in continuations {
+            requests.push(self.request_tokens(context, continuation)?);
+        }
+        // Longest first: each request is served by the first one it begins.
+        let mut order: Vec<usize> = (0..requests.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(requests[i].tokens.len()));
+        let mut passes: Vec<(usize, Vec<Vec<f32>>)> = Vec::new();
+        let mut scored = vec![None; requests.len()];
+        for i in order {
+            let request = &requests[i];
+            let served_by = passes.iter().position(|(j, _)| requests[*j].tokens.starts_with(&request.tokens));
+            let rows = match served_by {
+                Some(p) => &passes[p].1,
+                None => {
+                    let rows = self.forward(&request.tokens).await?;
+                    passes.push((i, rows));
+                    &passes.last().expect("just pushed").1
+                }
+            };
+            scored[i] = Some(score_rows(rows, request.context_len, request.continuation)?);
+        }
+        self.passes.fetch_add(passes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(scored.into_iter().map(|s| s.expect("every request is scored")).collect())
+    }
+
+    /// Forward passes run since the model was loaded.
+    pub fn forward_passes(&self) -> u64 {
+        self.passes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What is sent to score `continuation` after `context`: the context (its last tokens when
+    /// the whole is longer than the model's context, as lm-eval keeps them) and the
+    /// continuation but its last token, which predicts nothing that is scored.
+    fn request_tokens<'a>(&self, context: &[u32], continuation: &'a [u32]) -> Result<ScoreRequest<'a>, LlmError> {
         if context.is_empty() || continuation.is_empty() {
             return Err(LlmError::Local("scoring needs a context and a continuation of at least one token".into()));
         }
-        // As lm-eval: a prompt longer than the model's context keeps its last tokens.
         let keep = self.max_len.map_or(usize::MAX, |m| (m + 1).saturating_sub(continuation.len()));
         if keep == 0 {
             return Err(LlmError::Local(format!(
@@ -71,35 +125,53 @@ impl LocalScorer {
             )));
         }
         let context = &context[context.len().saturating_sub(keep)..];
-        // The last token predicts nothing that is scored: it is not sent.
         let mut tokens = context.to_vec();
         tokens.extend_from_slice(&continuation[..continuation.len() - 1]);
-        let sent = tokens.len();
+        Ok(ScoreRequest { tokens, context_len: context.len(), continuation })
+    }
+
+    /// The logits of every position of `tokens`, one forward pass.
+    async fn forward(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>, LlmError> {
         let _turn = self.turn.lock().await;
         let (chunks, _) = self
             .model
-            .send_raw_chat_request(TokenPrompt { tokens: Some(tokens) })
+            .send_raw_chat_request(TokenPrompt { tokens: Some(tokens.to_vec()) })
             .await
             .map_err(|e| LlmError::Local(format!("{}: scoring failed: {e}", self.path.display())))?;
         let rows = logit_rows(&chunks).map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
-        if rows.len() != sent {
+        if rows.len() != tokens.len() {
             return Err(LlmError::Local(format!(
-                "the engine returned logits for {} positions, {sent} were sent",
-                rows.len()
+                "the engine returned logits for {} positions, {} were sent",
+                rows.len(),
+                tokens.len()
             )));
         }
-        // Row i predicts token i + 1.
-        let mut logprob = 0.0;
-        let mut greedy = true;
-        for (k, &token) in continuation.iter().enumerate() {
-            let row = &rows[context.len() - 1 + k];
-            let (lp, is_max) = log_softmax_at(row, token as usize)
-                .ok_or_else(|| LlmError::Local(format!("token {token} is outside the vocabulary")))?;
-            logprob += lp;
-            greedy &= is_max;
-        }
-        Ok(LogLikelihood { logprob, greedy, tokens: continuation.len() })
+        Ok(rows)
     }
+}
+
+/// One continuation to score: the tokens to send and where the continuation starts.
+struct ScoreRequest<'a> {
+    tokens: Vec<u32>,
+    context_len: usize,
+    continuation: &'a [u32],
+}
+
+/// The continuation's log-likelihood from the logits of a pass over tokens that begin with the
+/// context and the continuation: row i predicts token i + 1.
+fn score_rows(rows: &[Vec<f32>], context_len: usize, continuation: &[u32]) -> Result<LogLikelihood, LlmError> {
+    let mut logprob = 0.0;
+    let mut greedy = true;
+    for (k, &token) in continuation.iter().enumerate() {
+        let row = rows
+            .get(context_len - 1 + k)
+            .ok_or_else(|| LlmError::Local("the pass is shorter than the continuation".into()))?;
+        let (lp, is_max) = log_softmax_at(row, token as usize)
+            .ok_or_else(|| LlmError::Local(format!("token {token} is outside the vocabulary")))?;
+        logprob += lp;
+        greedy &= is_max;
+    }
+    Ok(LogLikelihood { logprob, greedy, tokens: continuation.len() })
 }
 
 impl LocalScorer {
