@@ -83,6 +83,8 @@ impl LocalScorer {
         for continuation in continuations {
             requests.push(self.request_tokens(context, continuation)?);
         }
+        // Rows before the shortest context's last token score nothing: they are never read.
+        let first_row = requests.iter().map(|r| r.context_len - 1).min().unwrap_or(0);
         // Longest first: each request is served by the first one it begins.
         let mut order: Vec<usize> = (0..requests.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(requests[i].tokens.len()));
@@ -94,12 +96,12 @@ impl LocalScorer {
             let rows = match served_by {
                 Some(p) => &passes[p].1,
                 None => {
-                    let rows = self.forward(&request.tokens).await?;
+                    let rows = self.forward(&request.tokens, first_row).await?;
                     passes.push((i, rows));
                     &passes.last().expect("just pushed").1
                 }
             };
-            scored[i] = Some(score_rows(rows, request.context_len, request.continuation)?);
+            scored[i] = Some(score_rows(rows, request.context_len - 1 - first_row, request.continuation)?);
         }
         self.passes.fetch_add(passes.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(scored.into_iter().map(|s| s.expect("every request is scored")).collect())
@@ -130,19 +132,19 @@ impl LocalScorer {
         Ok(ScoreRequest { tokens, context_len: context.len(), continuation })
     }
 
-    /// The logits of every position of `tokens`, one forward pass.
-    async fn forward(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>, LlmError> {
+    /// The logits of the positions of `tokens` from `first_row` on, one forward pass.
+    async fn forward(&self, tokens: &[u32], first_row: usize) -> Result<Vec<Vec<f32>>, LlmError> {
         let _turn = self.turn.lock().await;
         let (chunks, _) = self
             .model
             .send_raw_chat_request(TokenPrompt { tokens: Some(tokens.to_vec()) })
             .await
             .map_err(|e| LlmError::Local(format!("{}: scoring failed: {e}", self.path.display())))?;
-        let rows = logit_rows(&chunks).map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
-        if rows.len() != tokens.len() {
+        let rows = logit_rows(&chunks, first_row).map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
+        if rows.len() + first_row != tokens.len() {
             return Err(LlmError::Local(format!(
                 "the engine returned logits for {} positions, {} were sent",
-                rows.len(),
+                rows.len() + first_row,
                 tokens.len()
             )));
         }
@@ -158,13 +160,14 @@ struct ScoreRequest<'a> {
 }
 
 /// The continuation's log-likelihood from the logits of a pass over tokens that begin with the
-/// context and the continuation: row i predicts token i + 1.
-fn score_rows(rows: &[Vec<f32>], context_len: usize, continuation: &[u32]) -> Result<LogLikelihood, LlmError> {
+/// context and the continuation, `rows[predicting_first]` being the row of the context's last
+/// token (each row predicts the token after its own).
+fn score_rows(rows: &[Vec<f32>], predicting_first: usize, continuation: &[u32]) -> Result<LogLikelihood, LlmError> {
     let mut logprob = 0.0;
     let mut greedy = true;
     for (k, &token) in continuation.iter().enumerate() {
         let row = rows
-            .get(context_len - 1 + k)
+            .get(predicting_first + k)
             .ok_or_else(|| LlmError::Local("the pass is shorter than the continuation".into()))?;
         let (lp, is_max) = log_softmax_at(row, token as usize)
             .ok_or_else(|| LlmError::Local(format!("token {token} is outside the vocabulary")))?;
@@ -257,17 +260,24 @@ impl LocalScorer {
     }
 }
 
-/// The logits as one row of f32 per position, whatever shape the chunks come in.
-fn logit_rows(chunks: &[mistralrs::Tensor]) -> mistralrs::Result<Vec<Vec<f32>>> {
+/// The logits as one row of f32 per position, whatever shape the chunks come in, without the
+/// first `skip` positions (a long prompt's rows are large: 49,152 floats each for the demo model).
+fn logit_rows(chunks: &[mistralrs::Tensor], mut skip: usize) -> mistralrs::Result<Vec<Vec<f32>>> {
     let mut rows = Vec::new();
     for chunk in chunks {
-        let chunk = chunk.to_dtype(mistralrs::DType::F32)?;
         let chunk = match chunk.rank() {
             1 => chunk.unsqueeze(0)?,
-            2 => chunk,
+            2 => chunk.clone(),
             _ => chunk.flatten_to(chunk.rank() - 2)?,
         };
-        rows.extend(chunk.to_vec2::<f32>()?);
+        let positions = chunk.dim(0)?;
+        if skip >= positions {
+            skip -= positions;
+            continue;
+        }
+        let kept = chunk.narrow(0, skip, positions - skip)?.to_dtype(mistralrs::DType::F32)?;
+        skip = 0;
+        rows.extend(kept.to_vec2::<f32>()?);
     }
     Ok(rows)
 }
