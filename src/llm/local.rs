@@ -27,9 +27,9 @@ pub struct LocalChat {
 
 /// Sequences one engine decodes together by default: one. mistral.rs batches only sequences of
 /// equal length and, when it switches between lengths, computes the waiting sequences' whole
-/// text again as a prompt; on a CPU that costs about what batching saves (the demo model
-/// transcoded to Q8_0: 41.0 tokens/s one at a time, 44.9 with four in flight and 46.5 with
-/// sixteen, batched; as Q4_1, 28.4, 18.9 and 34.5; see the README's benchmarks).
+/// text again as a prompt; on a CPU that costs about what batching saves (the demo model:
+/// 83.4 tokens/s one at a time, 81.5 with four in flight and 93.6 with sixteen, batched; see
+/// the README's benchmarks).
 /// `LocalChat::load_batched` batches for those who measured a gain.
 pub const DEFAULT_MAX_SEQUENCES: usize = 1;
 

@@ -597,7 +597,15 @@ impl MistralRs {
             #[cfg(not(feature = "metal"))]
             {
                 let rt = Runtime::new().unwrap();
-                rt.block_on(async move {
+                // The engine loop runs on a worker of a rayon pool of its own, so that the CPU
+                // kernels' parallel loops start on this thread and the pool's other workers
+                // steal from it, instead of this thread handing every operation to the global
+                // pool and sleeping until it is done (two thread switches per operation).
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("mistralrs-engine-{i}"))
+                    .build()
+                    .expect("Failed to build the engine's Rayon thread-pool");
+                pool.install(|| rt.block_on(async move {
                     let engine = Engine::new(
                         tx_for_engine,
                         rx,
@@ -616,7 +624,7 @@ impl MistralRs {
                     )
                     .expect("Engine creation failed.");
                     Arc::new(engine).run().await;
-                })
+                }))
             }
         });
 

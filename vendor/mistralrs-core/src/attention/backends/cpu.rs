@@ -65,6 +65,17 @@ static FLASH_ATTN_POOL: LazyLock<ThreadPool> = LazyLock::new(|| {
         .expect("Failed to build custom Rayon thread‑pool for flash‑attention")
 });
 
+/// Runs `op` in the calling thread's own rayon pool when it has one (the engine's, see
+/// `lib.rs`), else in the flash-attention pool: a hop between pools costs two thread switches
+/// per layer and step.
+fn in_attention_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        op()
+    } else {
+        FLASH_ATTN_POOL.install(op)
+    }
+}
+
 const DOT_CHUNK: usize = 4;
 
 /// Size (in KV positions) processed by each inner‑tile job.
@@ -432,7 +443,7 @@ where
         _ => None,
     };
 
-    FLASH_ATTN_POOL.install(|| {
+    in_attention_pool(|| {
         (0..kv_tiles).into_par_iter().for_each(|tile_idx| {
             let start = tile_idx * TILE_KV;
             let end = (start + TILE_KV).min(kv_len);
@@ -617,7 +628,7 @@ where
         _ => None,
     };
 
-    FLASH_ATTN_POOL.install(|| {
+    in_attention_pool(|| {
         out.par_chunks_mut(dv)
             .with_min_len(64)
             .enumerate()
