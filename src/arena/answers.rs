@@ -31,6 +31,9 @@ pub struct AnswerSummary {
     pub tokens_per_second: Option<f64>,
     pub seconds: f64,
     pub files: Vec<PathBuf>,
+    /// What ran each local model file: its weights, threads and sequences decoded together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_models: Vec<String>,
 }
 
 /// The hash that says "these answers came from the same model and settings".
@@ -95,6 +98,17 @@ pub async fn generate_answers(
         });
         model_ids.push(store.upsert_model(&c.name, backend, &description).await?);
         hashes.push(settings_hash(c));
+    }
+
+    for model in &models {
+        #[cfg(feature = "local")]
+        if let ChatModel::Local(local) = model
+            && !summary.local_models.contains(&local.describe())
+        {
+            summary.local_models.push(local.describe());
+        }
+        #[cfg(not(feature = "local"))]
+        let _ = model;
     }
 
     let jobs: Vec<Job> = (0..candidates.len())

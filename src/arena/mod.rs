@@ -107,6 +107,9 @@ impl ArenaSummary {
                 out.push(("generation speed", format!("{tps:.1} tokens/s")));
             }
             out.push(("answers time", format!("{:.1} s", a.seconds)));
+            for local in &a.local_models {
+                out.push(("local model", local.clone()));
+            }
         }
         if let Some(r) = &self.reviews {
             out.push(("reviews", r.tasks.to_string()));

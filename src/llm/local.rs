@@ -20,6 +20,8 @@ pub struct LocalChat {
     model: Model,
     path: PathBuf,
     weights: Weights,
+    /// Requests the engine decodes together.
+    sequences: usize,
     /// Places for requests in flight; each is held until the engine is done with its request,
     /// even when the caller stopped waiting, so the engine never holds more than it was built for.
     slots: Semaphore,
@@ -79,7 +81,7 @@ impl LocalChat {
         let (builder, weights) = gguf_builder(path, sequences).await?;
         let model =
             builder.build().await.map_err(|e| LlmError::Local(format!("cannot load {}: {e:#}", path.display())))?;
-        Ok(LocalChat { model, path: path.to_path_buf(), weights, slots: Semaphore::new(sequences) })
+        Ok(LocalChat { model, path: path.to_path_buf(), weights, sequences, slots: Semaphore::new(sequences) })
     }
 
     pub fn path(&self) -> &Path {
@@ -89,6 +91,17 @@ impl LocalChat {
     /// What the engine runs: the loaded file and its weights' quant type.
     pub fn weights(&self) -> &Weights {
         &self.weights
+    }
+
+    /// What runs, in a line: "FILE: Q4_1 → Q8_0 (transcoded at load), 2 threads, 1 sequence at a time".
+    pub fn describe(&self) -> String {
+        let file =
+            self.path.file_name().map_or_else(|| self.path.display().to_string(), |f| f.to_string_lossy().into());
+        let sequences = match self.sequences {
+            1 => "1 sequence at a time".to_string(),
+            n => format!("up to {n} sequences batched"),
+        };
+        format!("{file}: {}, {} threads, {sequences}", self.weights.describe(), super::engine_threads())
     }
 
     /// Answers one request. The engine goes on with a request even when its caller stops

@@ -12,6 +12,15 @@ pub mod scoring;
 #[cfg(feature = "local")]
 pub mod transcode;
 
+/// Threads the engine's CPU kernels use: `RAYON_NUM_THREADS`, else one per core.
+pub fn engine_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Requests one local model decodes together (see `local::DEFAULT_MAX_SEQUENCES`).
 #[cfg(feature = "local")]
 pub const DEFAULT_LOCAL_SEQUENCES: usize = local::DEFAULT_MAX_SEQUENCES;

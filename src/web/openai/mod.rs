@@ -27,12 +27,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn models(_caller: ApiCaller, State(state): State<AppState>) -> Json<Value> {
-    // The engine's CPU kernels run on one thread per core (candle's rayon pool).
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|n| n.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = crate::llm::engine_threads();
     let data: Vec<Value> = state
         .served
         .models
