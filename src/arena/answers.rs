@@ -100,15 +100,14 @@ pub async fn generate_answers(
         hashes.push(settings_hash(c));
     }
 
+    #[cfg(feature = "local")]
     for model in &models {
-        #[cfg(feature = "local")]
-        if let ChatModel::Local(local) = model
-            && !summary.local_models.contains(&local.describe())
-        {
-            summary.local_models.push(local.describe());
+        if let ChatModel::Local(local) = model {
+            let line = local.describe();
+            if !summary.local_models.contains(&line) {
+                summary.local_models.push(line);
+            }
         }
-        #[cfg(not(feature = "local"))]
-        let _ = model;
     }
 
     let jobs: Vec<Job> = (0..candidates.len())

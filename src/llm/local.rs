@@ -48,10 +48,10 @@ pub const DEFAULT_MAX_SEQUENCES: usize = 1;
 /// is returned beside the builder.
 pub async fn gguf_builder(path: &Path, max_sequences: usize) -> Result<(GgufModelBuilder, Weights), LlmError> {
     let source = path.to_path_buf();
-    let weights = tokio::task::spawn_blocking(move || super::transcode::prepare(&source))
+    let (load_path, weights) = tokio::task::spawn_blocking(move || super::transcode::prepare(&source))
         .await
         .map_err(|e| LlmError::Local(format!("{}: {e}", path.display())))??;
-    let path = weights.load_path.as_path();
+    let path = load_path.as_path();
     let dir = path.parent().unwrap_or(Path::new("."));
     let file = path
         .file_name()
@@ -86,11 +86,6 @@ impl LocalChat {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// What the engine runs: the loaded file and its weights' quant type.
-    pub fn weights(&self) -> &Weights {
-        &self.weights
     }
 
     /// What runs, in a line: "FILE: Q4_1 → Q8_0 (transcoded at load), 2 threads, 1 sequence at a time".

@@ -47,9 +47,9 @@ pub fn model_identity(spec: &ModelSpec) -> String {
     #[cfg(feature = "local")]
     if let ModelSpec::Local { path } = spec
         && let Ok(weights) = transcode::plan(path)
-        && let Some(to) = weights.transcoded_to
+        && let Some(to) = weights.transcoded_to()
     {
-        return format!("{identity} as {to}");
+        return format!("{identity} as {to:?}");
     }
     identity
 }

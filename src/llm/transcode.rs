@@ -20,22 +20,27 @@ use super::LlmError;
 /// What a local model's weights run as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weights {
-    /// The file the engine loads: the original, or its transcoded copy.
-    pub load_path: PathBuf,
     /// The quant types of the original's weight matrices, most common first.
-    pub original_types: Vec<String>,
-    /// The original types that were transcoded (none when loaded as it is).
-    pub transcoded_from: Vec<String>,
-    /// The quant type they were transcoded into, if any were.
-    pub transcoded_to: Option<String>,
+    types: Vec<GgmlDType>,
+    /// Whether those without a fast kernel are loaded as Q8_0.
+    transcoded: bool,
 }
 
 impl Weights {
+    /// The quant type the slow matrices run as, when they are transcoded.
+    pub fn transcoded_to(&self) -> Option<GgmlDType> {
+        self.transcoded.then_some(GgmlDType::Q8_0)
+    }
+
     /// A short account for pages and logs: "Q4_1 → Q8_0 (transcoded at load)" or "Q4_K, Q6_K".
     pub fn describe(&self) -> String {
-        match &self.transcoded_to {
-            Some(to) => format!("{} → {to} (transcoded at load)", self.transcoded_from.join(", ")),
-            None => self.original_types.join(", "),
+        let names = |types: &mut dyn Iterator<Item = &GgmlDType>| types.map(|t| format!("{t:?}")).collect::<Vec<_>>();
+        match self.transcoded_to() {
+            Some(to) => {
+                let from = names(&mut self.types.iter().filter(|t| has_no_fast_kernel(**t)));
+                format!("{} → {to:?} (transcoded at load)", from.join(", "))
+            }
+            None => names(&mut self.types.iter()).join(", "),
         }
     }
 }
@@ -91,17 +96,8 @@ fn matrix_types(content: &Content) -> Vec<GgmlDType> {
 pub fn plan(path: &Path) -> Result<Weights, LlmError> {
     let (_, content) = read_header(path)?;
     let types = matrix_types(&content);
-    let transcode = enabled() && types.iter().copied().any(has_no_fast_kernel);
-    Ok(Weights {
-        load_path: if transcode { cached_path(path)? } else { path.to_path_buf() },
-        original_types: types.iter().map(|t| format!("{t:?}")).collect(),
-        transcoded_from: if transcode {
-            types.iter().filter(|t| has_no_fast_kernel(**t)).map(|t| format!("{t:?}")).collect()
-        } else {
-            Vec::new()
-        },
-        transcoded_to: transcode.then(|| format!("{:?}", GgmlDType::Q8_0)),
-    })
+    let transcoded = enabled() && types.iter().copied().any(has_no_fast_kernel);
+    Ok(Weights { types, transcoded })
 }
 
 /// Where the transcoded copy of `path` is kept.
@@ -113,20 +109,25 @@ fn cached_path(path: &Path) -> Result<PathBuf, LlmError> {
     Ok(cache_dir().join(format!("{stem}.{digest}.q8_0.gguf")))
 }
 
-/// The weights to load for `path`, transcoding them first when they need it and no cached copy
-/// exists yet. Blocking (seconds for small models): call it off the async runtime.
-pub fn prepare(path: &Path) -> Result<Weights, LlmError> {
+/// The file to load for `path` and what its weights run as, transcoding them first when they
+/// need it and no cached copy exists yet. Blocking (seconds for small models): call it off the
+/// async runtime.
+pub fn prepare(path: &Path) -> Result<(PathBuf, Weights), LlmError> {
     let weights = plan(path)?;
-    if weights.transcoded_to.is_some() && !weights.load_path.exists() {
+    if !weights.transcoded {
+        return Ok((path.to_path_buf(), weights));
+    }
+    let copy = cached_path(path)?;
+    if !copy.exists() {
         tracing::info!(
             "{}: {} has no fast CPU kernel; writing a Q8_0 copy to {} (once)",
             path.display(),
-            weights.transcoded_from.join(", "),
-            weights.load_path.display()
+            weights.describe(),
+            copy.display()
         );
-        transcode_file(path, &weights.load_path)?;
+        transcode_file(path, &copy)?;
     }
-    Ok(weights)
+    Ok((copy, weights))
 }
 
 /// Writes `source` with every Q4_1/Q5_0/Q5_1 tensor as Q8_0 (the rest, metadata included, as
