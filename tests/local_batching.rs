@@ -107,3 +107,43 @@ async fn jurys_local_model_batches_requests_and_answers_each_as_alone() {
         "the questions get different answers: {alone:?}"
     );
 }
+
+/// `vendor/candle-core` computes Q8_0 products of several rows (prompts, batches) in tiles.
+/// Every element must be exactly what the published crate computes for it: the Q8_0 dot product
+/// of its row and column. Shapes cover whole tiles, partial ones and a single row.
+#[test]
+fn q8_0_products_in_tiles_equal_each_row_and_column_alone() {
+    use candle_core::quantized::k_quants::{matmul, BlockQ8_0, GgmlType};
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut random = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let quantize = |values: &[f32]| {
+        let mut blocks = vec![BlockQ8_0::zeros(); values.len() / 32];
+        BlockQ8_0::from_float(values, &mut blocks);
+        blocks
+    };
+    for (m, k, n) in [(1, 64, 50), (4, 576, 192), (5, 96, 49), (17, 1536, 100), (3, 32, 1)] {
+        let weights: Vec<f32> = (0..n * k).map(|_| random()).collect();
+        let inputs: Vec<f32> = (0..m * k).map(|_| random() * 4.0).collect();
+        let weight_blocks = quantize(&weights);
+        let mut product = vec![0f32; m * n];
+        matmul((m, k, n), &inputs, &weight_blocks, &mut product).unwrap();
+        let blocks = k / 32;
+        for row in 0..m {
+            let input_blocks = quantize(&inputs[row * k..(row + 1) * k]);
+            for col in 0..n {
+                let alone = BlockQ8_0::vec_dot(k, &weight_blocks[col * blocks..(col + 1) * blocks], &input_blocks);
+                assert_eq!(
+                    product[row * n + col].to_bits(),
+                    alone.to_bits(),
+                    "({m}, {k}, {n}) row {row} column {col}: {} vs {alone}",
+                    product[row * n + col]
+                );
+            }
+        }
+    }
+}

@@ -76,25 +76,29 @@ fn in_attention_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
     }
 }
 
-const DOT_CHUNK: usize = 4;
+/// Independent partial sums in `vec_dot_f32`: one 256-bit register of `f32`.
+const DOT_LANES: usize = 8;
 
 /// Size (in KV positions) processed by each inner‑tile job.
 const TILE_KV: usize = 16;
 
-/// Unrolled dot‑product that works purely in `f32`.
+/// Dot product in `f32`. The eight partial sums are independent, so the loop compiles to one
+/// fused multiply-add per eight elements instead of a chain of dependent scalar additions
+/// (which took a third of a long prompt's time).
 #[inline]
 fn vec_dot_f32<T: UpcastF32 + Copy>(a: &[T], b: &[T]) -> f32 {
-    let mut sum = 0f32;
-    let chunks = a.len() / DOT_CHUNK;
-    for i in 0..chunks {
-        let i_chunk = i * DOT_CHUNK;
-        sum += a[i_chunk].to_f32() * b[i_chunk].to_f32()
-            + a[i_chunk + 1].to_f32() * b[i_chunk + 1].to_f32()
-            + a[i_chunk + 2].to_f32() * b[i_chunk + 2].to_f32()
-            + a[i_chunk + 3].to_f32() * b[i_chunk + 3].to_f32();
+    let a_chunks = a.chunks_exact(DOT_LANES);
+    let b_chunks = b.chunks_exact(DOT_LANES);
+    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
+    let mut lanes = [0f32; DOT_LANES];
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for i in 0..DOT_LANES {
+            lanes[i] = x[i].to_f32().mul_add(y[i].to_f32(), lanes[i]);
+        }
     }
-    for i in (chunks * DOT_CHUNK)..a.len() {
-        sum += a[i].to_f32() * b[i].to_f32();
+    let mut sum = (lanes[0] + lanes[4]) + (lanes[1] + lanes[5]) + (lanes[2] + lanes[6]) + (lanes[3] + lanes[7]);
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        sum = x.to_f32().mul_add(y.to_f32(), sum);
     }
     sum
 }
@@ -649,77 +653,50 @@ where
                 let k_head = h_i / rk2;
                 let v_head = h_i / rv2;
 
-                let mut vkq = vec![0f32; dv];
-                let mut s = 0.0f32;
-                let mut m = f32::NEG_INFINITY;
-
                 // Q row
                 let q_base = b_i * qstride[0] + q_pos * qstride[1] + h_i * qstride[2];
                 let q_row = &q_data[q_base..q_base + d];
 
+                // Two passes over the keys: every score first (and their maximum), then the
+                // softmax weights and the sum of values. A prompt row sees hundreds of keys, and
+                // an online softmax would rescale the running sum each time the maximum grows.
+                let mut scale_applied = scale;
+                if logit_softcap != 0.0 {
+                    scale_applied /= logit_softcap;
+                }
+                let mut scores = Vec::with_capacity(kv_len);
+                let mut m = f32::NEG_INFINITY;
                 for kv_pos in 0..kv_len {
-                    // -------- ping‑pong prefetch of next KV row --------
-                    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-                    {
-                        let next_pos = kv_pos + 1;
-                        if next_pos < kv_len {
-                            let next_k_base =
-                                b_i * kstride[0] + next_pos * kstride[1] + k_head * kstride[2];
-                            let next_v_base =
-                                b_i * vstride[0] + next_pos * vstride[1] + v_head * vstride[2];
-                            unsafe {
-                                prefetch(k_data.as_ptr().add(next_k_base) as *const u8);
-                                prefetch(v_data.as_ptr().add(next_v_base) as *const u8);
-                            }
-                        }
-                    }
-                    // ----------------------------------------------------
-                    // Mask (optional)
                     let mv = mask_info
                         .as_ref()
                         .map(|mask| slope * mask.value(b_i, h_i, q_pos, kv_pos))
                         .unwrap_or(0.0);
                     if mv == f32::NEG_INFINITY {
+                        scores.push(f32::NEG_INFINITY);
                         continue;
                     }
-
-                    // K row
                     let k_base = b_i * kstride[0] + kv_pos * kstride[1] + k_head * kstride[2];
-                    let k_row = &k_data[k_base..k_base + d];
-
-                    // dot(Q, K)
-                    let mut s_val = vec_dot_f32(q_row, k_row);
-                    let mut scale_applied = scale;
-                    if logit_softcap != 0.0 {
-                        scale_applied /= logit_softcap;
-                    }
-                    s_val *= scale_applied;
+                    let mut s_val = vec_dot_f32(q_row, &k_data[k_base..k_base + d]) * scale_applied;
                     if logit_softcap != 0.0 {
                         s_val = logit_softcap * s_val.tanh();
                     }
                     s_val += mv;
+                    m = m.max(s_val);
+                    scores.push(s_val);
+                }
 
-                    // online softmax
-                    let m_old = m;
-                    let mut ms = 1.0f32;
-                    let mut vs = 1.0f32;
-                    if s_val > m {
-                        m = s_val;
-                        ms = (m_old - m).exp();
-                        for v in vkq.iter_mut() {
-                            *v *= ms;
-                        }
-                    } else {
-                        vs = (s_val - m).exp();
+                let mut vkq = vec![0f32; dv];
+                let mut s = 0.0f32;
+                for (kv_pos, &s_val) in scores.iter().enumerate() {
+                    if s_val == f32::NEG_INFINITY {
+                        continue;
                     }
-
-                    // V row (strided) as f32
+                    let p = (s_val - m).exp();
+                    s += p;
                     let v_base = b_i * vstride[0] + kv_pos * vstride[1] + v_head * vstride[2];
-                    for d_i in 0..dv {
-                        vkq[d_i] += v_data[v_base + d_i].to_f32() * vs;
+                    for (acc, v) in vkq.iter_mut().zip(&v_data[v_base..v_base + dv]) {
+                        *acc = v.to_f32().mul_add(p, *acc);
                     }
-
-                    s = s * ms + vs;
                 }
 
                 // final normalisation + downcast
