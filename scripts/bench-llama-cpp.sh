@@ -80,5 +80,5 @@ print(json.dumps({"model": model, "threads": threads, "prompt_tokens": prompt_to
                                 "decode_tokens_per_s": round(llama_decode, 1), "peak_mib": round(llama_peak)},
                   "jury": {"load_s": round(jury_load, 2), "prompt_tokens_per_s": round(jury_prompt, 1),
                            "decode_tokens_per_s": round(jury_decode, 1), "peak_mib": round(jury_peak)},
-                  "decode_ratio": round(jury_decode / llama_decode, 2)}))
+                  "decode_ratio": round(jury_decode / llama_decode, 2), "prompt_ratio": round(jury_prompt / llama_prompt, 2)}))
 PY
