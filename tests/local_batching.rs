@@ -113,7 +113,7 @@ async fn jurys_local_model_batches_requests_and_answers_each_as_alone() {
 /// of its row and column. Shapes cover whole tiles, partial ones and a single row.
 #[test]
 fn q8_0_products_in_tiles_equal_each_row_and_column_alone() {
-    use candle_core::quantized::k_quants::{matmul, BlockQ8_0, GgmlType};
+    use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType, matmul};
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut random = move || {
         state ^= state << 13;

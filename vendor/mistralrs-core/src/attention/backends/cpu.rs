@@ -96,7 +96,10 @@ fn vec_dot_f32<T: UpcastF32 + Copy>(a: &[T], b: &[T]) -> f32 {
             lanes[i] = x[i].to_f32().mul_add(y[i].to_f32(), lanes[i]);
         }
     }
-    let mut sum = (lanes[0] + lanes[4]) + (lanes[1] + lanes[5]) + (lanes[2] + lanes[6]) + (lanes[3] + lanes[7]);
+    let mut sum = (lanes[0] + lanes[4])
+        + (lanes[1] + lanes[5])
+        + (lanes[2] + lanes[6])
+        + (lanes[3] + lanes[7]);
     for (x, y) in a_rest.iter().zip(b_rest) {
         sum = x.to_f32().mul_add(y.to_f32(), sum);
     }
