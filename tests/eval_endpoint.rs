@@ -243,6 +243,7 @@ async fn evals_show_in_the_pages_with_their_samples() {
     assert!(list.contains("served at http://") && list.contains("arc_easy acc 50.00%"), "{list}");
     let (_, page) = browser.get(&server.url(&format!("/evals/{id}"))).await;
     assert!(page.contains("<svg") && page.contains("50.00") && page.contains("±50.00"), "{page}");
+    assert!(!page.contains("Local model:"), "an endpoint runs no local model: {page}");
     let (_, wrong) = browser.get(&server.url(&format!("/evals/{id}/samples?task=arc_easy&wrong=1"))).await;
     assert!(
         wrong.contains("1 documents") && wrong.contains("status-failed") && !wrong.contains("status-succeeded"),

@@ -237,6 +237,15 @@ fn q4_1_weights_are_transcoded_once_and_choose_as_the_file_does() {
     let identity = |r: &Value| r["model_identity"].as_str().unwrap().to_string();
     assert!(identity(&transcoded).ends_with(" as Q8_0"), "{}", identity(&transcoded));
     assert!(!identity(&as_is).contains(" as "), "{}", identity(&as_is));
+    // The report says what ran: file, weights, threads and sequences.
+    let engine = |r: &Value| r["jury"]["local_model"].as_str().unwrap_or_default().to_string();
+    let threads = format!("{} threads", jury::llm::engine_threads());
+    for (report, transcoded) in [(&transcoded, true), (&as_is, false)] {
+        let line = engine(report);
+        assert!(line.starts_with("SmolLM2-135M-Instruct.Q4_1.gguf: Q4_1"), "{line}");
+        assert_eq!(line.contains(" → Q8_0 (transcoded at load), "), transcoded, "{line}");
+        assert!(line.ends_with(&format!(", {threads}, 1 sequence at a time")), "{line}");
+    }
 
     let argmax = |lls: &Value| {
         let lls: Vec<f64> = lls.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
@@ -256,4 +265,26 @@ fn q4_1_weights_are_transcoded_once_and_choose_as_the_file_does() {
     // A second load reuses the copy.
     run("on", "again");
     assert_eq!(std::fs::metadata(copy).unwrap().modified().unwrap(), written);
+}
+
+/// An eval's page says what ran the local model: file, weights (here transcoded), threads and
+/// sequences; an endpoint's page has no such line (`tests/eval_endpoint.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eval_page_says_what_ran_the_local_model() {
+    let server = common::server::TestServer::start(common::server::Settings::default()).await;
+    let db = server.db.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        common::run(&mut eval(&db, &["--datasets", "arc_easy", "--limit", "2", "--few-shot", "0", "--no-progress"]))
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let threads = jury::llm::engine_threads();
+    let line = format!(
+        "SmolLM2-135M-Instruct.Q4_1.gguf: Q4_1 → Q8_0 (transcoded at load), {threads} threads, 1 sequence at a time"
+    );
+    assert!(stderr(&out).contains(&format!("local model: {line}")), "{}", stderr(&out));
+    let id = server.get_json("/api/evals").await[0]["id"].as_i64().unwrap();
+    let (_, page) = common::server::Browser::new().get(&server.url(&format!("/evals/{id}"))).await;
+    assert!(page.contains(&format!("Local model: {line}")), "{page}");
 }

@@ -384,6 +384,9 @@ async fn evaluate(
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print_report(&report, &settings.targets);
+        if let Some(local) = &summary.local_model {
+            eprintln!("local model: {local}");
+        }
         eprintln!(
             "{} requests: {} from the cache, {} asked; {:.1} s ({:.1} documents/s)",
             summary.requests, summary.cache_hits, summary.asked, summary.seconds, summary.docs_per_second

@@ -77,7 +77,9 @@ pub async fn score(
                     .map_err(|e| LlmError::Setup(e.to_string()))?;
             }
             let scorer = crate::llm::scoring::LocalScorer::load(path).await?;
-            run_eval(scorer.as_ref(), &identity, tasks, store, run_id, options).await?
+            let (results, mut summary) = run_eval(scorer.as_ref(), &identity, tasks, store, run_id, options).await?;
+            summary.local_model = Some(scorer.describe());
+            (results, summary)
         }
         #[cfg(not(feature = "local"))]
         EvalTarget::Local { path } => {
@@ -97,7 +99,7 @@ pub fn report_json(report: &EvalReport, summary: &EvalSummary, run_id: i64) -> V
     let mut json = report.lm_eval_json();
     json["jury"] = json!({"run_id": run_id, "requests": summary.requests, "cache_hits": summary.cache_hits,
                           "asked": summary.asked, "seconds": summary.seconds,
-                          "docs_per_second": summary.docs_per_second});
+                          "docs_per_second": summary.docs_per_second, "local_model": summary.local_model});
     json
 }
 

@@ -150,6 +150,8 @@ pub struct EvalSummary {
     pub seconds: f64,
     /// Documents scored per second (cache hits included).
     pub docs_per_second: f64,
+    /// What ran a local model: file, weights, threads, sequences (`LocalScorer::describe`).
+    pub local_model: Option<String>,
 }
 
 /// Scores every planned task with `model`, known to the cache as `model_key`; samples are

@@ -27,13 +27,23 @@ pub struct LocalChat {
     slots: Semaphore,
 }
 
-/// Sequences one engine decodes together by default: one. mistral.rs batches only sequences of
-/// equal length and, when it switches between lengths, computes the waiting sequences' whole
-/// text again as a prompt; on a CPU that costs about what batching saves (the demo model:
-/// 83.4 tokens/s one at a time, 81.5 with four in flight and 93.6 with sixteen, batched; see
-/// the README's benchmarks).
+/// Sequences one engine decodes together by default: one. On a CPU mistral.rs batches only
+/// sequences of equal length, rotates between lengths, and copies each batched sequence's cache
+/// in and out at every step, so batching gains little (the demo model: 74.6–85.6 tokens/s one at
+/// a time, 102.8–105.3 with sixteen in flight, batched; see the README's benchmarks).
 /// `LocalChat::load_batched` batches for those who measured a gain.
 pub const DEFAULT_MAX_SEQUENCES: usize = 1;
+
+/// A local engine in a line: its file, its weights (and any transcoding), its threads and how
+/// many sequences it decodes together.
+pub(crate) fn describe_engine(path: &Path, weights: &Weights, sequences: usize) -> String {
+    let file = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into());
+    let sequences = match sequences {
+        1 => "1 sequence at a time".to_string(),
+        n => format!("up to {n} sequences batched"),
+    };
+    format!("{file}: {}, {} threads, {sequences}", weights.describe(), super::engine_threads())
+}
 
 /// A builder for the GGUF file at `path`, offline (the file carries its tokenizer and chat
 /// template), on the CPU unless built with CUDA, without the prefix cache.
@@ -90,13 +100,7 @@ impl LocalChat {
 
     /// What runs, in a line: "FILE: Q4_1 → Q8_0 (transcoded at load), 2 threads, 1 sequence at a time".
     pub fn describe(&self) -> String {
-        let file =
-            self.path.file_name().map_or_else(|| self.path.display().to_string(), |f| f.to_string_lossy().into());
-        let sequences = match self.sequences {
-            1 => "1 sequence at a time".to_string(),
-            n => format!("up to {n} sequences batched"),
-        };
-        format!("{file}: {}, {} threads, {sequences}", self.weights.describe(), super::engine_threads())
+        describe_engine(&self.path, &self.weights, self.sequences)
     }
 
     /// Answers one request. The engine goes on with a request even when its caller stops

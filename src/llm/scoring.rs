@@ -32,6 +32,8 @@ pub struct LocalScorer {
     path: PathBuf,
     /// The model's context length, when it says.
     max_len: Option<usize>,
+    /// What the weights run as (the file's types, or a transcoded copy).
+    weights: super::transcode::Weights,
     /// One raw request at a time: the engine must never batch them.
     turn: Mutex<()>,
     passes: std::sync::atomic::AtomicU64,
@@ -39,7 +41,7 @@ pub struct LocalScorer {
 
 impl LocalScorer {
     pub async fn load(path: &Path) -> Result<Arc<Self>, LlmError> {
-        let (builder, _) = super::local::gguf_builder(path, 1).await?;
+        let (builder, weights) = super::local::gguf_builder(path, 1).await?;
         let model = builder
             .build()
             .await
@@ -49,9 +51,15 @@ impl LocalScorer {
             model,
             path: path.to_path_buf(),
             max_len,
+            weights,
             turn: Mutex::new(()),
             passes: Default::default(),
         }))
+    }
+
+    /// What runs, in a line: "FILE: Q4_1 → Q8_0 (transcoded at load), 2 threads, 1 sequence at a time".
+    pub fn describe(&self) -> String {
+        super::local::describe_engine(&self.path, &self.weights, 1)
     }
 
     /// The model's tokens for `text`, without special tokens (as lm-evaluation-harness encodes).

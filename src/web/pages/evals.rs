@@ -122,6 +122,8 @@ struct EvalPage {
     /// Queued or running: the page refreshes itself and offers a cancel.
     active: bool,
     percent: i64,
+    /// What ran a local model (file, weights, threads, sequences), once scored.
+    local_model: Option<String>,
 }
 
 pub async fn show(
@@ -146,7 +148,8 @@ pub async fn show(
     let status = run.shown_status().to_string();
     let active = status == "queued" || status == "running";
     let percent = if run.progress_total > 0 { run.progress_done * 100 / run.progress_total } else { 0 };
-    page(EvalPage { nav, item: item(run), status, tasks, groups, sizes, active, percent }, cookie)
+    let local_model = summary["jury"]["local_model"].as_str().map(String::from);
+    page(EvalPage { nav, item: item(run), status, tasks, groups, sizes, active, percent, local_model }, cookie)
 }
 
 #[derive(Deserialize)]
