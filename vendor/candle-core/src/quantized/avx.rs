@@ -673,6 +673,9 @@ pub(crate) fn vec_dot_q8k_q8k(n: usize, xs: &[BlockQ8K], ys: &[BlockQ8K]) -> f32
 /// element), but each block of weights and activations is loaded once per tile rather than once
 /// per pair, and the `R × C` accumulations are independent, so they overlap instead of waiting
 /// on one chain of fused multiply-adds.
+///
+/// # Safety
+/// Every slice of `rows` and `cols` must hold at least `n_blocks` blocks.
 #[inline(always)]
 pub(crate) unsafe fn q8_0_tile<const R: usize, const C: usize>(
     n_blocks: usize,

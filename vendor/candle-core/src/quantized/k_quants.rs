@@ -2298,8 +2298,8 @@ pub fn matmul<T: GgmlType>(
     }
 
     #[cfg(target_feature = "avx2")]
-    if m > 1 && T::DTYPE == GgmlDType::Q8_0 && T::VecDotType::DTYPE == GgmlDType::Q8_0 {
-        // SAFETY: both element types are `BlockQ8_0`, as their dtypes say.
+    if m > 1 && is_block_q8_0::<T>() && is_block_q8_0::<T::VecDotType>() {
+        // SAFETY: both element types are `BlockQ8_0` (dtype, size and alignment checked).
         let (lhs_b, rhs_t) = unsafe {
             (
                 std::slice::from_raw_parts(lhs_b.as_ptr() as *const BlockQ8_0, lhs_b.len()),
@@ -2327,14 +2327,23 @@ pub fn matmul<T: GgmlType>(
     Ok(())
 }
 
+/// Whether `B` is laid out as `BlockQ8_0`: its dtype says so, and its size and alignment agree
+/// (`GgmlType` is a public trait).
+#[cfg(target_feature = "avx2")]
+fn is_block_q8_0<B: GgmlType>() -> bool {
+    B::DTYPE == GgmlDType::Q8_0
+        && std::mem::size_of::<B>() == std::mem::size_of::<BlockQ8_0>()
+        && std::mem::align_of::<B>() == std::mem::align_of::<BlockQ8_0>()
+}
+
 /// Rows of a Q8_0 tiled product: four rows share each block of weights they are multiplied by.
 #[cfg(target_feature = "avx2")]
 const TILE_ROWS: usize = 4;
 /// Columns of a Q8_0 tiled product: three columns share each block of activations.
 #[cfg(target_feature = "avx2")]
 const TILE_COLS: usize = 3;
-/// Columns of the weights one parallel task computes for every row: a few dozen KiB of weights,
-/// read from memory once and then from cache for each further row.
+/// Columns of the weights one parallel task computes for every row: 48 × k/32 blocks of 34 bytes
+/// (about 30 KiB for k = 576), read from memory once and then from cache for each further row.
 #[cfg(target_feature = "avx2")]
 const COLS_PER_TASK: usize = 16 * TILE_COLS;
 
