@@ -34,14 +34,15 @@ impl Weights {
 
     /// A short account for pages and logs: "Q4_1 → Q8_0 (transcoded at load)" or "Q4_K, Q6_K".
     pub fn describe(&self) -> String {
-        let names = |types: &mut dyn Iterator<Item = &GgmlDType>| types.map(|t| format!("{t:?}")).collect::<Vec<_>>();
         match self.transcoded_to() {
-            Some(to) => {
-                let from = names(&mut self.types.iter().filter(|t| has_no_fast_kernel(**t)));
-                format!("{} → {to:?} (transcoded at load)", from.join(", "))
-            }
-            None => names(&mut self.types.iter()).join(", "),
+            Some(to) => format!("{} → {to:?} (transcoded at load)", self.slow_types()),
+            None => self.types.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", "),
         }
+    }
+
+    /// The types without a fast kernel among the file's, as in "Q4_1, Q5_0".
+    fn slow_types(&self) -> String {
+        self.types.iter().filter(|t| has_no_fast_kernel(**t)).map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -122,7 +123,7 @@ pub fn prepare(path: &Path) -> Result<(PathBuf, Weights), LlmError> {
         tracing::info!(
             "{}: {} has no fast CPU kernel; writing a Q8_0 copy to {} (once)",
             path.display(),
-            weights.describe(),
+            weights.slow_types(),
             copy.display()
         );
         transcode_file(path, &copy)?;
