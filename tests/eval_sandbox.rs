@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use jury::eval::sandbox::{Limits, Sandbox};
+use jury::eval::sandbox::{Limits, Outcome, Sandbox};
 use serde_json::Value;
 
 fn sandbox(wall_seconds: u64) -> Sandbox {
@@ -86,6 +86,22 @@ fn forks_loops_allocations_secrets_and_deletions_fail_without_harm() {
     // Its own folder is its own: a relative rm -rf touches only that.
     let own = sandbox.run("import os\nopen('scratch', 'w').write('x')\nos.remove('scratch')\n");
     assert!(own.passed, "{own:?}");
+}
+
+#[test]
+fn a_fork_bomb_does_not_stop_the_samples_running_beside_it() {
+    let sandbox = sandbox(3);
+    std::thread::scope(|scope| {
+        let bomb = scope.spawn(|| sandbox.run("import os\nwhile True:\n    os.fork()\n"));
+        std::thread::sleep(Duration::from_millis(300));
+        let neighbours: Vec<Outcome> = (0..4)
+            .map(|_| {
+                sandbox.run("import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'pass'], check=True)\n")
+            })
+            .collect();
+        assert!(!bomb.join().unwrap().passed);
+        assert!(neighbours.iter().all(|o| o.passed), "{neighbours:?}");
+    });
 }
 
 #[test]

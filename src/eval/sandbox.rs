@@ -1,8 +1,8 @@
 //! Running model-written Python, which is hostile: each program in its own `python3 -I` process
 //! in a fresh temporary folder, in a process group of its own that is killed whole when it ends
 //! or runs out of time, with CPU, memory, process, file-size and open-file limits, no inherited
-//! environment, no standard input, as `nobody` when jury runs as root, and in a network namespace
-//! of its own (`unshare --net`) where the system allows one.
+//! environment, no standard input, as an unprivileged user id of its own when jury runs as root,
+//! and in a network namespace of its own (`unshare --net`) where the system allows one.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -50,12 +50,16 @@ pub struct Sandbox {
     limits: Limits,
 }
 
-/// `nobody`, whom programs run as when jury runs as root.
-const NOBODY: u32 = 65534;
+/// The first of the user ids programs run as when jury runs as root: far above any account's.
+/// Each run gets one of its own, because the process limit counts every process of a user: under
+/// a shared one, a fork bomb in one sample would make samples running beside it fail to start.
+const FIRST_SANDBOX_UID: u32 = 1_000_000;
+/// Runs of one jury process cycle through this many ids; processes pick disjoint ranges.
+const UIDS_PER_PROCESS: u32 = 4096;
 const STDERR_TAIL: usize = 2000;
 
 impl Sandbox {
-    /// Finds `python3` (the system's first: one under a home folder cannot be run as `nobody`),
+    /// Finds `python3` (the system's first: one under a home folder cannot be run by another user),
     /// and whether a network namespace can be made here; then checks a trivial program passes.
     pub fn detect(limits: Limits) -> Result<Sandbox, String> {
         let system =
@@ -100,9 +104,10 @@ impl Sandbox {
         std::fs::write(&script, program)?;
         let errors = std::fs::File::create(dir.path().join("stderr.txt"))?;
         let as_root = unsafe { libc::geteuid() } == 0;
+        let uid = sandbox_uid();
         if as_root {
             for path in [dir.path(), script.as_path(), &dir.path().join("stderr.txt")] {
-                std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY))?;
+                std::os::unix::fs::chown(path, Some(uid), Some(uid))?;
             }
         }
         let mut command = match &self.unshare {
@@ -110,7 +115,7 @@ impl Sandbox {
                 let mut c = Command::new(unshare);
                 c.args(namespace_args());
                 if as_root {
-                    c.args(["--setgid", &NOBODY.to_string(), "--setuid", &NOBODY.to_string()]);
+                    c.args(["--setgid", &uid.to_string(), "--setuid", &uid.to_string()]);
                 }
                 c.arg("--").arg(&self.python);
                 c
@@ -130,7 +135,7 @@ impl Sandbox {
             .stdout(Stdio::null())
             .stderr(errors);
         let limits = self.limits;
-        let drop_to_nobody = as_root && self.unshare.is_none();
+        let drop_privileges = as_root && self.unshare.is_none();
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             command.pre_exec(move || {
@@ -143,7 +148,9 @@ impl Sandbox {
                 limit(libc::RLIMIT_FSIZE, limits.file_bytes)?;
                 limit(libc::RLIMIT_NOFILE, limits.open_files)?;
                 limit(libc::RLIMIT_CORE, 0)?;
-                if drop_to_nobody && (libc::setgid(NOBODY) != 0 || libc::setuid(NOBODY) != 0) {
+                if drop_privileges
+                    && (libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(uid) != 0 || libc::setuid(uid) != 0)
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -178,6 +185,14 @@ impl Sandbox {
             None => Outcome { passed: false, status: "killed by a signal (a limit was reached)".into(), stderr },
         })
     }
+}
+
+/// The next user id for a sandboxed run of this process.
+fn sandbox_uid() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % UIDS_PER_PROCESS;
+    let process = std::process::id() % UIDS_PER_PROCESS;
+    FIRST_SANDBOX_UID + process * UIDS_PER_PROCESS + run
 }
 
 /// `unshare`'s arguments for a network namespace: as root a plain one, else inside a user
