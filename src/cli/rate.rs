@@ -7,9 +7,13 @@ use std::process::ExitCode;
 use comfy_table::Cell;
 use serde::Serialize;
 
-use super::tables::{leaderboard, length_controlled as length_controlled_table, right, scores as scores_table, table};
+use super::tables::{
+    judges as judges_table, leaderboard, length_controlled as length_controlled_table, right, scores as scores_table,
+    table,
+};
 use crate::data::battles::{Battles, LengthObservation, LoadedBattles, ReadOptions, read_battle_files};
 use crate::input::{BadInput, Problem};
+use crate::rating::judges::{JudgeReport, JudgeReports, PeopleReport, judge_reports};
 use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
 use crate::rating::scores::ScoreRow;
 use crate::rating::{
@@ -66,6 +70,10 @@ pub struct RateArgs {
     /// With --db: judge battles, human battles, or both
     #[arg(long, value_enum, default_value_t = SourceArg::All, requires = "db")]
     source: SourceArg,
+
+    /// With --db: rate only this judge's battles (its name as stored, e.g. the judge model)
+    #[arg(long, value_name = "NAME", requires = "db")]
+    judge: Option<String>,
 
     /// With --db: rate the dry-run battles instead of the real ones
     #[arg(long, requires = "db")]
@@ -135,6 +143,11 @@ struct RateOutput<'a> {
     length_controlled: Option<Vec<LengthControlled>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scores: Option<Vec<ScoreRow>>,
+    /// With --db: how far each judge can be trusted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    judges: Option<Vec<JudgeReport>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    people: Option<PeopleReport>,
 }
 
 pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
@@ -164,9 +177,13 @@ pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let mut loaded = read_battle_files(&args.files, &read)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "battle files read");
+    if args.judge.is_some() && args.source == SourceArg::Human {
+        return Err(BadInput::one(Problem::new("--judge rates one judge's battles: it cannot go with --source human")).into());
+    }
     let mut notes = Vec::new();
+    let mut reports = JudgeReports::default();
     if let Some(url) = &args.db {
-        notes = add_stored_battles(&mut loaded, url, &args)?;
+        (notes, reports) = add_stored_battles(&mut loaded, url, &args)?;
     }
     let options = RatingOptions {
         method,
@@ -221,10 +238,15 @@ pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
             filtered_out: loaded.filtered_out,
             length_controlled,
             scores,
+            judges: args.db.is_some().then(|| reports.judges.clone()),
+            people: reports.people.clone(),
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_tables(&board, length_controlled.as_deref(), scores.as_deref(), &options);
+        if !reports.judges.is_empty() {
+            println!("{}", judges_table(&reports));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -279,28 +301,50 @@ fn print_tables(
     }
 }
 
-/// Adds the database's battles; returns notes for the user (such as dry-run battles left out).
-fn add_stored_battles(loaded: &mut LoadedBattles, url: &str, args: &RateArgs) -> anyhow::Result<Vec<String>> {
+/// Adds the database's battles; returns notes for the user (such as dry-run battles left out)
+/// and the judges' reports (the one `--judge` names, or all).
+fn add_stored_battles(
+    loaded: &mut LoadedBattles,
+    url: &str,
+    args: &RateArgs,
+) -> anyhow::Result<(Vec<String>, JudgeReports)> {
     let scope = BattleScope {
-        source: match args.source {
-            SourceArg::Judge => Some("judge".into()),
-            SourceArg::Human => Some("human".into()),
-            SourceArg::All => None,
+        source: match (args.source, &args.judge) {
+            (SourceArg::Judge, _) | (_, Some(_)) => Some("judge".into()),
+            (SourceArg::Human, None) => Some("human".into()),
+            (SourceArg::All, None) => None,
         },
         category: args.category.clone(),
         question_set: None,
+        judge: args.judge.clone(),
         dry_run: args.dry_run,
     };
+    // Judges are measured against people and each other: over every source and judge.
+    let everyone = BattleScope { source: None, judge: None, ..scope.clone() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (battles, other) = runtime.block_on(async {
+    let (battles, other, judged) = runtime.block_on(async {
         // Reading only: a mistyped path is an error, not a new empty database.
         let store = Store::connect_existing(url).await?;
         let battles = store.battles_for_rating(&scope).await?;
         let other = store.count_battles(!args.dry_run).await?;
+        let judged = store.judged_battles(&everyone).await?;
         store.close().await;
-        Ok::<_, crate::store::StoreError>((battles, other))
+        Ok::<_, crate::store::StoreError>((battles, other, judged))
     })?;
+    let mut reports = judge_reports(&judged);
     let mut notes = Vec::new();
+    if let Some(judge) = &args.judge {
+        reports.judges.retain(|r| &r.judge == judge);
+        if reports.judges.is_empty() {
+            let names: Vec<&str> = judged.iter().filter_map(|b| b.judge.as_deref()).collect();
+            let mut names: Vec<&str> = names.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            names.truncate(20);
+            notes.push(format!(
+                "the judge {judge} decided no battles here{}",
+                if names.is_empty() { String::new() } else { format!("; judges: {}", names.join(", ")) }
+            ));
+        }
+    }
     if battles.is_empty() && other > 0 {
         notes.push(if args.dry_run {
             format!("the database holds no dry-run battles, but {other} real ones: drop --dry-run to rate them")
@@ -309,15 +353,9 @@ fn add_stored_battles(loaded: &mut LoadedBattles, url: &str, args: &RateArgs) ->
         });
     }
     for b in battles {
-        let outcome = match b.winner.as_str() {
-            "model_a" => Outcome::ModelA,
-            "model_b" => Outcome::ModelB,
-            "tie" => Outcome::Tie,
-            "tie (bothbad)" => Outcome::TieBothBad,
-            _ => {
-                loaded.unknown += 1;
-                continue;
-            }
+        let Some(outcome) = Outcome::from_winner(&b.winner) else {
+            loaded.unknown += 1;
+            continue;
         };
         if let Some(base) = &args.baseline {
             let observation =
@@ -326,5 +364,5 @@ fn add_stored_battles(loaded: &mut LoadedBattles, url: &str, args: &RateArgs) ->
         }
         loaded.push(&b.model_a, &b.model_b, outcome, b.weight);
     }
-    Ok(notes)
+    Ok((notes, reports))
 }

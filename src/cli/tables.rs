@@ -4,6 +4,8 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::arena::ArenaSummary;
 use crate::rating::Leaderboard;
+use crate::rating::judges::JudgeReports;
+use crate::rating::proportion::Proportion;
 use crate::rating::length::LengthControlled;
 use crate::rating::scores::ScoreRow;
 
@@ -120,4 +122,57 @@ pub fn print_summary(summary: &ArenaSummary) {
         t.add_row(vec![Cell::new("report"), Cell::new(f.display())]);
     }
     println!("{t}");
+}
+
+/// Each judge's trust figures: position consistency, first-position and longer-answer
+/// preference (with 95% intervals), and agreement with people.
+pub fn judges(reports: &JudgeReports) -> Table {
+    let share = |p: &Option<Proportion>| match p {
+        Some(p) => format!("{:.1}% ({:.1}-{:.1}) of {}", p.rate * 100.0, p.ci_lower * 100.0, p.ci_upper * 100.0, p.n),
+        None => "-".into(),
+    };
+    let mut t = table(&[
+        "judge",
+        "battles",
+        "position consistency",
+        "first position wins",
+        "longer answer wins",
+        "agrees with people (ties / no ties)",
+        "kappa",
+    ]);
+    for j in &reports.judges {
+        let (agree, kappa) = match &j.human_agreement {
+            Some(a) => (
+                format!(
+                    "{:.1}% / {} of {}",
+                    a.with_ties * 100.0,
+                    a.without_ties.map_or("-".into(), |w| format!("{:.1}%", w * 100.0)),
+                    a.n
+                ),
+                a.kappa.map_or("-".into(), |k| format!("{k:.2}")),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        t.add_row(vec![
+            Cell::new(&j.judge),
+            right(j.battles),
+            right(share(&j.consistency)),
+            right(share(&j.first_position_rate)),
+            right(share(&j.longer_answer_win_rate)),
+            right(agree),
+            right(kappa),
+        ]);
+    }
+    if let Some(p) = &reports.people {
+        t.add_row(vec![
+            Cell::new("(people)"),
+            right(p.battles),
+            right("-"),
+            right("-"),
+            right(share(&p.longer_answer_win_rate)),
+            right("-"),
+            right("-"),
+        ]);
+    }
+    t
 }

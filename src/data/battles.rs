@@ -298,15 +298,9 @@ impl Chunk {
             self.filtered_out += 1;
             return;
         }
-        let outcome = match raw.winner.as_ref() {
-            "model_a" => Outcome::ModelA,
-            "model_b" => Outcome::ModelB,
-            "tie" => Outcome::Tie,
-            "tie (bothbad)" => Outcome::TieBothBad,
-            _ => {
-                self.unknown += 1;
-                return;
-            }
+        let Some(outcome) = Outcome::from_winner(raw.winner.as_ref()) else {
+            self.unknown += 1;
+            return;
         };
         let weight = raw.weight.unwrap_or(1.0);
         if let (Some(base), Some(meta)) = (&options.lengths_against, &raw.conv_metadata)

@@ -13,6 +13,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// A stored or FastChat `winner`: `model_a`, `model_b`, `tie` or `tie (bothbad)`; anything
+    /// else (`unknown`) is no outcome.
+    pub fn from_winner(winner: &str) -> Option<Outcome> {
+        Some(match winner {
+            "model_a" => Outcome::ModelA,
+            "model_b" => Outcome::ModelB,
+            "tie" => Outcome::Tie,
+            "tie (bothbad)" => Outcome::TieBothBad,
+            _ => return None,
+        })
+    }
+
     /// Model A's score: 1 for a win, 0 for a loss, 0.5 for either kind of tie.
     pub fn score_a(self) -> f64 {
         match self {

@@ -5,6 +5,9 @@ use sqlx::query::QueryAs;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 
 use super::{Store, StoreError};
+use crate::rating::Outcome;
+use crate::rating::agreement::Side;
+use crate::rating::judges::JudgedBattle;
 
 #[derive(Debug, Clone)]
 pub struct NewBattle<'a> {
@@ -68,7 +71,77 @@ pub struct StoredBattle {
     pub length_b: i64,
 }
 
+/// A decided battle with what judge reports need: the answers' ids and lengths, and the
+/// verdicts of the judgments behind it as the judge gave them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct StoredJudgedBattle {
+    pub judge_model: Option<String>,
+    pub source: String,
+    pub question_id: i64,
+    pub answer_a_id: i64,
+    pub answer_b_id: i64,
+    pub winner: String,
+    pub length_a: i64,
+    pub length_b: i64,
+    pub verdict_1: Option<String>,
+    pub verdict_2: Option<String>,
+}
+
+impl StoredJudgedBattle {
+    /// `None` for an unknown verdict.
+    fn judged(self) -> Option<JudgedBattle> {
+        // A judgment's verdict names the position: model_a is the answer it was shown first.
+        let shown = |verdict: Option<&str>| match verdict? {
+            "model_a" => Some(Side::First),
+            "model_b" => Some(Side::Second),
+            "tie" => Some(Side::Tie),
+            _ => None,
+        };
+        Some(JudgedBattle {
+            winner: Outcome::from_winner(&self.winner)?,
+            judge: if self.source == "human" { None } else { self.judge_model },
+            question: self.question_id,
+            answer_a: self.answer_a_id,
+            answer_b: self.answer_b_id,
+            length_a: self.length_a.max(0) as u64,
+            length_b: self.length_b.max(0) as u64,
+            shown_a_first: shown(self.verdict_1.as_deref()),
+            shown_b_first: shown(self.verdict_2.as_deref()),
+        })
+    }
+}
+
 impl Store {
+    /// Decided battles of every judge and of people in the scope, for judge reports (those
+    /// with an unknown verdict left out).
+    pub async fn judged_battles(&self, scope: &BattleScope) -> Result<Vec<JudgedBattle>, StoreError> {
+        let sql = format!(
+            "SELECT b.judge_model, b.source, b.question_id, b.answer_a_id, b.answer_b_id, b.winner, \
+               length(aa.text) AS length_a, length(ab.text) AS length_b, \
+               j1.verdict AS verdict_1, j2.verdict AS verdict_2 \
+             FROM battles b \
+             JOIN questions q ON q.id = b.question_id \
+             JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
+             LEFT JOIN judgments j1 ON j1.id = b.judgment_1_id LEFT JOIN judgments j2 ON j2.id = b.judgment_2_id \
+             WHERE b.winner IS NOT NULL AND {SCOPE} \
+             ORDER BY b.id"
+        );
+        let rows = scoped::<StoredJudgedBattle>(sql, scope).fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().filter_map(StoredJudgedBattle::judged).collect())
+    }
+
+    /// The judges that decided battles (real ones, or dry-run ones), by name.
+    pub async fn judge_names(&self, dry_run: bool) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT judge_model FROM battles \
+             WHERE source = 'judge' AND judge_model IS NOT NULL AND winner IS NOT NULL AND dry_run = $1 \
+             ORDER BY judge_model",
+        )
+        .bind(dry_run)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Decided battles in the order they were recorded.
     pub async fn battles_for_rating(&self, scope: &BattleScope) -> Result<Vec<StoredBattle>, StoreError> {
         let sql = format!(
@@ -100,6 +173,8 @@ pub struct BattleScope {
     pub source: Option<String>,
     pub category: Option<String>,
     pub question_set: Option<i64>,
+    /// One judge's battles only.
+    pub judge: Option<String>,
     /// The dry-run battles instead of the real ones (they never mix).
     pub dry_run: bool,
 }
@@ -178,9 +253,9 @@ pub struct ExportedBattle {
 
 /// The shared WHERE clause of battle queries ($1 dry_run, $2 source, $3 category, $4 question set).
 const SCOPE: &str = "b.dry_run = $1 AND ($2 IS NULL OR b.source = $2) AND ($3 IS NULL OR q.category = $3) \
-                     AND ($4 IS NULL OR q.question_set_id = $4)";
+                     AND ($4 IS NULL OR q.question_set_id = $4) AND ($5 IS NULL OR b.judge_model = $5)";
 
-/// A query whose WHERE clause includes [`SCOPE`], with the scope bound as $1–$4.
+/// A query whose WHERE clause includes [`SCOPE`], with the scope bound as $1–$5.
 fn scoped<'q, O>(sql: String, scope: &'q BattleScope) -> QueryAs<'q, Sqlite, O, SqliteArguments>
 where
     O: for<'r> sqlx::FromRow<'r, SqliteRow>,
@@ -190,6 +265,7 @@ where
         .bind(&scope.source)
         .bind(&scope.category)
         .bind(scope.question_set)
+        .bind(&scope.judge)
 }
 
 impl Store {
@@ -219,15 +295,15 @@ impl Store {
             "FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
              JOIN questions q ON q.id = b.question_id \
              WHERE b.winner IS NOT NULL AND {SCOPE} \
-               AND ($5 IS NULL OR ma.name = $5 OR mb.name = $5) \
-               AND ($6 IS NULL OR (ma.name = $5 AND mb.name = $6) OR (ma.name = $6 AND mb.name = $5)) \
-               AND ($7 IS NULL OR b.winner = $7)"
+               AND ($6 IS NULL OR ma.name = $6 OR mb.name = $6) \
+               AND ($7 IS NULL OR (ma.name = $6 AND mb.name = $7) OR (ma.name = $7 AND mb.name = $6)) \
+               AND ($8 IS NULL OR b.winner = $8)"
         );
         let rows = scoped::<BattleSummary>(
             format!(
                 "SELECT b.id, ma.name AS model_a, mb.name AS model_b, b.winner, b.source, b.judge_model, q.category, \
                    q.external_id AS question_external_id, q.question_set_id, json_extract(q.turns, '$[0]') AS question, \
-                   b.weight, b.dry_run, b.created_at {filter} ORDER BY b.id DESC LIMIT $8 OFFSET $9"
+                   b.weight, b.dry_run, b.created_at {filter} ORDER BY b.id DESC LIMIT $9 OFFSET $10"
             ),
             scope,
         )
@@ -243,6 +319,7 @@ impl Store {
             .bind(&scope.source)
             .bind(&scope.category)
             .bind(scope.question_set)
+            .bind(&scope.judge)
             .bind(model)
             .bind(other)
             .bind(winner)

@@ -59,6 +59,7 @@ pub async fn leaderboard(State(state): State<AppState>, Query(q): Query<BoardQue
     Ok(Json(json!({
         "method": b.method,
         "source": key.scope.source.as_deref().unwrap_or("all"),
+        "judge": key.scope.judge,
         "category": key.scope.category,
         "question_set": key.scope.question_set,
         "dry_run": key.scope.dry_run,
@@ -71,6 +72,23 @@ pub async fn leaderboard(State(state): State<AppState>, Query(q): Query<BoardQue
         "scores": view.scores,
         "warnings": b.warnings,
         "computed_at": view.computed_at,
+    }))
+    .into_response())
+}
+
+/// `GET /api/judges`: each judge's trust figures (as `jury rate --db --json` gives them) and
+/// people's, under the leaderboard's filters (`category`, `question_set`, `dry_run`).
+pub async fn judges(State(state): State<AppState>, Query(q): Query<BoardQuery>) -> ApiResult {
+    let mut key = q.key()?;
+    key.scope.source = None;
+    key.scope.judge = None;
+    let view = state.boards.get(&state.store, &key).await?;
+    Ok(Json(json!({
+        "category": key.scope.category,
+        "question_set": key.scope.question_set,
+        "dry_run": key.scope.dry_run,
+        "judges": view.judges.judges,
+        "people": view.judges.people,
     }))
     .into_response())
 }

@@ -14,6 +14,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
 use super::error::WebError;
+use crate::rating::judges::{JudgeReports, judge_reports};
 use crate::rating::scores::ScoreRow;
 use crate::rating::{
     Leaderboard, Method, Outcome, RatingOptions, RowBuilder, ScoredAnswer, bradley_terry, mean_scores,
@@ -31,6 +32,8 @@ pub struct BoardKey {
 pub struct BoardView {
     pub board: Leaderboard,
     pub scores: Vec<ScoreRow>,
+    /// How far each judge of the scope can be trusted (over every source, whatever the board's).
+    pub judges: JudgeReports,
     /// Unix seconds.
     pub computed_at: f64,
 }
@@ -123,6 +126,15 @@ impl BoardCache {
     /// many requests ask); the previous one while a slow board refits, or if a quick one takes
     /// longer than [`FRESH_WAIT`].
     pub async fn get(&self, store: &Store, key: &BoardKey) -> Result<Arc<BoardView>, WebError> {
+        if let Some(judge) = &key.scope.judge {
+            // Only judges there are get a board of their own (and a place in the cache): the
+            // board without the filter lists them.
+            let all = BoardKey { scope: BattleScope { judge: None, ..key.scope.clone() }, ..key.clone() };
+            let view = Box::pin(self.get(store, &all)).await?;
+            if !view.judges.judges.iter().any(|r| &r.judge == judge) {
+                return Err(WebError::BadRequest(format!("no judge named \"{judge}\" decided battles here")));
+            }
+        }
         let deadline = tokio::time::Instant::now() + FRESH_WAIT;
         loop {
             let facts = self.facts_where(store, |f| f.check(key)).await?;
@@ -253,26 +265,17 @@ fn evict_least_used(entries: &mut HashMap<BoardKey, Entry>) {
     }
 }
 
-fn outcome(winner: &str) -> Option<Outcome> {
-    Some(match winner {
-        "model_a" => Outcome::ModelA,
-        "model_b" => Outcome::ModelB,
-        "tie" => Outcome::Tie,
-        "tie (bothbad)" => Outcome::TieBothBad,
-        _ => return None,
-    })
-}
-
 /// Bradley–Terry with 100 bootstrap rounds over the grouped battles, plus single scores.
 async fn compute(store: &Store, key: &BoardKey) -> Result<BoardView, WebError> {
     let groups = store.battle_groups(&key.scope).await?;
     let singles = store.single_scores(&key.scope).await?;
+    let judged = store.judged_battles(&BattleScope { source: None, judge: None, ..key.scope.clone() }).await?;
     let key = key.clone();
     let view = tokio::task::spawn_blocking(move || {
         let mut rows = RowBuilder::default();
         let mut unknown = 0i64;
         for g in &groups {
-            match outcome(&g.winner) {
+            match Outcome::from_winner(&g.winner) {
                 Some(o) => {
                     let (a, b) = (rows.model(&g.model_a), rows.model(&g.model_b));
                     rows.push_indexed(a, b, o, g.weight, g.count as u64);
@@ -294,7 +297,7 @@ async fn compute(store: &Store, key: &BoardKey) -> Result<BoardView, WebError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
-        BoardView { board, scores, computed_at }
+        BoardView { board, scores, judges: judge_reports(&judged), computed_at }
     })
     .await
     .map_err(|e| WebError::Internal(format!("rating task: {e}")))?;
@@ -311,6 +314,8 @@ pub struct BoardQuery {
     pub baseline: Option<String>,
     /// `1` to rate dry-run battles instead of real ones.
     pub dry_run: Option<String>,
+    /// One judge's battles (the judge board of that judge).
+    pub judge: Option<String>,
 }
 
 fn non_empty(v: &Option<String>) -> Option<String> {
@@ -319,7 +324,9 @@ fn non_empty(v: &Option<String>) -> Option<String> {
 
 impl BoardQuery {
     pub fn key(&self) -> Result<BoardKey, WebError> {
+        let judge = non_empty(&self.judge);
         let source = match non_empty(&self.source).as_deref() {
+            _ if judge.is_some() => Some("judge".to_string()),
             None | Some("all") => None,
             Some(s @ ("judge" | "human")) => Some(s.to_string()),
             Some(other) => {
@@ -338,6 +345,7 @@ impl BoardQuery {
                 source,
                 category: non_empty(&self.category),
                 question_set,
+                judge,
                 dry_run: matches!(self.dry_run.as_deref(), Some("1" | "true" | "on")),
             },
             baseline: non_empty(&self.baseline),

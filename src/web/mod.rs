@@ -328,6 +328,8 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
     Router::new()
         .route("/", get(pages::leaderboard::show))
         .route("/battles", get(pages::battles::list))
+        .route("/judges", get(pages::judges::show))
+        .route("/api/judges", get(api::judges))
         .route("/battles/{id}", get(pages::battles::show))
         .route("/questions", get(pages::questions::list).post(pages::questions::upload))
         .route("/questions/{id}", get(pages::questions::show))

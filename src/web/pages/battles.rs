@@ -23,6 +23,8 @@ pub struct BattleQuery {
     pub source: Option<String>,
     pub question_set: Option<String>,
     pub dry_run: Option<String>,
+    /// One judge's battles.
+    pub judge: Option<String>,
     pub page: Option<i64>,
 }
 
@@ -50,6 +52,7 @@ impl BattleQuery {
             source,
             category: clean(&self.category),
             question_set,
+            judge: clean(&self.judge),
             dry_run: matches!(self.dry_run.as_deref(), Some("1" | "true" | "on")),
         })
     }
@@ -140,6 +143,7 @@ pub async fn list(
                 ("source", clean(&q.source)),
                 ("question_set", scope.question_set.map(|id| id.to_string())),
                 ("dry_run", scope.dry_run.then(|| "1".to_string())),
+                ("judge", scope.judge.clone()),
                 ("page", Some(p.to_string())),
             ])
         )

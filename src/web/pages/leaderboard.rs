@@ -13,6 +13,7 @@ use crate::store::QuestionSetSummary;
 use crate::web::charts::{self, HeatMap, IntervalChart};
 use crate::web::error::PageError;
 use crate::web::leaderboard::BoardQuery;
+use crate::web::pages::judges::{JudgeRow, judge_rows, people_longer_answer};
 use crate::web::state::AppState;
 
 pub struct Tab {
@@ -55,6 +56,12 @@ struct LeaderboardPage {
     dry_run_only: bool,
     bootstrap_rounds: usize,
     selected_set: Option<i64>,
+    /// The judges' trust figures, shown beside judge boards.
+    judges: Vec<JudgeRow>,
+    judge_names: Vec<String>,
+    people_longer: Option<String>,
+    people_battles: u64,
+    show_judges: bool,
 }
 
 impl LeaderboardPage {
@@ -109,6 +116,9 @@ pub async fn show(
             ("dry_run", key.scope.dry_run.then(|| "1".to_string())),
         ])
     };
+    let judge_names: Vec<String> = view.judges.judges.iter().map(|j| j.judge.clone()).collect();
+    // A judge board: the judge tab, or one judge's battles.
+    let show_judges = key.scope.source.as_deref() == Some("judge") && !judge_names.is_empty();
     let current = key.scope.source.clone().unwrap_or_else(|| "all".into());
     let tabs = [("Combined", "all"), ("Judge", "judge"), ("Human", "human")]
         .into_iter()
@@ -133,6 +143,7 @@ pub async fn show(
                     ("category", key.scope.category.clone()),
                     ("question_set", key.scope.question_set.map(|id| id.to_string())),
                     ("dry_run", key.scope.dry_run.then(|| "1".to_string())),
+                    ("judge", key.scope.judge.clone()),
                 ])
             ),
             model: m.clone(),
@@ -149,9 +160,10 @@ pub async fn show(
         && state.store.count_battles(true).await? > 0;
     let template = LeaderboardPage {
         tabs,
-        source_label: match current.as_str() {
-            "judge" => "judge",
-            "human" => "human",
+        source_label: match (current.as_str(), &key.scope.judge) {
+            (_, Some(_)) => "one judge",
+            ("judge", None) => "judge",
+            ("human", None) => "human",
             _ => "judge and human",
         },
         human: current == "human",
@@ -172,6 +184,15 @@ pub async fn show(
         dry_run_only,
         bootstrap_rounds: board.bootstrap_rounds,
         selected_set: key.scope.question_set,
+        judges: {
+            let mut rows = judge_rows(&view.judges, &key);
+            rows.retain(|r| key.scope.judge.as_ref().is_none_or(|j| j == &r.judge));
+            rows
+        },
+        judge_names,
+        people_longer: people_longer_answer(&view.judges),
+        people_battles: view.judges.people.as_ref().map_or(0, |p| p.battles),
+        show_judges,
         rows,
         query: q,
         nav,

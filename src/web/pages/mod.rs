@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod battles;
 pub mod evals;
+pub mod judges;
 pub mod leaderboard;
 pub mod perf;
 pub mod questions;

@@ -1,0 +1,110 @@
+//! How far judges can be trusted, end to end: a judge with a scripted position bias judges
+//! with swapped positions, people vote on some of the same battles, and `jury rate --db`,
+//! `/api/judges`, `/judges` and the judge board on `/` report the figures computed by hand.
+
+mod common;
+
+use common::mock_judge::{Call, MockJudge, Reply};
+use common::server::{Settings, TestServer};
+use common::*;
+use serde_json::Value;
+
+fn rate_json(args: &[&str]) -> Value {
+    let out = run(jury().arg("rate").args(args).arg("--json"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// Prefers the GOOD answer on questions 1–4; on 5 and 6 picks whatever it is shown first.
+fn biased_judge(call: &Call) -> Reply {
+    let (a, b) = (call.answer_a().unwrap_or(""), call.answer_b().unwrap_or(""));
+    let position_bound = [a, b].iter().any(|t| t.ends_with(" 5") || t.ends_with(" 6"));
+    let pick = if position_bound || a.contains("GOOD") { "[[A]]" } else { "[[B]]" };
+    Reply::Text(format!("Final verdict: {pick}"))
+}
+
+/// A human vote on question `question` (1-based) between strong and weak.
+async fn vote(store: &jury::store::Store, ids: (i64, i64), question: i64, winner: &str) {
+    let battle = store.open_vote_battle(ids.0, ids.1, None, question - 1, false).await.unwrap().unwrap();
+    assert!(battle.answer_a.contains(&format!("answer {question}")), "{}", battle.answer_a);
+    let outcome = store.cast_vote(battle.battle_id, winner, "tester").await.unwrap();
+    assert!(matches!(outcome, jury::store::VoteOutcome::Recorded { .. }), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn judge_reports_from_swapped_verdicts_and_human_votes() {
+    let server = TestServer::start(Settings::default()).await;
+    let dir = server.dir.path();
+    write_strong_and_weak(dir, 6);
+    let judge = MockJudge::start(biased_judge).await;
+    let cfg = strong_vs_weak_config(dir, &judge.base_url(), "swap_position", "");
+    let summary = run_config(&cfg, &server.db, false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+
+    let store = jury::store::Store::connect(&server.db).await.unwrap();
+    let id = |name: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM models WHERE name = $1")
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let ids = (id("strong").await, id("weak").await);
+    // Question 1: one vote agrees with the judge (strong), one does not; question 2: a tie
+    // against the judge's strong; question 5: a tie, as the judge's two orders combined.
+    vote(&store, ids, 1, "model_a").await;
+    vote(&store, ids, 1, "model_b").await;
+    vote(&store, ids, 2, "tie").await;
+    vote(&store, ids, 5, "tie").await;
+    store.close().await;
+
+    let out = rate_json(&["--db", &server.db, "--bootstrap", "0"]);
+    let judges = out["judges"].as_array().unwrap();
+    assert_eq!(judges.len(), 1, "{out}");
+    let j = &judges[0];
+    assert_eq!(j["judge"], "mock-judge");
+    assert_eq!(j["battles"], 6);
+    // Questions 1–4 agree across the two orders, 5 and 6 do not.
+    assert_eq!((j["consistency"]["count"].as_u64(), j["consistency"]["n"].as_u64()), (Some(4), Some(6)));
+    // Twelve decisive verdicts: four each way on 1–4, and all four on 5–6 for the first shown.
+    assert_eq!((j["first_position_rate"]["count"].as_u64(), j["first_position_rate"]["n"].as_u64()), (Some(8), Some(12)));
+    let wilson = &j["first_position_rate"];
+    assert!((wilson["ci_lower"].as_f64().unwrap() - 0.391_2).abs() < 1e-3, "{wilson}");
+    // The GOOD answers are the longer ones; 5 and 6 are ties and do not count.
+    assert_eq!(j["longer_answer_win_rate"]["rate"], 1.0);
+    assert_eq!(j["longer_answer_win_rate"]["n"], 4);
+    // Pairs: (S,S) (S,W) (S,T) (T,T): 2 of 4 agree; without ties 1 of 2; kappa by hand 3/11.
+    let human = &j["human_agreement"];
+    assert_eq!((human["n"].as_u64(), human["with_ties"].as_f64()), (Some(4), Some(0.5)), "{human}");
+    assert_eq!(human["without_ties"].as_f64(), Some(0.5));
+    assert!((human["kappa"].as_f64().unwrap() - 3.0 / 11.0).abs() < 1e-9, "{human}");
+    assert_eq!(out["people"]["battles"], 4);
+    assert_eq!(out["people"]["longer_answer_win_rate"]["n"], 2);
+
+    // One judge's board: its six battles only, and its report only.
+    let one = rate_json(&["--db", &server.db, "--judge", "mock-judge", "--bootstrap", "0"]);
+    assert_eq!(one["battles"], 6);
+    assert_eq!(one["judges"].as_array().unwrap().len(), 1);
+    let nobody = rate_json(&["--db", &server.db, "--judge", "nobody", "--bootstrap", "0"]);
+    assert_eq!(nobody["battles"], 0);
+    assert!(nobody["warnings"].to_string().contains("mock-judge"), "{}", nobody["warnings"]);
+    let table = stdout(&run(jury().args(["rate", "--db", &server.db, "--bootstrap", "0"])));
+    assert!(table.contains("position consistency") && table.contains("66.7%"), "{table}");
+
+    // The same figures through the API and the pages.
+    let api = server.get_json("/api/judges").await;
+    assert_eq!(api["judges"][0]["consistency"], j["consistency"]);
+    assert_eq!(api["judges"][0]["human_agreement"], j["human_agreement"]);
+    let page = reqwest::get(server.url("/judges")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("mock-judge") && page.contains("66.7% (") && page.contains("50.0%"), "{page}");
+    let board = reqwest::get(server.url("/?source=judge")).await.unwrap().text().await.unwrap();
+    assert!(board.contains("id=\"judge-trust\"") && board.contains("66.7% ("), "{board}");
+    let judge_board = reqwest::get(server.url("/?judge=mock-judge")).await.unwrap().text().await.unwrap();
+    assert!(judge_board.contains("6 battles (one judge)"), "{judge_board}");
+    let unknown = reqwest::get(server.url("/?judge=nobody")).await.unwrap();
+    assert_eq!(unknown.status(), 400);
+    server.stop().await;
+}
