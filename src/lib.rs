@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod eval;
+pub mod import;
 pub mod input;
 pub mod jobs;
 pub mod llm;

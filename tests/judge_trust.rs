@@ -70,7 +70,10 @@ async fn judge_reports_from_swapped_verdicts_and_human_votes() {
     // Questions 1–4 agree across the two orders, 5 and 6 do not.
     assert_eq!((j["consistency"]["count"].as_u64(), j["consistency"]["n"].as_u64()), (Some(4), Some(6)));
     // Twelve decisive verdicts: four each way on 1–4, and all four on 5–6 for the first shown.
-    assert_eq!((j["first_position_rate"]["count"].as_u64(), j["first_position_rate"]["n"].as_u64()), (Some(8), Some(12)));
+    assert_eq!(
+        (j["first_position_rate"]["count"].as_u64(), j["first_position_rate"]["n"].as_u64()),
+        (Some(8), Some(12))
+    );
     let wilson = &j["first_position_rate"];
     assert!((wilson["ci_lower"].as_f64().unwrap() - 0.391_2).abs() < 1e-3, "{wilson}");
     // The GOOD answers are the longer ones; 5 and 6 are ties and do not count.
@@ -106,5 +109,93 @@ async fn judge_reports_from_swapped_verdicts_and_human_votes() {
     assert!(judge_board.contains("6 battles (one judge)"), "{judge_board}");
     let unknown = reqwest::get(server.url("/?judge=nobody")).await.unwrap();
     assert_eq!(unknown.status(), 400);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn verdicts_from_files_are_bound_to_stored_answers_once() {
+    let server = TestServer::start(Settings { admin_token: Some("admin-secret".into()), ..Settings::default() }).await;
+    let dir = server.dir.path();
+    write_strong_and_weak(dir, 6);
+    let judge = MockJudge::start(biased_judge).await;
+    let cfg = strong_vs_weak_config(dir, &judge.base_url(), "swap_position", "");
+    assert!(run_config(&cfg, &server.db, false, 4).await.succeeded());
+
+    // MT-Bench's human judgments, as published: a JSON array, two turns, annotators as judges.
+    let human = serde_json::json!([
+        {"question_id": 1, "model_a": "strong", "model_b": "weak", "winner": "model_a", "judge": "expert_0", "turn": 1},
+        {"question_id": 1, "model_a": "strong", "model_b": "weak", "winner": "model_a", "judge": "expert_1", "turn": 1},
+        {"question_id": 1, "model_a": "strong", "model_b": "weak", "winner": "model_b", "judge": "expert_0", "turn": 2},
+        {"question_id": 2, "model_a": "weak", "model_b": "strong", "winner": "model_b", "judge": "expert_0", "turn": 1},
+        {"question_id": 99, "model_a": "strong", "model_b": "weak", "winner": "model_a", "judge": "expert_0", "turn": 1},
+        {"question_id": 3, "model_a": "strong", "model_b": "gpt-4", "winner": "model_a", "judge": "expert_0", "turn": 1},
+        {"question_id": 4, "model_a": "strong", "model_b": "weak", "winner": "tie", "judge": "expert_2", "turn": 1}
+    ]);
+    let file = write(&dir.join("human.json"), &human.to_string());
+    let import = |extra: &[&str]| {
+        let out = run(jury().args(["import", "battles"]).arg(&file).args(["--db", &server.db, "--json"]).args(extra));
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap()
+    };
+    let summary = import(&[]);
+    assert_eq!(
+        (&summary["records"], &summary["imported"], &summary["unmatched"], &summary["later_turns"]),
+        (&7.into(), &4.into(), &2.into(), &1.into()),
+        "{summary}"
+    );
+    let reasons = summary["unmatched_records"].to_string();
+    assert!(reasons.contains("record 5") && reasons.contains("no question 99 in the database"), "{reasons}");
+    assert!(reasons.contains("record 6") && reasons.contains("no model named gpt-4"), "{reasons}");
+    // Again: nothing new.
+    let again = import(&[]);
+    assert_eq!((&again["imported"], &again["already_imported"]), (&0.into(), &4.into()), "{again}");
+
+    // Four votes on the judge's battles: strong, strong (q1), strong (q2), tie (q4); the judge
+    // picked strong on all three questions.
+    let rated = rate_json(&["--db", &server.db, "--source", "human", "--bootstrap", "0"]);
+    assert_eq!(rated["battles"], 4);
+    let agreement = &rated["judges"][0]["human_agreement"];
+    assert_eq!((agreement["n"].as_u64(), agreement["with_ties"].as_f64()), (Some(4), Some(0.75)), "{agreement}");
+    let votes = server.get_json("/api/leaderboard?source=human").await;
+    assert_eq!(votes["battles"], 4);
+
+    // Bad input exits 2 with the file, the place and the key.
+    let bad = write(
+        &dir.join("bad.jsonl"),
+        "{\"question_id\": 1, \"model_a\": \"strong\", \"model_b\": \"weak\", \"winner\": \"A\"}\n",
+    );
+    let out = run(jury().args(["import", "battles"]).arg(&bad).args(["--db", &server.db]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.jsonl:1") && stderr(&out).contains("winner"), "{}", stderr(&out));
+    let unnamed = write(
+        &dir.join("judge.jsonl"),
+        "{\"question_id\": 1, \"model_a\": \"strong\", \"model_b\": \"weak\", \"win\": \"model_b\"}\n",
+    );
+    let out = run(jury().args(["import", "battles"]).arg(&unnamed).args(["--db", &server.db, "--source", "judge"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--judge NAME"), "{}", stderr(&out));
+
+    // The API, admin only: a second judge's llmuses review, disagreeing with the first on q1.
+    let client = reqwest::Client::new();
+    let post = |auth: Option<&str>| {
+        let mut request = client
+            .post(server.url("/api/battles/import?source=judge&judge=other-judge"))
+            .header("content-type", "application/jsonl")
+            .header("x-requested-with", "test")
+            .body(std::fs::read_to_string(&unnamed).unwrap());
+        if let Some(token) = auth {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), 401);
+    let answer = post(Some("admin-secret")).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let summary: Value = answer.json().await.unwrap();
+    assert_eq!(summary["imported"], 1, "{summary}");
+    let judges = server.get_json("/api/judges").await;
+    let other = judges["judges"].as_array().unwrap().iter().find(|j| j["judge"] == "other-judge").unwrap().clone();
+    assert_eq!(other["agreement"]["mock-judge"]["with_ties"], 0.0, "{other}");
+    assert_eq!(other["human_agreement"]["n"], 2, "{other}");
     server.stop().await;
 }

@@ -2,6 +2,7 @@
 
 mod arena;
 mod eval;
+mod import;
 mod logging;
 mod perf;
 mod rate;
@@ -31,7 +32,9 @@ use crate::store::StoreError;
         `jury perf` load-tests an OpenAI-compatible server: time to first token, time per output \
         token, throughput and their percentiles.\n\n\
         `jury rate` turns battle files (FastChat, llmuses reviews) into a leaderboard with \
-        Bradley-Terry or Elo ratings and bootstrap confidence intervals.\n\n\
+        Bradley-Terry or Elo ratings and bootstrap confidence intervals, and says how far each judge \
+        can be trusted.\n\n\
+        `jury import battles` brings verdicts made elsewhere (people's, or a judge's) into a database.\n\n\
         Results are stored in a database (SQLite by default) so that interrupted runs resume \
         without repeating work.",
     after_help = "Logs go to stderr; set RUST_LOG (for example RUST_LOG=jury=debug) for more detail."
@@ -45,6 +48,7 @@ pub struct Cli {
 pub enum Command {
     Arena(arena::ArenaArgs),
     Rate(rate::RateArgs),
+    Import(import::ImportArgs),
     Eval(eval::EvalArgs),
     Perf(perf::PerfArgs),
     Serve(serve::ServeArgs),
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Arena(args) => with_runtime(|| arena::run(args, progress)),
         Command::Rate(args) => rate::run(args),
+        Command::Import(args) => with_runtime(|| import::run(args)),
         Command::Eval(args) => with_runtime(|| eval::run(args, progress)),
         Command::Perf(args) => with_runtime(|| perf::run(args, progress)),
         Command::Serve(args) => with_runtime(|| serve::run(args)),

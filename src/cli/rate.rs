@@ -178,7 +178,9 @@ pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
     let mut loaded = read_battle_files(&args.files, &read)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "battle files read");
     if args.judge.is_some() && args.source == SourceArg::Human {
-        return Err(BadInput::one(Problem::new("--judge rates one judge's battles: it cannot go with --source human")).into());
+        return Err(
+            BadInput::one(Problem::new("--judge rates one judge's battles: it cannot go with --source human")).into()
+        );
     }
     let mut notes = Vec::new();
     let mut reports = JudgeReports::default();
@@ -337,7 +339,8 @@ fn add_stored_battles(
         reports.judges.retain(|r| &r.judge == judge);
         if reports.judges.is_empty() {
             let names: Vec<&str> = judged.iter().filter_map(|b| b.judge.as_deref()).collect();
-            let mut names: Vec<&str> = names.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let mut names: Vec<&str> =
+                names.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
             names.truncate(20);
             notes.push(format!(
                 "the judge {judge} decided no battles here{}",

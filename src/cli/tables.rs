@@ -5,8 +5,8 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use crate::arena::ArenaSummary;
 use crate::rating::Leaderboard;
 use crate::rating::judges::JudgeReports;
-use crate::rating::proportion::Proportion;
 use crate::rating::length::LengthControlled;
+use crate::rating::proportion::Proportion;
 use crate::rating::scores::ScoreRow;
 
 pub fn table(header: &[&str]) -> Table {

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod jsonl;
 pub mod questions;
 pub mod reviews;
+pub mod verdicts;
 
 pub use answers::{AnswerRecord, LoadedAnswer, References, parse_answers, read_answers, read_references};
 pub use ids::QuestionId;

@@ -9,6 +9,7 @@
 mod answers;
 mod battles;
 mod evals;
+mod imports;
 mod judgments;
 mod models;
 mod perf;
@@ -26,6 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use answers::{AnswerImport, ExportedAnswer, ImportedIds, StoredAnswer};
 pub use battles::{BattleDetail, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle};
 pub use evals::{CachedLogLikelihood, NewSample, StoredSample};
+pub use imports::{ImportCatalog, ImportedBattle};
 pub use judgments::{JudgmentRow, NewJudgment};
 pub use perf::PerfRequestRow;
 pub use questions::{QuestionSetSummary, StoredQuestion};

@@ -17,6 +17,7 @@ use super::runs::{RunRequest, interrupted_run, start};
 use super::state::AppState;
 use super::uploads;
 use super::voting;
+use crate::import;
 use crate::store::RunRow;
 
 type ApiResult = Result<Response, ApiError>;
@@ -174,6 +175,44 @@ pub async fn create_answers(
         .ok_or_else(|| WebError::BadRequest("name the set: POST /api/answers?question_set=ID".into()))?;
     let (answers, models) = imports::answers(&state, set, &body, "upload").await?;
     Ok((StatusCode::CREATED, Json(json!({"answers": answers, "models": models}))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ImportQuery {
+    source: Option<String>,
+    judge: Option<String>,
+    question_set: Option<String>,
+}
+
+/// `POST /api/battles/import`: verdicts made elsewhere (a verdict file as the body), bound to
+/// stored questions and answers, as `jury import battles` does. Admin only.
+pub async fn import_battles(
+    State(state): State<AppState>,
+    _: AdminApi,
+    headers: HeaderMap,
+    Query(q): Query<ImportQuery>,
+    body: Bytes,
+) -> ApiResult {
+    check_content_type(&headers, ANSWER_TYPES)?;
+    let text = uploads::text_of(&body, "upload", state.max_upload_bytes).map_err(WebError::Rejected)?;
+    let clean = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let source = match clean(&q.source).as_deref() {
+        None | Some("human") => import::Source::Human,
+        Some("judge") => import::Source::Judge,
+        Some(other) => return Err(WebError::BadRequest(format!("source must be human or judge, not {other}")).into()),
+    };
+    let judge = clean(&q.judge);
+    if judge.is_some() && source == import::Source::Human {
+        return Err(WebError::BadRequest("judge names the judge of source=judge verdicts".into()).into());
+    }
+    let options = import::ImportOptions { source, judge, question_set: clean(&q.question_set) };
+    let summary = match import::import_battles(&state.store, &[("upload".into(), text.to_string())], &options).await {
+        Ok(summary) => summary,
+        Err(import::battles::ImportError::BadInput(bad)) => return Err(WebError::Rejected(bad).into()),
+        Err(import::battles::ImportError::Store(e)) => return Err(WebError::from(e).into()),
+    };
+    state.boards.invalidate();
+    Ok(Json(summary).into_response())
 }
 
 pub async fn next_vote(

@@ -368,6 +368,7 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/api/runs/{id}/resume", post(api::resume_run))
         .route("/api/runs/{id}/dismiss", post(api::dismiss_run))
         .route("/api/battles/export", get(api::export_battles))
+        .route("/api/battles/import", post(api::import_battles))
         .merge(openai::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024))

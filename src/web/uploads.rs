@@ -9,7 +9,8 @@ use serde_json::json;
 use crate::data::{LoadedAnswer, Question, parse_answers, parse_questions};
 use crate::input::{BadInput, Problem, Problems};
 
-fn text_of<'a>(bytes: &'a [u8], label: &str, max_bytes: usize) -> Result<&'a str, BadInput> {
+/// An uploaded file's text: within the size limit, UTF-8, not empty.
+pub fn text_of<'a>(bytes: &'a [u8], label: &str, max_bytes: usize) -> Result<&'a str, BadInput> {
     if bytes.len() > max_bytes {
         return Err(Problem::new(format!(
             "the file is {} bytes; the limit is {max_bytes} (set JURY_MAX_UPLOAD_BYTES to change it)",
