@@ -94,6 +94,15 @@ async fn judge_reports_from_swapped_verdicts_and_human_votes() {
     let nobody = rate_json(&["--db", &server.db, "--judge", "nobody", "--bootstrap", "0"]);
     assert_eq!(nobody["battles"], 0);
     assert!(nobody["warnings"].to_string().contains("mock-judge"), "{}", nobody["warnings"]);
+    // Style control over the stored answers. Their length ratio never varies here (strong's are
+    // always one character longer), so that feature carries nothing and stays at zero.
+    let styled = rate_json(&["--db", &server.db, "--source", "judge", "--style-control", "--bootstrap", "0"]);
+    let style = &styled["style_control"];
+    assert_eq!((style["battles"].as_u64(), style["models"].as_array().unwrap().len()), (Some(6), 2), "{style}");
+    assert_eq!(
+        style["coefficients"][0],
+        serde_json::json!({"feature": "length", "coefficient": 0.0, "ci_lower": null, "ci_upper": null})
+    );
     let table = stdout(&run(jury().args(["rate", "--db", &server.db, "--bootstrap", "0"])));
     assert!(table.contains("position consistency") && table.contains("66.7%"), "{table}");
 
@@ -107,6 +116,11 @@ async fn judge_reports_from_swapped_verdicts_and_human_votes() {
     assert!(board.contains("id=\"judge-trust\"") && board.contains("66.7% ("), "{board}");
     let judge_board = reqwest::get(server.url("/?judge=mock-judge")).await.unwrap().text().await.unwrap();
     assert!(judge_board.contains("6 battles (one judge)"), "{judge_board}");
+    let styled = reqwest::get(server.url("/?source=judge&style_control=1")).await.unwrap().text().await.unwrap();
+    assert!(styled.contains("id=\"style-board\"") && styled.contains("<td>length</td>"), "{styled}");
+    let api = server.get_json("/api/leaderboard?source=judge&style_control=1").await;
+    assert_eq!(api["style_control"]["models"].as_array().unwrap().len(), 2, "{api}");
+    assert!(server.get_json("/api/leaderboard").await["style_control"].is_null());
     let unknown = reqwest::get(server.url("/?judge=nobody")).await.unwrap();
     assert_eq!(unknown.status(), 400);
     server.stop().await;

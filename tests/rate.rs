@@ -51,6 +51,31 @@ fn bradley_terry_matches_an_unregularised_logistic_regression() {
 }
 
 #[test]
+fn style_control_matches_scikit_learn() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/style");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("expected_sklearn.json")).unwrap()).unwrap();
+    let file = fixtures.join("battles.json");
+    let out = rate(&[file.to_str().unwrap(), "--style-control", "--bootstrap", "20"]);
+    let style = &out["style_control"];
+    assert_eq!(style["battles"], 900);
+    for (name, rating) in expected["ratings"].as_object().unwrap() {
+        let got = style["models"].as_array().unwrap().iter().find(|m| &m["model"] == name).unwrap();
+        // The README claims agreement to 0.001 rating points.
+        assert!((got["rating"].as_f64().unwrap() - rating.as_f64().unwrap()).abs() < 1e-3, "{name}: {got} vs {rating}");
+        assert!(got["ci_lower"].as_f64().unwrap() < got["rating"].as_f64().unwrap());
+    }
+    for c in style["coefficients"].as_array().unwrap() {
+        let want = expected["coefficients"][c["feature"].as_str().unwrap()].as_f64().unwrap();
+        assert!((c["coefficient"].as_f64().unwrap() - want).abs() < 1e-5, "{c} vs {want}");
+    }
+    // The plain board is unchanged beside it, and the verbose model loses most to the control.
+    assert!(model(&out, "beta")["rating"].as_f64().unwrap() > 1170.0);
+    let out = run(jury().arg("rate").arg(&file).args(["--style-control", "--method", "elo"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
 fn hand_computed_ratings_records_and_matrices() {
     let dir = tempfile::tempdir().unwrap();
     // x beats y 3 times, y beats x once, one tie: x has 3.5 "wins" to 1.5 → P = 0.7.

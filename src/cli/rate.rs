@@ -9,13 +9,14 @@ use serde::Serialize;
 
 use super::tables::{
     judges as judges_table, leaderboard, length_controlled as length_controlled_table, right, scores as scores_table,
-    table,
+    style as style_tables, table,
 };
 use crate::data::battles::{Battles, LengthObservation, LoadedBattles, ReadOptions, read_battle_files};
 use crate::input::{BadInput, Problem};
 use crate::rating::judges::{JudgeReport, JudgeReports, PeopleReport, judge_reports};
 use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
 use crate::rating::scores::ScoreRow;
+use crate::rating::style::{StyleControlled, StyleSet, style_controlled};
 use crate::rating::{
     EloParams, Leaderboard, Method, Outcome, RatingOptions, ScoredAnswer, bradley_terry, elo, mean_scores,
 };
@@ -119,6 +120,12 @@ pub struct RateArgs {
     #[arg(long, value_name = "C")]
     category: Option<String>,
 
+    /// Also fit the style-controlled Bradley-Terry board (Chatbot Arena's): answer length and
+    /// Markdown headers, lists and bold as covariates, from FastChat's conv_metadata or the
+    /// stored answers
+    #[arg(long)]
+    style_control: bool,
+
     /// Print one JSON object instead of tables
     #[arg(long)]
     json: bool,
@@ -148,6 +155,9 @@ struct RateOutput<'a> {
     judges: Option<Vec<JudgeReport>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     people: Option<PeopleReport>,
+    /// With --style-control.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    style_control: Option<StyleControlled>,
 }
 
 pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
@@ -173,10 +183,17 @@ pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
         keep_order: method == Method::Elo,
         category: args.category.clone(),
         lengths_against: args.baseline.clone(),
+        style: args.style_control,
     };
     let started = std::time::Instant::now();
     let mut loaded = read_battle_files(&args.files, &read)?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "battle files read");
+    if args.style_control && args.method == MethodArg::Elo {
+        return Err(BadInput::one(Problem::new(
+            "--style-control refits Bradley-Terry ratings: it cannot go with --method elo",
+        ))
+        .into());
+    }
     if args.judge.is_some() && args.source == SourceArg::Human {
         return Err(
             BadInput::one(Problem::new("--judge rates one judge's battles: it cannot go with --source human")).into()
@@ -233,6 +250,16 @@ pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
             args.seed,
         )
     });
+    let style_control = args.style_control.then(|| {
+        if loaded.style.missing > 0 {
+            board.warnings.push(format!(
+                "{} battles have no style metadata (conv_metadata's token, header, list and bold counts) and are \
+                 left out of style control",
+                loaded.style.missing
+            ));
+        }
+        style_controlled(&loaded.style.battles, loaded.style.models.as_slice(), args.bootstrap, args.seed)
+    });
     if args.json {
         let out = RateOutput {
             board: &board,
@@ -242,12 +269,21 @@ pub fn run(args: RateArgs) -> anyhow::Result<ExitCode> {
             scores,
             judges: args.db.is_some().then(|| reports.judges.clone()),
             people: reports.people.clone(),
+            style_control,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_tables(&board, length_controlled.as_deref(), scores.as_deref(), &options);
         if !reports.judges.is_empty() {
             println!("{}", judges_table(&reports));
+        }
+        if let Some(style) = &style_control {
+            let (ratings, coefficients) = style_tables(style, &board);
+            println!(
+                "Style-controlled Bradley-Terry ({} battles; length, headers, lists and bold held equal)\n{ratings}\n\
+                 Style coefficients (log-odds of winning per standard deviation)\n{coefficients}",
+                style.battles
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -324,14 +360,18 @@ fn add_stored_battles(
     // Judges are measured against people and each other: over every source and judge.
     let everyone = BattleScope { source: None, judge: None, ..scope.clone() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (battles, other, judged) = runtime.block_on(async {
+    let (battles, other, judged, styled) = runtime.block_on(async {
         // Reading only: a mistyped path is an error, not a new empty database.
         let store = Store::connect_existing(url).await?;
         let battles = store.battles_for_rating(&scope).await?;
         let other = store.count_battles(!args.dry_run).await?;
         let judged = store.judged_battles(&everyone).await?;
+        let styled = match args.style_control {
+            true => Some(store.style_battles(&scope).await?),
+            false => None,
+        };
         store.close().await;
-        Ok::<_, crate::store::StoreError>((battles, other, judged))
+        Ok::<_, crate::store::StoreError>((battles, other, judged, styled))
     })?;
     let mut reports = judge_reports(&judged);
     let mut notes = Vec::new();
@@ -354,6 +394,9 @@ fn add_stored_battles(
         } else {
             format!("the database holds only dry-run battles ({other}): pass --dry-run to rate them")
         });
+    }
+    if let Some(styled) = styled {
+        loaded.style.merge(StyleSet::from_answers(styled.iter().filter_map(|b| b.answer_battle())));
     }
     for b in battles {
         let Some(outcome) = Outcome::from_winner(&b.winner) else {

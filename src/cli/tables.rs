@@ -8,6 +8,7 @@ use crate::rating::judges::JudgeReports;
 use crate::rating::length::LengthControlled;
 use crate::rating::proportion::Proportion;
 use crate::rating::scores::ScoreRow;
+use crate::rating::style::StyleControlled;
 
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -175,4 +176,36 @@ pub fn judges(reports: &JudgeReports) -> Table {
         ]);
     }
     t
+}
+
+/// The style-controlled board beside the plain ratings, and the style coefficients.
+pub fn style(style: &StyleControlled, plain: &Leaderboard) -> (Table, Table) {
+    let mut ratings = table(&["rank (UB)", "model", "style-controlled", "95% CI", "plain", "change"]);
+    for m in &style.models {
+        let ci = match (m.ci_lower, m.ci_upper) {
+            (Some(lo), Some(hi)) => format!("+{:.1}/-{:.1}", hi - m.rating, m.rating - lo),
+            _ => "-".into(),
+        };
+        let plain = plain.models.iter().find(|p| p.model == m.model).map(|p| p.rating);
+        ratings.add_row(vec![
+            right(m.rank_ub),
+            Cell::new(&m.model),
+            right(format!("{:.1}", m.rating)),
+            right(ci),
+            right(plain.map_or("-".into(), |p| format!("{p:.1}"))),
+            right(plain.map_or("-".into(), |p| format!("{:+.1}", m.rating - p))),
+        ]);
+    }
+    let mut coefficients = table(&["feature", "coefficient", "95% CI"]);
+    for c in &style.coefficients {
+        coefficients.add_row(vec![
+            Cell::new(c.feature),
+            right(format!("{:.3}", c.coefficient)),
+            right(match (c.ci_lower, c.ci_upper) {
+                (Some(lo), Some(hi)) => format!("{lo:.3} - {hi:.3}"),
+                _ => "-".into(),
+            }),
+        ]);
+    }
+    (ratings, coefficients)
 }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::reviews::{ReviewRecord, Win, read_reviews};
 use crate::input::{BadInput, Problem};
 use crate::rating::names::Names;
+use crate::rating::style::{StyleCounts, StyleSet};
 use crate::rating::{BattleSet, Outcome, RowBuilder};
 
 /// What to keep while reading.
@@ -25,6 +26,8 @@ pub struct ReadOptions {
     pub category: Option<String>,
     /// Keep answer lengths of battles against this model (for length-controlled win rates).
     pub lengths_against: Option<String>,
+    /// Keep each battle's style counts from FastChat's `conv_metadata` (for style control).
+    pub style: bool,
 }
 
 /// A battle against the baseline with both answers' lengths (in tokens, from FastChat's
@@ -91,6 +94,8 @@ pub struct LoadedBattles {
     pub filtered_out: u64,
     pub lengths: Vec<LengthObservation>,
     pub scores: Vec<ScoreObservation>,
+    /// With `ReadOptions::style`.
+    pub style: StyleSet,
 }
 
 impl LoadedBattles {
@@ -105,6 +110,7 @@ impl LoadedBattles {
             filtered_out: 0,
             lengths: Vec::new(),
             scores: Vec::new(),
+            style: StyleSet::default(),
         }
     }
 
@@ -276,6 +282,48 @@ fn optional_weight<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
 struct ConvMetadata {
     sum_assistant_a_tokens: Option<f64>,
     sum_assistant_b_tokens: Option<f64>,
+    #[serde(default)]
+    header_count_a: Option<Count>,
+    #[serde(default)]
+    header_count_b: Option<Count>,
+    #[serde(default)]
+    list_count_a: Option<Count>,
+    #[serde(default)]
+    list_count_b: Option<Count>,
+    #[serde(default)]
+    bold_count_a: Option<Count>,
+    #[serde(default)]
+    bold_count_b: Option<Count>,
+}
+
+/// A style count: a number, or Chatbot Arena's breakdown (`{"h1": 2, "h2": 0, …}`), summed.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Count {
+    Total(f64),
+    Parts(std::collections::HashMap<String, f64>),
+}
+
+impl Count {
+    fn total(&self) -> f64 {
+        match self {
+            Count::Total(n) => *n,
+            Count::Parts(parts) => parts.values().sum(),
+        }
+    }
+}
+
+impl ConvMetadata {
+    /// Both answers' style counts, when the metadata has all of them.
+    fn style(&self) -> Option<(StyleCounts, StyleCounts)> {
+        let side = |tokens: Option<f64>, headers: &Option<Count>, lists: &Option<Count>, bold: &Option<Count>| {
+            Some(StyleCounts([tokens?, headers.as_ref()?.total(), lists.as_ref()?.total(), bold.as_ref()?.total()]))
+        };
+        Some((
+            side(self.sum_assistant_a_tokens, &self.header_count_a, &self.list_count_a, &self.bold_count_a)?,
+            side(self.sum_assistant_b_tokens, &self.header_count_b, &self.list_count_b, &self.bold_count_b)?,
+        ))
+    }
 }
 
 /// One chunk's worth of battles, with models interned locally.
@@ -288,6 +336,7 @@ struct Chunk {
     unknown: u64,
     filtered_out: u64,
     lengths: Vec<LengthObservation>,
+    style: StyleSet,
 }
 
 impl Chunk {
@@ -308,6 +357,12 @@ impl Chunk {
         {
             self.lengths.extend(LengthObservation::against(base, &raw.model_a, &raw.model_b, outcome, la, lb));
         }
+        if options.style {
+            match raw.conv_metadata.as_ref().and_then(ConvMetadata::style) {
+                Some(style) => self.style.push(&raw.model_a, &raw.model_b, outcome, weight, style),
+                None => self.style.missing += 1,
+            }
+        }
         if self.keep_order {
             let a = self.models.id(&raw.model_a);
             let b = self.models.id(&raw.model_b);
@@ -326,6 +381,7 @@ fn read_fastchat(bytes: &[u8], file: &Path, options: &ReadOptions, all: &mut Loa
         all.unknown += chunk.unknown;
         all.filtered_out += chunk.filtered_out;
         all.lengths.extend(chunk.lengths);
+        all.style.merge(chunk.style);
         match &mut all.battles {
             Battles::Ordered(set) => {
                 let map: Vec<u32> = chunk.models.as_slice().iter().map(|m| set.model(m)).collect();

@@ -16,6 +16,7 @@ pub mod proportion;
 pub mod records;
 pub mod rows;
 pub mod scores;
+pub mod style;
 
 pub use battles::{Battle, BattleSet, Outcome};
 pub use elo::{EloParams, online_elo};

@@ -8,6 +8,7 @@ use super::{Store, StoreError};
 use crate::rating::Outcome;
 use crate::rating::agreement::Side;
 use crate::rating::judges::JudgedBattle;
+use crate::rating::style::AnswerBattle;
 
 #[derive(Debug, Clone)]
 pub struct NewBattle<'a> {
@@ -111,7 +112,49 @@ impl StoredJudgedBattle {
     }
 }
 
+/// A decided battle with both answers' texts (for style control).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredStyleBattle {
+    pub model_a: String,
+    pub model_b: String,
+    pub winner: String,
+    pub weight: f64,
+    pub answer_a_id: i64,
+    pub answer_b_id: i64,
+    pub text_a: String,
+    pub text_b: String,
+}
+
+impl StoredStyleBattle {
+    /// The battle as style control reads it; `None` for an unknown verdict.
+    pub fn answer_battle(&self) -> Option<AnswerBattle<'_>> {
+        Some((
+            &self.model_a,
+            &self.model_b,
+            Outcome::from_winner(&self.winner)?,
+            self.weight,
+            (self.answer_a_id, &self.text_a),
+            (self.answer_b_id, &self.text_b),
+        ))
+    }
+}
+
 impl Store {
+    /// Decided battles with their answers' texts, in the order they were recorded.
+    pub async fn style_battles(&self, scope: &BattleScope) -> Result<Vec<StoredStyleBattle>, StoreError> {
+        let sql = format!(
+            "SELECT ma.name AS model_a, mb.name AS model_b, b.winner, b.weight, b.answer_a_id, b.answer_b_id, \
+               aa.text AS text_a, ab.text AS text_b \
+             FROM battles b \
+             JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
+             JOIN questions q ON q.id = b.question_id \
+             JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
+             WHERE b.winner IS NOT NULL AND {SCOPE} \
+             ORDER BY b.created_at, b.id"
+        );
+        Ok(scoped::<StoredStyleBattle>(sql, scope).fetch_all(self.pool()).await?)
+    }
+
     /// Decided battles of every judge and of people in the scope, for judge reports (those
     /// with an unknown verdict left out).
     pub async fn judged_battles(&self, scope: &BattleScope) -> Result<Vec<JudgedBattle>, StoreError> {

@@ -25,7 +25,9 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use answers::{AnswerImport, ExportedAnswer, ImportedIds, StoredAnswer};
-pub use battles::{BattleDetail, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle};
+pub use battles::{
+    BattleDetail, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle, StoredStyleBattle,
+};
 pub use evals::{CachedLogLikelihood, NewSample, StoredSample};
 pub use imports::{ImportCatalog, ImportedBattle};
 pub use judgments::{JudgmentRow, NewJudgment};

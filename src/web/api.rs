@@ -71,6 +71,7 @@ pub async fn leaderboard(State(state): State<AppState>, Query(q): Query<BoardQue
         "battle_counts": b.battle_counts,
         "baseline": b.baseline,
         "scores": view.scores,
+        "style_control": view.style,
         "warnings": b.warnings,
         "computed_at": view.computed_at,
     }))
@@ -83,6 +84,7 @@ pub async fn judges(State(state): State<AppState>, Query(q): Query<BoardQuery>) 
     let mut key = q.key()?;
     key.scope.source = None;
     key.scope.judge = None;
+    key.style_control = false;
     let view = state.boards.get(&state.store, &key).await?;
     Ok(Json(json!({
         "category": key.scope.category,

@@ -16,6 +16,7 @@ use futures::future::{BoxFuture, Shared};
 use super::error::WebError;
 use crate::rating::judges::{JudgeReports, judge_reports};
 use crate::rating::scores::ScoreRow;
+use crate::rating::style::{StyleControlled, StyleSet, style_controlled};
 use crate::rating::{
     Leaderboard, Method, Outcome, RatingOptions, RowBuilder, ScoredAnswer, bradley_terry, mean_scores,
 };
@@ -26,6 +27,8 @@ use crate::store::{BattleScope, QuestionSetSummary, Revisions, Store};
 pub struct BoardKey {
     pub scope: BattleScope,
     pub baseline: Option<String>,
+    /// Also fit the style-controlled board.
+    pub style_control: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +37,8 @@ pub struct BoardView {
     pub scores: Vec<ScoreRow>,
     /// How far each judge of the scope can be trusted (over every source, whatever the board's).
     pub judges: JudgeReports,
+    /// When the key asks for it.
+    pub style: Option<StyleControlled>,
     /// Unix seconds.
     pub computed_at: f64,
 }
@@ -129,7 +134,11 @@ impl BoardCache {
         if let Some(judge) = &key.scope.judge {
             // Only judges there are get a board of their own (and a place in the cache): the
             // board without the filter lists them.
-            let all = BoardKey { scope: BattleScope { judge: None, ..key.scope.clone() }, ..key.clone() };
+            let all = BoardKey {
+                scope: BattleScope { judge: None, ..key.scope.clone() },
+                baseline: None,
+                style_control: false,
+            };
             let view = Box::pin(self.get(store, &all)).await?;
             if !view.judges.judges.iter().any(|r| &r.judge == judge) {
                 return Err(WebError::BadRequest(format!("no judge named \"{judge}\" decided battles here")));
@@ -270,6 +279,10 @@ async fn compute(store: &Store, key: &BoardKey) -> Result<BoardView, WebError> {
     let groups = store.battle_groups(&key.scope).await?;
     let singles = store.single_scores(&key.scope).await?;
     let judged = store.judged_battles(&BattleScope { source: None, judge: None, ..key.scope.clone() }).await?;
+    let styled = match key.style_control {
+        true => Some(store.style_battles(&key.scope).await?),
+        false => None,
+    };
     let key = key.clone();
     let view = tokio::task::spawn_blocking(move || {
         let mut rows = RowBuilder::default();
@@ -297,7 +310,11 @@ async fn compute(store: &Store, key: &BoardKey) -> Result<BoardView, WebError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
-        BoardView { board, scores, judges: judge_reports(&judged), computed_at }
+        let style = styled.map(|styled| {
+            let set = StyleSet::from_answers(styled.iter().filter_map(|b| b.answer_battle()));
+            style_controlled(&set.battles, set.models.as_slice(), options.bootstrap, options.seed)
+        });
+        BoardView { board, scores, judges: judge_reports(&judged), style, computed_at }
     })
     .await
     .map_err(|e| WebError::Internal(format!("rating task: {e}")))?;
@@ -316,6 +333,8 @@ pub struct BoardQuery {
     pub dry_run: Option<String>,
     /// One judge's battles (the judge board of that judge).
     pub judge: Option<String>,
+    /// `1` to show the style-controlled board too.
+    pub style_control: Option<String>,
 }
 
 fn non_empty(v: &Option<String>) -> Option<String> {
@@ -349,6 +368,7 @@ impl BoardQuery {
                 dry_run: matches!(self.dry_run.as_deref(), Some("1" | "true" | "on")),
             },
             baseline: non_empty(&self.baseline),
+            style_control: matches!(self.style_control.as_deref(), Some("1" | "true" | "on")),
         })
     }
 }
@@ -358,7 +378,11 @@ mod tests {
     use super::*;
 
     fn key(category: &str) -> BoardKey {
-        BoardKey { scope: BattleScope { category: Some(category.into()), ..BattleScope::default() }, baseline: None }
+        BoardKey {
+            scope: BattleScope { category: Some(category.into()), ..BattleScope::default() },
+            baseline: None,
+            style_control: false,
+        }
     }
 
     #[test]

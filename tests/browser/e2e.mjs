@@ -153,6 +153,20 @@ async function main(page) {
   await expectNoScriptRan(page);
   await shot(page, 'human-board');
 
+  // 5b. The judge board says how far its judge can be trusted, refits itself under style
+  //     control from the filter form, and the judges page compares the judges.
+  await page.goto(`${base}/?source=judge&dry_run=1&question_set=${setId}`);
+  assert.equal(await page.locator('#judge-trust').count(), 1, 'the judge board has no trust figures');
+  await page.check('input[name=style_control]');
+  await submit(page, 'form.filters button[type=submit]');
+  assert.equal(await page.locator('#style-board tbody tr').count(), models.length, 'no style-controlled board');
+  assert.equal(await page.locator('#style-coefficients tbody tr').count(), 4);
+  await expectNoScriptRan(page);
+  await shot(page, 'style-control');
+  await page.goto(`${base}/judges?dry_run=1`);
+  assert.ok((await page.locator('table.judges tbody tr').count()) >= 1, 'the judges page lists no judge');
+  await shot(page, 'judges');
+
   // 6. The battle browser shows the answers with the markup as text.
   await page.goto(`${base}/battles?question_set=${setId}&dry_run=1`);
   await page.locator('table a[href^="/battles/"]').first().click();

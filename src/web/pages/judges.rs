@@ -120,6 +120,7 @@ pub async fn show(
     // Every judge, whatever the board's source or judge filter.
     key.scope.source = None;
     key.scope.judge = None;
+    key.style_control = false;
     let view = state.boards.get(&state.store, &key).await?;
     let reports = &view.judges;
     let names: Vec<String> = reports.judges.iter().map(|j| j.judge.clone()).collect();

@@ -9,6 +9,7 @@ use super::{Nav, ago, date, nav, page, query};
 use crate::rating::ModelRating;
 use crate::rating::leaderboard::BaselineRow;
 use crate::rating::scores::ScoreRow;
+use crate::rating::style::{StyleCoefficient, StyleRating};
 use crate::store::QuestionSetSummary;
 use crate::web::charts::{self, HeatMap, IntervalChart};
 use crate::web::error::PageError;
@@ -62,6 +63,18 @@ struct LeaderboardPage {
     people_longer: Option<String>,
     people_battles: u64,
     show_judges: bool,
+    /// With `?style_control=1`: the style-controlled ratings beside the plain ones.
+    style_rows: Vec<StyleRow>,
+    style_coefficients: Vec<StyleCoefficient>,
+    style_control: bool,
+    style_href: String,
+}
+
+pub struct StyleRow {
+    pub rating: StyleRating,
+    pub ci: String,
+    pub plain: String,
+    pub change: String,
 }
 
 impl LeaderboardPage {
@@ -86,6 +99,21 @@ impl LeaderboardPage {
 
     fn rating(&self, row: &Row) -> String {
         format!("{:.1}", row.model.rating)
+    }
+
+    fn coefficient(&self, c: &StyleCoefficient) -> String {
+        format!("{:.3}", c.coefficient)
+    }
+
+    fn coefficient_ci(&self, c: &StyleCoefficient) -> String {
+        match (c.ci_lower, c.ci_upper) {
+            (Some(lo), Some(hi)) => format!("{lo:.3} – {hi:.3}"),
+            _ => "–".into(),
+        }
+    }
+
+    fn style_rating(&self, r: &StyleRow) -> String {
+        format!("{:.1}", r.rating.rating)
     }
 
     fn percent(&self, x: &f64) -> String {
@@ -117,6 +145,35 @@ pub async fn show(
         ])
     };
     let judge_names: Vec<String> = view.judges.judges.iter().map(|j| j.judge.clone()).collect();
+    let style_rows: Vec<StyleRow> = view
+        .style
+        .iter()
+        .flat_map(|s| &s.models)
+        .map(|m| {
+            let plain = board.models.iter().find(|p| p.model == m.model).map(|p| p.rating);
+            StyleRow {
+                ci: match (m.ci_lower, m.ci_upper) {
+                    (Some(lo), Some(hi)) => format!("+{:.1} / −{:.1}", hi - m.rating, m.rating - lo),
+                    _ => "–".into(),
+                },
+                plain: plain.map_or("–".into(), |p| format!("{p:.1}")),
+                change: plain.map_or("–".into(), |p| format!("{:+.1}", m.rating - p)),
+                rating: m.clone(),
+            }
+        })
+        .collect();
+    let style_href = format!(
+        "/{}",
+        query(&[
+            ("source", key.scope.source.clone()),
+            ("judge", key.scope.judge.clone()),
+            ("category", key.scope.category.clone()),
+            ("question_set", key.scope.question_set.map(|s| s.to_string())),
+            ("baseline", key.baseline.clone()),
+            ("dry_run", key.scope.dry_run.then(|| "1".to_string())),
+            ("style_control", (!key.style_control).then(|| "1".to_string())),
+        ])
+    );
     // A judge board: the judge tab, or one judge's battles.
     let show_judges = key.scope.source.as_deref() == Some("judge") && !judge_names.is_empty();
     let current = key.scope.source.clone().unwrap_or_else(|| "all".into());
@@ -193,6 +250,10 @@ pub async fn show(
         people_longer: people_longer_answer(&view.judges),
         people_battles: view.judges.people.as_ref().map_or(0, |p| p.battles),
         show_judges,
+        style_coefficients: view.style.as_ref().map(|s| s.coefficients.clone()).unwrap_or_default(),
+        style_rows,
+        style_control: key.style_control,
+        style_href,
         rows,
         query: q,
         nav,
