@@ -213,3 +213,47 @@ async fn verdicts_from_files_are_bound_to_stored_answers_once() {
     assert_eq!(other["human_agreement"]["n"], 2, "{other}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn calibration_votes_are_on_pairs_a_judge_decided() {
+    let server = TestServer::start(Settings::default()).await;
+    // Nothing judged yet (the registry's demo set has no judge battles): nothing to calibrate.
+    let empty = reqwest::get(server.url("/api/vote/next?calibration=1")).await.unwrap();
+    assert_eq!(empty.status(), 409);
+    let page = reqwest::get(server.url("/vote?calibration=1")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("nothing to calibrate"), "{page}");
+
+    let dir = server.dir.path();
+    write_strong_and_weak(dir, 3);
+    let judge = MockJudge::start(biased_judge).await;
+    let cfg = strong_vs_weak_config(dir, &judge.base_url(), "null", "");
+    assert!(run_config(&cfg, &server.db, false, 4).await.succeeded());
+
+    let client = reqwest::Client::new();
+    let mut shown = Vec::new();
+    for _ in 0..3 {
+        let battle = server.get_json("/api/vote/next?calibration=1").await;
+        let answers = [battle["answer_a"].as_str().unwrap(), battle["answer_b"].as_str().unwrap()];
+        // Exactly the strong and weak answers to one question, as the judge saw them.
+        let number = |t: &str| t.rsplit(' ').next().unwrap().to_string();
+        assert_eq!(number(answers[0]), number(answers[1]), "{battle}");
+        assert!(answers.iter().any(|a| a.starts_with("GOOD")) && answers.iter().any(|a| a.starts_with("bad")));
+        shown.push(number(answers[0]));
+        let winner = if answers[0].starts_with("GOOD") { "model_a" } else { "model_b" };
+        let voted = client
+            .post(server.url(&format!("/api/vote/{}", battle["battle_id"])))
+            .header("x-requested-with", "test")
+            .json(&serde_json::json!({"winner": winner}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(voted.status(), 200);
+    }
+    // The fewest votes first: each of the three judged pairs once.
+    shown.sort();
+    assert_eq!(shown, ["1", "2", "3"]);
+    let judges = server.get_json("/api/judges").await;
+    let agreement = &judges["judges"][0]["human_agreement"];
+    assert_eq!((agreement["n"].as_u64(), agreement["with_ties"].as_f64()), (Some(3), Some(1.0)), "{judges}");
+    server.stop().await;
+}

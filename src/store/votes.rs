@@ -134,6 +134,54 @@ impl Store {
         Ok(Some(VoteBattle { battle_id, question, category, answer_a: text_a, answer_b: text_b }))
     }
 
+    /// Opens a battle on a question and pair of answers a judge already decided (a real
+    /// battle, not a dry run), choosing among those with the fewest human votes so far: a
+    /// calibration vote, which measures the judges against people. `None` when no judge has
+    /// decided a battle (in that question set).
+    pub async fn open_calibration_battle(
+        &self,
+        question_set: Option<i64>,
+        flip: bool,
+    ) -> Result<Option<VoteBattle>, StoreError> {
+        let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, String, String, String, String)>(
+            "SELECT b.question_id, b.answer_a_id, b.answer_b_id, b.model_a_id, b.model_b_id, \
+               json_extract(q.turns, '$[0]'), q.category, aa.text, ab.text \
+             FROM battles b JOIN questions q ON q.id = b.question_id \
+             JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
+             WHERE b.source = 'judge' AND b.dry_run = 0 AND b.winner IS NOT NULL \
+               AND ($1 IS NULL OR q.question_set_id = $1) \
+             ORDER BY (SELECT COUNT(*) FROM battles h \
+                       WHERE h.source = 'human' AND h.winner IS NOT NULL AND h.question_id = b.question_id \
+                         AND ((h.answer_a_id = b.answer_a_id AND h.answer_b_id = b.answer_b_id) \
+                           OR (h.answer_a_id = b.answer_b_id AND h.answer_b_id = b.answer_a_id))), \
+               RANDOM() \
+             LIMIT 1",
+        )
+        .bind(question_set)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((question_id, answer_1, answer_2, model_1, model_2, question, category, text_1, text_2)) = row else {
+            return Ok(None);
+        };
+        let (model_a, model_b, answer_a, answer_b, text_a, text_b) = if flip {
+            (model_2, model_1, answer_2, answer_1, text_2, text_1)
+        } else {
+            (model_1, model_2, answer_1, answer_2, text_1, text_2)
+        };
+        let battle_id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO battles (question_id, answer_a_id, answer_b_id, model_a_id, model_b_id, source) \
+             VALUES ($1, $2, $3, $4, $5, 'human') RETURNING id",
+        )
+        .bind(question_id)
+        .bind(answer_a)
+        .bind(answer_b)
+        .bind(model_a)
+        .bind(model_b)
+        .fetch_one(self.writer())
+        .await?;
+        Ok(Some(VoteBattle { battle_id, question, category, answer_a: text_a, answer_b: text_b }))
+    }
+
     /// Records a vote, once: a battle that already has one (or is not a human battle) is refused.
     pub async fn cast_vote(&self, battle_id: i64, winner: &str, voter: &str) -> Result<VoteOutcome, StoreError> {
         let mut tx = self.writer().begin().await?;

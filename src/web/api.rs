@@ -222,9 +222,12 @@ pub async fn next_vote(
     ClientIp(client): ClientIp,
     Query(q): Query<VoteQuery>,
 ) -> ApiResult {
-    let battle = voting::next_battle(&state, parse_set(&q.question_set)?, client)
-        .await?
-        .ok_or_else(|| WebError::Conflict("nothing to vote on: no two models answered the same question".into()))?;
+    let battle = voting::next_battle(&state, parse_set(&q.question_set)?, q.calibration(), client).await?.ok_or_else(
+        || match q.calibration() {
+            true => WebError::Conflict("nothing to calibrate: no judge has decided a (real) battle here".into()),
+            false => WebError::Conflict("nothing to vote on: no two models answered the same question".into()),
+        },
+    )?;
     Ok(Json(json!({
         "battle_id": battle.battle_id,
         "question": battle.question,

@@ -123,15 +123,21 @@ impl VotePairs {
 
 /// The next anonymous battle to vote on, within the client's limit of battles shown (each
 /// is stored until it is voted on or swept away).
+/// With `calibration`, a battle a judge already decided (the fewest human votes first).
 pub async fn next_battle(
     state: &AppState,
     question_set: Option<i64>,
+    calibration: bool,
     client: IpAddr,
 ) -> Result<Option<VoteBattle>, WebError> {
     state.limits.shown.check(client)?;
     let facts =
         state.boards.facts_where(&state.store, |f| question_set.map_or(Ok(()), |id| f.check_question_set(id))).await?;
     state.vote_pairs.sweep(&state.store);
+    if calibration {
+        let flip = rand::rng().random_bool(0.5);
+        return Ok(state.store.open_calibration_battle(question_set, flip).await?);
+    }
     state.vote_pairs.next(&state.store, facts.revisions.catalog, question_set).await
 }
 

@@ -17,6 +17,29 @@ use crate::web::voting;
 #[derive(Deserialize, Default)]
 pub struct VoteQuery {
     pub question_set: Option<String>,
+    /// `1`: battles a judge already decided (calibration votes).
+    pub calibration: Option<String>,
+}
+
+impl VoteQuery {
+    pub fn calibration(&self) -> bool {
+        is_on(&self.calibration)
+    }
+}
+
+fn is_on(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("1" | "true" | "on"))
+}
+
+/// Where the voter goes next: the same question set and kind of battle.
+fn vote_href(question_set: Option<i64>, calibration: bool) -> String {
+    format!(
+        "/vote{}",
+        super::query(&[
+            ("question_set", question_set.map(|s| s.to_string())),
+            ("calibration", calibration.then(|| "1".to_string())),
+        ])
+    )
 }
 
 pub fn parse_set(v: &Option<String>) -> Result<Option<i64>, WebError> {
@@ -41,6 +64,10 @@ struct VotePage {
     nav: Nav,
     battle: Option<(VoteBattle, Rendered)>,
     question_set: Option<i64>,
+    calibration: bool,
+    /// The same kind of battle again, and the other kind.
+    again_href: String,
+    switch_href: String,
 }
 
 pub async fn show(
@@ -51,7 +78,8 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let (nav, cookie) = nav(&state, &headers, "vote");
     let question_set = parse_set(&q.question_set)?;
-    let battle = voting::next_battle(&state, question_set, client).await?.map(|b| {
+    let calibration = q.calibration();
+    let battle = voting::next_battle(&state, question_set, calibration, client).await?.map(|b| {
         let html = Rendered {
             question: markdown::render(&b.question),
             answer_a: markdown::render(&b.answer_a),
@@ -59,13 +87,16 @@ pub async fn show(
         };
         (b, html)
     });
-    page(VotePage { nav, battle, question_set }, cookie)
+    let again_href = vote_href(question_set, calibration);
+    let switch_href = vote_href(question_set, !calibration);
+    page(VotePage { nav, battle, question_set, calibration, again_href, switch_href }, cookie)
 }
 
 #[derive(Deserialize)]
 pub struct VoteForm {
     winner: String,
     question_set: Option<String>,
+    calibration: Option<String>,
 }
 
 #[derive(Template)]
@@ -86,10 +117,7 @@ pub async fn submit(
     headers: HeaderMap,
     CsrfForm(form): CsrfForm<VoteForm>,
 ) -> Result<Response, PageError> {
-    let next = match parse_set(&form.question_set)? {
-        Some(s) => format!("/vote?question_set={s}"),
-        None => "/vote".into(),
-    };
+    let next = vote_href(parse_set(&form.question_set)?, is_on(&form.calibration));
     let (model_a, model_b) = voting::cast(&state, id, &form.winner, client).await?;
     let (nav, cookie) = nav(&state, &headers, "vote");
     let choice = match form.winner.as_str() {
