@@ -3,6 +3,7 @@
 pub mod answers;
 mod html_report;
 pub mod judge;
+pub mod panel;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -79,6 +80,9 @@ pub struct ArenaSummary {
     pub answers: Option<AnswerSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reviews: Option<ReviewSummary>,
+    /// With a panel of judges: each judge's own reviews (`reviews` holds the totals).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panel: Vec<panel::PanelMember>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratings: Option<RatingSummary>,
     #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
@@ -125,6 +129,18 @@ impl ArenaSummary {
                 out.push((
                     "judge consistency (swapped positions)",
                     format!("{:.1}% of {}", rate * 100.0, r.consistency_pairs),
+                ));
+            }
+            for m in &self.panel {
+                let consistency = m.reviews.consistency_rate.map_or(String::new(), |rate| {
+                    format!(", consistent on {:.1}% of {} swapped pairs", rate * 100.0, m.reviews.consistency_pairs)
+                });
+                out.push((
+                    "panel judge",
+                    format!(
+                        "{}: {} reviews, {} judgments made, {} cache hits, {} unknown{consistency}",
+                        m.judge, m.reviews.tasks, m.reviews.judge_calls, m.reviews.cache_hits, m.reviews.unknown
+                    ),
                 ));
             }
             out.push(("judge tokens (prompt / completion)", format!("{} / {}", r.prompt_tokens, r.completion_tokens)));
@@ -176,6 +192,7 @@ pub async fn run_arena(
         status: RunStatus::Running.as_str().into(),
         answers: None,
         reviews: None,
+        panel: Vec::new(),
         ratings: None,
         report: None,
         seconds: 0.0,
@@ -255,7 +272,13 @@ async fn run_stages(
     }
     if config.reviews.enable {
         let qs = questions.as_deref().zip(question_set.as_ref().map(|(id, _)| *id));
-        let reviews = reviews::run_reviews(config, store, pool, qs, Some(run_id), options).await?;
+        let reviews = if config.reviews.panel.is_empty() {
+            reviews::run_reviews(config, store, pool, qs, Some(run_id), options).await?
+        } else {
+            let (totals, members) = panel::run_panel(config, store, pool, qs, Some(run_id), options).await?;
+            summary.panel = members;
+            totals
+        };
         let failed = reviews.failed;
         summary.reviews = Some(reviews);
         if failed > 0 {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::lines::LineIndex;
-use super::raw::{RawArenaConfig, RawCandidate, RawGeneration, RawRating, RawReviews};
+use super::raw::{RawArenaConfig, RawCandidate, RawGeneration, RawRating, RawReviewerArgs, RawReviews};
 use crate::input::{Problem, Problems};
 use crate::spec::GenerationSettings;
 use crate::spec::{DEFAULT_API_KEY_ENV, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
@@ -93,10 +93,60 @@ pub struct Judge {
     pub parse_retries: u32,
 }
 
+/// How a panel's verdict on a battle is made from its judges'.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// The verdict most judges gave; a split between the top verdicts is a tie.
+    Majority,
+    /// Single-mode scores averaged.
+    Mean,
+    /// As majority or mean, each judge counting its weight (a judge not listed weighs 1).
+    Weighted(std::collections::BTreeMap<String, f64>),
+}
+
+impl Aggregation {
+    pub fn weight(&self, judge: &str) -> f64 {
+        match self {
+            Aggregation::Weighted(weights) => weights.get(judge).copied().unwrap_or(1.0),
+            _ => 1.0,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Aggregation::Majority => "majority",
+            Aggregation::Mean => "mean",
+            Aggregation::Weighted(_) => "weighted",
+        }
+    }
+}
+
+/// A judge of a panel, with its own prompts and review file.
+#[derive(Debug, Clone)]
+pub struct PanelJudge {
+    pub judge: Judge,
+    pub prompt_file: Option<PathBuf>,
+    pub review_file: PathBuf,
+}
+
+/// A panel member's review file: the panel's, with the judge's name before the extension.
+fn member_review_file(panel_file: &Path, judge: &str) -> PathBuf {
+    let safe: String =
+        judge.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let stem = panel_file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = panel_file.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    panel_file.with_file_name(format!("{stem}_{safe}{ext}"))
+}
+
 #[derive(Debug, Clone)]
 pub struct Reviews {
     pub enable: bool,
+    /// The judge (with a panel, its first judge).
     pub judge: Judge,
+    /// A panel of judges (`reviewers`); empty for one judge.
+    pub panel: Vec<PanelJudge>,
+    pub aggregation: Aggregation,
     /// `None` means jury's own templates (shipped in registry/data/prompts).
     pub prompt_file: Option<PathBuf>,
     /// `None` means the output files of every candidate under `answers_gen`.
@@ -407,18 +457,8 @@ impl Validator<'_> {
         }
     }
 
-    fn reviews(&mut self, raw: RawReviews, candidates: &[Candidate]) -> Reviews {
-        let enable = raw.enable.unwrap_or(true);
-        let reviewer = raw.reviewer.unwrap_or_default();
-        if let Some(class_ref) = &reviewer.class_ref {
-            self.warn(
-                "reviews_gen.reviewer.ref",
-                format!("noted and ignored: jury has its own judge (\"{class_ref}\" is a Python class upstream)"),
-            );
-        }
-        let args = reviewer.args.unwrap_or_default();
-        let args_key = "reviews_gen.reviewer.args";
-
+    /// One judge's settings from its `args` (`key` is where they are, for messages).
+    fn judge(&mut self, args: RawReviewerArgs, args_key: &str, enable: bool) -> Judge {
         let mode = match args.mode.as_deref().map(str::trim) {
             None | Some("pairwise") => ReviewMode::Pairwise,
             Some("pairwise_baseline") => ReviewMode::PairwiseBaseline,
@@ -481,9 +521,9 @@ impl Validator<'_> {
             self.problem(&format!("{args_key}.timeout"), format!("expected a number of seconds > 0, got {timeout}"));
         }
 
-        let (model, name) = self.judge_model(&args, enable);
+        let (model, name) = self.judge_model(&args, args_key, enable);
         let name = args.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or(name);
-        let judge = Judge {
+        Judge {
             model,
             name,
             max_tokens,
@@ -495,7 +535,113 @@ impl Validator<'_> {
             timeout: Duration::from_secs_f64(if timeout > 0.0 && timeout.is_finite() { timeout } else { 120.0 }),
             max_retries: args.max_retries.unwrap_or(6),
             parse_retries: args.parse_retries.unwrap_or(2),
+        }
+    }
+
+    fn note_class_ref(&mut self, key: &str, class_ref: &Option<String>) {
+        if let Some(class_ref) = class_ref {
+            self.warn(
+                key,
+                format!("noted and ignored: jury has its own judge (\"{class_ref}\" is a Python class upstream)"),
+            );
+        }
+    }
+
+    /// A panel's judges (`reviews_gen.reviewers`), each with its own prompts and review file,
+    /// and how their verdicts are combined.
+    fn panel(
+        &mut self,
+        raw: &mut RawReviews,
+        enable: bool,
+        review_file: Option<&Path>,
+    ) -> (Vec<PanelJudge>, Aggregation) {
+        let Some(reviewers) = raw.reviewers.take() else { return (Vec::new(), Aggregation::Majority) };
+        if raw.reviewer.is_some() {
+            self.problem("reviews_gen.reviewers", "give either reviewer (one judge) or reviewers (a panel), not both");
+        }
+        if reviewers.is_empty() {
+            self.problem("reviews_gen.reviewers", "a panel needs at least one judge");
+        }
+        let mut panel: Vec<PanelJudge> = Vec::new();
+        for (i, reviewer) in reviewers.into_iter().enumerate() {
+            let key = format!("reviews_gen.reviewers[{i}]");
+            self.note_class_ref(&format!("{key}.ref"), &reviewer.class_ref);
+            let judge = self.judge(reviewer.args.unwrap_or_default(), &format!("{key}.args"), enable);
+            if panel.iter().any(|p| p.judge.name == judge.name) {
+                self.problem(
+                    &format!("{key}.args"),
+                    format!("a second judge named {}: give each a name of its own (args.name)", judge.name),
+                );
+            }
+            if let Some(first) = panel.first()
+                && first.judge.mode != judge.mode
+            {
+                self.problem(&format!("{key}.args.mode"), "every judge of a panel must use the same mode");
+            }
+            let prompt_file = match reviewer.prompt_file.as_deref() {
+                Some(v) if enable => self.existing_file(&format!("{key}.prompt_file"), v, "prompt file"),
+                Some(v) => Some(self.path(v)),
+                None => raw.prompt_file.as_deref().map(|v| self.path(v)),
+            };
+            let review_file = match (reviewer.review_file.as_deref(), review_file) {
+                (Some(v), _) => self.path(v),
+                (None, Some(panel_file)) => member_review_file(panel_file, &judge.name),
+                (None, None) => PathBuf::new(),
+            };
+            panel.push(PanelJudge { judge, prompt_file, review_file });
+        }
+        let single = panel.first().is_some_and(|p| p.judge.mode == ReviewMode::Single);
+        let aggregation = match raw.aggregation.as_deref().map(str::trim) {
+            None => {
+                if single {
+                    Aggregation::Mean
+                } else {
+                    Aggregation::Majority
+                }
+            }
+            Some("majority") if !single => Aggregation::Majority,
+            Some("mean") if single => Aggregation::Mean,
+            Some("weighted") => {
+                let weights = raw.weights.take().unwrap_or_default();
+                for (name, w) in &weights {
+                    if !panel.iter().any(|p| &p.judge.name == name) {
+                        self.problem(&format!("reviews_gen.weights.{name}"), "no judge of the panel has this name");
+                    }
+                    if !(w.is_finite() && *w >= 0.0) {
+                        self.problem(
+                            &format!("reviews_gen.weights.{name}"),
+                            format!("expected a number >= 0, got {w}"),
+                        );
+                    }
+                }
+                Aggregation::Weighted(weights)
+            }
+            Some(other) => {
+                let expected = if single { "mean or weighted (single mode)" } else { "majority or weighted" };
+                self.problem("reviews_gen.aggregation", format!("expected {expected}; got \"{other}\""));
+                Aggregation::Majority
+            }
         };
+        if raw.weights.is_some() {
+            self.warn("reviews_gen.weights", "ignored: weights count only under aggregation: weighted");
+        }
+        (panel, aggregation)
+    }
+
+    fn reviews(&mut self, mut raw: RawReviews, candidates: &[Candidate]) -> Reviews {
+        let enable = raw.enable.unwrap_or(true);
+        let review_file = raw.review_file.as_deref().map(|v| self.path(v));
+        let (panel, aggregation) = self.panel(&mut raw, enable, review_file.as_deref());
+        let judge = match panel.first() {
+            // The panel's first judge sets the mode and position handling the battles are planned with.
+            Some(first) => first.judge.clone(),
+            None => {
+                let reviewer = raw.reviewer.take().unwrap_or_default();
+                self.note_class_ref("reviews_gen.reviewer.ref", &reviewer.class_ref);
+                self.judge(reviewer.args.unwrap_or_default(), "reviews_gen.reviewer.args", enable)
+            }
+        };
+        let mode = judge.mode;
 
         let prompt_file = raw.prompt_file.as_deref().and_then(|v| {
             if enable { self.existing_file("reviews_gen.prompt_file", v, "prompt file") } else { Some(self.path(v)) }
@@ -546,18 +692,27 @@ impl Validator<'_> {
                 Some(self.path(v))
             }
         });
-        let review_file = raw.review_file.as_deref().map(|v| self.path(v));
         if enable && review_file.is_none() {
             self.problem("reviews_gen.review_file", "missing: where to write the reviews (JSONL)");
         }
         let cache_file = raw.cache_file.as_deref().map(|v| self.path(v));
-        Reviews { enable, judge, prompt_file, target_answers, baseline_file, reference_file, review_file, cache_file }
+        Reviews {
+            enable,
+            judge,
+            panel,
+            aggregation,
+            prompt_file,
+            target_answers,
+            baseline_file,
+            reference_file,
+            review_file,
+            cache_file,
+        }
     }
 
     /// The judge: a local GGUF (`model_id_or_path`) or an OpenAI-compatible server, which
     /// defaults to `OPENAI_BASE_URL` / `OPENAI_API_KEY` as the official clients do.
-    fn judge_model(&mut self, args: &super::raw::RawReviewerArgs, enable: bool) -> (ModelSpec, String) {
-        let key = "reviews_gen.reviewer.args";
+    fn judge_model(&mut self, args: &RawReviewerArgs, key: &str, enable: bool) -> (ModelSpec, String) {
         if let Some(value) = &args.model_id_or_path
             && args.api_base.is_none()
         {

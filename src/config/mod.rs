@@ -8,7 +8,10 @@ mod raw;
 use std::path::Path;
 
 pub use crate::spec::{DEFAULT_API_KEY_ENV, LocalModelError, ModelSpec, OPENAI_DEFAULT_BASE, resolve_local_model};
-pub use arena::{ArenaConfig, Candidate, Judge, Metric, ParserKind, PositionBias, Rating, ReviewMode, Reviews};
+pub use arena::{
+    Aggregation, ArenaConfig, Candidate, Judge, Metric, PanelJudge, ParserKind, PositionBias, Rating, ReviewMode,
+    Reviews,
+};
 pub use eval_task::{EvalTask, load_eval_task};
 pub use lines::LineIndex;
 

@@ -54,6 +54,12 @@ pub struct RawGeneration {
 pub struct RawReviews {
     pub enable: Option<bool>,
     pub reviewer: Option<RawReviewer>,
+    /// A panel of judges (jury extension), each like `reviewer`.
+    pub reviewers: Option<Vec<RawPanelReviewer>>,
+    /// How a panel's verdicts are combined: majority, mean or weighted.
+    pub aggregation: Option<String>,
+    /// Each panel judge's weight under `aggregation: weighted`.
+    pub weights: Option<std::collections::BTreeMap<String, f64>>,
     pub prompt_file: Option<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub target_answers: Option<Vec<String>>,
@@ -68,6 +74,17 @@ pub struct RawReviewer {
     #[serde(rename = "ref")]
     pub class_ref: Option<String>,
     pub args: Option<RawReviewerArgs>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPanelReviewer {
+    #[serde(rename = "ref")]
+    pub class_ref: Option<String>,
+    pub args: Option<RawReviewerArgs>,
+    /// Its own judge prompts (default: `reviews_gen.prompt_file`).
+    pub prompt_file: Option<String>,
+    /// Its own review file (default: the panel's, suffixed with its name).
+    pub review_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

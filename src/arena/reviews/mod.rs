@@ -52,6 +52,29 @@ pub struct ReviewSummary {
     pub review_file: Option<PathBuf>,
 }
 
+impl ReviewSummary {
+    /// Adds another judge's figures (a panel's totals).
+    pub fn add(&mut self, other: &ReviewSummary) {
+        self.tasks += other.tasks;
+        self.reviews_written += other.reviews_written;
+        self.judge_calls += other.judge_calls;
+        self.cache_hits += other.cache_hits;
+        self.seeded_from_cache_file += other.seeded_from_cache_file;
+        self.dry_run_seeds_skipped += other.dry_run_seeds_skipped;
+        self.retries += other.retries;
+        self.reasks += other.reasks;
+        self.unknown += other.unknown;
+        self.failed += other.failed;
+        self.consistency_pairs += other.consistency_pairs;
+        self.consistent += other.consistent;
+        self.consistency_rate =
+            (self.consistency_pairs > 0).then(|| self.consistent as f64 / self.consistency_pairs as f64);
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.seconds += other.seconds;
+    }
+}
+
 pub async fn run_reviews(
     config: &ArenaConfig,
     store: &Store,

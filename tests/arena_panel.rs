@@ -1,0 +1,131 @@
+//! A panel of judges end to end: three mock judges that disagree in scripted ways review the
+//! same battles; each judge's verdicts are stored under its own name, and the panel's verdicts
+//! (majority, weighted) are exactly the ones the scripts imply.
+
+mod common;
+
+use std::path::Path;
+
+use common::mock_judge::{Call, MockJudge, Reply};
+use common::*;
+use serde_json::Value;
+
+/// `which` wins every question but `against_on`, where the other answer wins.
+fn judge_preferring(good: bool, against_on: Option<&'static str>) -> impl Fn(&Call) -> Reply + Send + Sync {
+    move |call: &Call| {
+        let a = call.answer_a().unwrap_or("");
+        let mut a_wins = a.contains("GOOD") == good;
+        if against_on.is_some_and(|q| a.ends_with(q)) {
+            a_wins = !a_wins;
+        }
+        Reply::Text(if a_wins { "[[A]]" } else { "[[B]]" }.into())
+    }
+}
+
+fn panel_config(dir: &Path, judges: &[(&str, &MockJudge)], aggregation: &str) -> std::path::PathBuf {
+    let reviewers: String = judges
+        .iter()
+        .map(|(name, judge)| {
+            format!(
+                "    - args: {{model: {name}, api_base: {}, api_key_env: JURY_TEST_KEY, mode: pairwise}}\n",
+                judge.base_url()
+            )
+        })
+        .collect();
+    write(
+        &dir.join(format!("cfg_{}.yaml", aggregation.split_whitespace().next().unwrap())),
+        &format!(
+            "answers_gen: {{}}\nreviews_gen:\n  enable: true\n  reviewers:\n{reviewers}  {aggregation}\n  \
+             target_answers: [answers/strong.jsonl, answers/weak.jsonl]\n  review_file: reviews/panel.jsonl\n\
+             rating_gen:\n  enable: true\n  metrics: [pairwise]\n  report_file: reports/rating.csv\n"
+        ),
+    )
+}
+
+fn wins(file: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = read_jsonl(file)
+        .iter()
+        .map(|r: &Value| (r["question_id"].to_string(), r["win"].as_str().unwrap().to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_panels_verdicts_follow_its_judges_and_each_judge_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    write_strong_and_weak(dir.path(), 4);
+    // j1 prefers strong's GOOD answers; j2 too, except on question 1; j3 prefers weak's.
+    let j1 = MockJudge::start(judge_preferring(true, None)).await;
+    let j2 = MockJudge::start(judge_preferring(true, Some(" 1"))).await;
+    let j3 = MockJudge::start(judge_preferring(false, None)).await;
+    let judges = [("j1", &j1), ("j2", &j2), ("j3", &j3)];
+    let db = db_url(dir.path());
+    let summary = run_config(&panel_config(dir.path(), &judges, "aggregation: majority"), &db, false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+    assert_eq!(summary.panel.iter().map(|m| m.judge.as_str()).collect::<Vec<_>>(), ["j1", "j2", "j3"]);
+    assert!(summary.panel.iter().all(|m| m.reviews.judge_calls == 4), "{:?}", summary.panel);
+
+    // Names sort strong before weak: model_a is strong. Question 1: j1 strong, j2 weak, j3 weak
+    // → weak; the others: strong twice against weak once → strong.
+    let panel = dir.path().join("reviews/panel.jsonl");
+    let expected = |q1: &str| {
+        vec![
+            ("1".to_string(), q1.to_string()),
+            ("2".into(), "model_a".into()),
+            ("3".into(), "model_a".into()),
+            ("4".into(), "model_a".into()),
+        ]
+    };
+    assert_eq!(wins(&panel), expected("model_b"));
+    let first = &read_jsonl(&panel)[0];
+    assert!(first["review_text"].as_str().unwrap().contains("j2: model_b"), "{first}");
+    // Each judge's own review file and battles, under its own name.
+    for (name, _) in &judges {
+        assert_eq!(read_jsonl(&dir.path().join(format!("reviews/panel_{name}.jsonl"))).len(), 4);
+    }
+    let pool = open_db(&db).await;
+    let per_judge: Vec<(String, i64)> =
+        sqlx::query_as("SELECT judge_model, COUNT(*) FROM battles GROUP BY judge_model ORDER BY judge_model")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(per_judge, [("j1".into(), 4), ("j2".into(), 4), ("j3".into(), 4)]);
+
+    // Weighted: j3 weighs 3 and outvotes the other two everywhere. Each judge's verdicts come
+    // from its own cache: no judge is asked again.
+    let calls = [j1.call_count(), j2.call_count(), j3.call_count()];
+    let weighted = "aggregation: weighted\n  weights: {j3: 3}";
+    let summary = run_config(&panel_config(dir.path(), &judges, weighted), &db, false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+    assert_eq!([j1.call_count(), j2.call_count(), j3.call_count()], calls);
+    assert_eq!(wins(&panel).iter().filter(|(_, w)| w == "model_b").count(), 4);
+    // The ratings are the panel's four battles (not the judges' twelve): weak won all four.
+    let report = summary.report.expect("a report");
+    assert_eq!(report.battles, 4);
+    let weak = report.pairwise.unwrap().into_iter().find(|r| r.model == "weak").unwrap();
+    assert_eq!((weak.win, weak.loss, weak.tie), (4, 0, 0));
+}
+
+#[test]
+fn a_panel_config_is_checked_with_key_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    write_strong_and_weak(dir.path(), 1);
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        "answers_gen: {}\nreviews_gen:\n  reviewer:\n    args: {model: a}\n  reviewers:\n    - args: {model: a, mode: pairwise}\n    \
+         - args: {model: a, mode: single}\n  aggregation: mean\n  weights: {zed: 2}\n  \
+         target_answers: [answers/strong.jsonl, answers/weak.jsonl]\n  review_file: reviews/r.jsonl\n",
+    );
+    let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--dry-run"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for expected in [
+        "reviews_gen.reviewers: give either reviewer",
+        "reviews_gen.reviewers[1].args: a second judge named a",
+        "reviews_gen.reviewers[1].args.mode: every judge of a panel must use the same mode",
+        "reviews_gen.aggregation: expected majority or weighted",
+    ] {
+        assert!(err.contains(expected), "{expected} in {err}");
+    }
+}
