@@ -120,6 +120,15 @@ fn a_panel_config_is_checked_with_key_paths() {
     let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--dry-run"));
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
+    let peer = write(
+        &dir.path().join("peer.yaml"),
+        "answers_gen: {}\nreviews_gen:\n  reviewer:\n    args: {mode: peer}\n  reviewers:\n    - args: {model: a}\n  \
+         target_answers: [answers/strong.jsonl, answers/weak.jsonl]\n  review_file: reviews/r.jsonl\n",
+    );
+    let out = run(jury().args(["arena", "-c"]).arg(&peer).arg("--dry-run"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("reviews_gen.reviewers[0].as_candidate"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("peer mode needs at least two judges"), "{}", stderr(&out));
     for expected in [
         "reviews_gen.reviewers: give either reviewer",
         "reviews_gen.reviewers[1].args: a second judge named a",
@@ -128,4 +137,95 @@ fn a_panel_config_is_checked_with_key_paths() {
     ] {
         assert!(err.contains(expected), "{expected} in {err}");
     }
+}
+
+/// Prefers alpha over beta over gamma, except that `vain` (if any) always prefers itself.
+fn ranking_judge(vain: Option<&'static str>) -> impl Fn(&Call) -> Reply + Send + Sync {
+    move |call: &Call| {
+        let rank = |text: &str| match text.split_whitespace().next().unwrap_or("") {
+            m if Some(m) == vain => 9,
+            "alpha" => 3,
+            "beta" => 2,
+            _ => 1,
+        };
+        let a_wins = rank(call.answer_a().unwrap_or("")) > rank(call.answer_b().unwrap_or(""));
+        Reply::Text(if a_wins { "[[A]]" } else { "[[B]]" }.into())
+    }
+}
+
+fn peer_config(dir: &Path, judges: &[(&str, &MockJudge)], self_judging: bool) -> std::path::PathBuf {
+    let reviewers: String = judges
+        .iter()
+        .map(|(name, judge)| {
+            format!(
+                "    - as_candidate: {name}\n      args: {{model: {name}-judge, api_base: {}, api_key_env: JURY_TEST_KEY}}\n",
+                judge.base_url()
+            )
+        })
+        .collect();
+    write(
+        &dir.join("cfg_peer.yaml"),
+        &format!(
+            "answers_gen: {{}}\nreviews_gen:\n  enable: true\n  reviewer:\n    args: {{mode: peer}}\n  \
+             self_judging: {self_judging}\n  reviewers:\n{reviewers}  \
+             target_answers: [answers/alpha.jsonl, answers/beta.jsonl, answers/gamma.jsonl]\n  \
+             review_file: reviews/peer.jsonl\nrating_gen:\n  enable: true\n  metrics: [pairwise]\n  \
+             report_file: reports/rating.csv\n"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn peer_examination_reaches_peer_ranks_fixed_point_and_measures_self_preference() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["alpha", "beta", "gamma"] {
+        write(
+            &dir.path().join(format!("answers/{model}.jsonl")),
+            &answers(model, 2, |i| format!("{model} answer {i}")),
+        );
+    }
+    let alpha = MockJudge::start(ranking_judge(None)).await;
+    let beta = MockJudge::start(ranking_judge(None)).await;
+    let gamma = MockJudge::start(ranking_judge(Some("gamma"))).await;
+    let judges = [("alpha", &alpha), ("beta", &beta), ("gamma", &gamma)];
+    let db = db_url(dir.path());
+    let summary = run_config(&peer_config(dir.path(), &judges, false), &db, false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+    // Without self-judging each judges only the other two's pair, on both questions.
+    assert!(summary.panel.iter().all(|m| m.reviews.judge_calls == 2), "{:?}", summary.panel);
+    // By hand: alpha wins everything it is judged on (score 1), gamma nothing (0), so gamma's
+    // weight falls to 0, and beta, judged by alpha (wins) and gamma (losses), climbs from ½ to 1.
+    // The fixed point: weights alpha ½, beta ½, gamma 0.
+    let rank = summary.peer_rank.as_ref().expect("peer rank");
+    assert!(rank.converged, "{rank:?}");
+    let close = |x: f64, y: f64| (x - y).abs() < 1e-9;
+    assert!(
+        close(rank.weights["alpha"], 0.5) && close(rank.weights["beta"], 0.5) && close(rank.weights["gamma"], 0.0),
+        "{rank:?}"
+    );
+    assert!(close(rank.unweighted_scores["beta"], 0.5) && close(rank.weighted_scores["beta"], 1.0), "{rank:?}");
+    assert!(rank.self_preference.is_empty());
+    // The panel's verdicts: gamma's (weight 0) count for nothing, so alpha–beta is unknown.
+    let verdicts = read_jsonl(&dir.path().join("reviews/peer.jsonl"));
+    let of = |a: &str, b: &str| -> Vec<String> {
+        verdicts
+            .iter()
+            .filter(|r| r["model_a"] == a && r["model_b"] == b)
+            .map(|r| r["win"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(of("alpha", "beta"), ["unknown", "unknown"]);
+    assert_eq!(of("alpha", "gamma"), ["model_a", "model_a"]);
+    assert_eq!(of("beta", "gamma"), ["model_a", "model_a"]);
+
+    // With self-judging, gamma's judge calls every battle of its own for gamma.
+    let summary = run_config(&peer_config(dir.path(), &judges, true), &db, false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+    let rank = summary.peer_rank.expect("peer rank");
+    let vain = rank.self_preference.iter().find(|s| s.model == "gamma").expect("gamma judged itself");
+    assert_eq!((vain.own_verdicts, vain.others_verdicts, vain.battles), (1.0, 0.0, 4));
+    // alpha judges itself the winner of its four battles; of the others' eight verdicts on them
+    // gamma's two on alpha–gamma go to gamma: 6 of 8.
+    let fair = rank.self_preference.iter().find(|s| s.model == "alpha").unwrap();
+    assert_eq!((fair.own_verdicts, fair.others_verdicts), (1.0, 0.75));
 }

@@ -83,6 +83,9 @@ pub struct ArenaSummary {
     /// With a panel of judges: each judge's own reviews (`reviews` holds the totals).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub panel: Vec<panel::PanelMember>,
+    /// Peer mode: each judge's weight, the weighted and unweighted win rates, self-preference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_rank: Option<panel::peer::PeerRank>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratings: Option<RatingSummary>,
     #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
@@ -143,6 +146,33 @@ impl ArenaSummary {
                     ),
                 ));
             }
+            if let Some(rank) = &self.peer_rank {
+                let list = |m: &std::collections::BTreeMap<String, f64>, percent: bool| {
+                    m.iter()
+                        .map(|(k, v)| if percent { format!("{k} {:.1}%", v * 100.0) } else { format!("{k} {v:.3}") })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let state = if rank.converged { "converged" } else { "did not converge" };
+                out.push((
+                    "peer rank weights",
+                    format!("{} ({state} in {} rounds)", list(&rank.weights, false), rank.rounds),
+                ));
+                out.push(("peer win rates, weighted", list(&rank.weighted_scores, true)));
+                out.push(("peer win rates, unweighted", list(&rank.unweighted_scores, true)));
+                for s in &rank.self_preference {
+                    out.push((
+                        "self-preference",
+                        format!(
+                            "{} wins {:.1}% of its {} battles in its own verdicts, {:.1}% in the others'",
+                            s.model,
+                            s.own_verdicts * 100.0,
+                            s.battles,
+                            s.others_verdicts * 100.0
+                        ),
+                    ));
+                }
+            }
             out.push(("judge tokens (prompt / completion)", format!("{} / {}", r.prompt_tokens, r.completion_tokens)));
             out.push(("reviews time", format!("{:.1} s", r.seconds)));
         }
@@ -193,6 +223,7 @@ pub async fn run_arena(
         answers: None,
         reviews: None,
         panel: Vec::new(),
+        peer_rank: None,
         ratings: None,
         report: None,
         seconds: 0.0,
@@ -275,9 +306,10 @@ async fn run_stages(
         let reviews = if config.reviews.panel.is_empty() {
             reviews::run_reviews(config, store, pool, qs, Some(run_id), options).await?
         } else {
-            let (totals, members) = panel::run_panel(config, store, pool, qs, Some(run_id), options).await?;
-            summary.panel = members;
-            totals
+            let outcome = panel::run_panel(config, store, pool, qs, Some(run_id), options).await?;
+            summary.panel = outcome.members;
+            summary.peer_rank = outcome.peer_rank;
+            outcome.totals
         };
         let failed = reviews.failed;
         summary.reviews = Some(reviews);

@@ -103,6 +103,9 @@ pub enum Aggregation {
     Mean,
     /// As majority or mean, each judge counting its weight (a judge not listed weighs 1).
     Weighted(std::collections::BTreeMap<String, f64>),
+    /// Peer examination: weighted majority, each judge weighing its own model's standing
+    /// (Peer Rank, iterated to a fixed point; see `arena::panel::peer`).
+    PeerRank,
 }
 
 impl Aggregation {
@@ -118,6 +121,7 @@ impl Aggregation {
             Aggregation::Majority => "majority",
             Aggregation::Mean => "mean",
             Aggregation::Weighted(_) => "weighted",
+            Aggregation::PeerRank => "peer_rank",
         }
     }
 }
@@ -128,6 +132,8 @@ pub struct PanelJudge {
     pub judge: Judge,
     pub prompt_file: Option<PathBuf>,
     pub review_file: PathBuf,
+    /// Peer mode: the candidate this judge is.
+    pub as_candidate: Option<String>,
 }
 
 /// A panel member's review file: the panel's, with the judge's name before the extension.
@@ -144,9 +150,14 @@ pub struct Reviews {
     pub enable: bool,
     /// The judge (with a panel, its first judge).
     pub judge: Judge,
-    /// A panel of judges (`reviewers`); empty for one judge.
+    /// A panel of judges (`reviewers`, or the candidates themselves in peer mode); empty for
+    /// one judge.
     pub panel: Vec<PanelJudge>,
     pub aggregation: Aggregation,
+    /// Peer mode (`mode: peer`): whether a candidate judges its own battles too.
+    pub self_judging: bool,
+    /// Battles of this model are left out (a peer judge's own, without self-judging).
+    pub exclude_model: Option<String>,
     /// `None` means jury's own templates (shipped in registry/data/prompts).
     pub prompt_file: Option<PathBuf>,
     /// `None` means the output files of every candidate under `answers_gen`.
@@ -466,7 +477,7 @@ impl Validator<'_> {
             Some(other) => {
                 self.problem(
                     &format!("{args_key}.mode"),
-                    format!("expected one of pairwise, pairwise_baseline, single; got \"{other}\""),
+                    format!("expected one of pairwise, pairwise_baseline, single, peer; got \"{other}\""),
                 );
                 ReviewMode::Pairwise
             }
@@ -554,9 +565,10 @@ impl Validator<'_> {
         raw: &mut RawReviews,
         enable: bool,
         review_file: Option<&Path>,
+        peer: bool,
     ) -> (Vec<PanelJudge>, Aggregation) {
         let Some(reviewers) = raw.reviewers.take() else { return (Vec::new(), Aggregation::Majority) };
-        if raw.reviewer.is_some() {
+        if raw.reviewer.is_some() && !peer {
             self.problem("reviews_gen.reviewers", "give either reviewer (one judge) or reviewers (a panel), not both");
         }
         if reviewers.is_empty() {
@@ -578,6 +590,12 @@ impl Validator<'_> {
             {
                 self.problem(&format!("{key}.args.mode"), "every judge of a panel must use the same mode");
             }
+            if peer && reviewer.as_candidate.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                self.problem(
+                    &format!("{key}.as_candidate"),
+                    "in peer mode every judge is a candidate: name the one whose answers it gave",
+                );
+            }
             let prompt_file = match reviewer.prompt_file.as_deref() {
                 Some(v) if enable => self.existing_file(&format!("{key}.prompt_file"), v, "prompt file"),
                 Some(v) => Some(self.path(v)),
@@ -588,7 +606,7 @@ impl Validator<'_> {
                 (None, Some(panel_file)) => member_review_file(panel_file, &judge.name),
                 (None, None) => PathBuf::new(),
             };
-            panel.push(PanelJudge { judge, prompt_file, review_file });
+            panel.push(PanelJudge { judge, prompt_file, review_file, as_candidate: reviewer.as_candidate });
         }
         let single = panel.first().is_some_and(|p| p.judge.mode == ReviewMode::Single);
         let aggregation = match raw.aggregation.as_deref().map(str::trim) {
@@ -631,16 +649,53 @@ impl Validator<'_> {
     fn reviews(&mut self, mut raw: RawReviews, candidates: &[Candidate]) -> Reviews {
         let enable = raw.enable.unwrap_or(true);
         let review_file = raw.review_file.as_deref().map(|v| self.path(v));
-        let (panel, aggregation) = self.panel(&mut raw, enable, review_file.as_deref());
+        let peer = raw
+            .reviewer
+            .as_ref()
+            .and_then(|r| r.args.as_ref())
+            .is_some_and(|a| a.mode.as_deref().map(str::trim) == Some("peer"));
+        let (mut panel, mut aggregation) = self.panel(&mut raw, enable, review_file.as_deref(), peer);
         let judge = match panel.first() {
             // The panel's first judge sets the mode and position handling the battles are planned with.
-            Some(first) => first.judge.clone(),
-            None => {
+            Some(first) if !peer => first.judge.clone(),
+            _ => {
                 let reviewer = raw.reviewer.take().unwrap_or_default();
                 self.note_class_ref("reviews_gen.reviewer.ref", &reviewer.class_ref);
-                self.judge(reviewer.args.unwrap_or_default(), "reviews_gen.reviewer.args", enable)
+                let mut args = reviewer.args.unwrap_or_default();
+                if peer {
+                    args.mode = Some("pairwise".into());
+                }
+                self.judge(args, "reviews_gen.reviewer.args", enable)
             }
         };
+        if peer {
+            // Every candidate that can be called judges too, with the reviewer's settings.
+            let callable: Vec<PanelJudge> = candidates
+                .iter()
+                .filter(|c| c.enable)
+                .map(|c| PanelJudge {
+                    judge: Judge { model: c.model.clone(), name: c.name.clone(), ..judge.clone() },
+                    prompt_file: raw.prompt_file.as_deref().map(|v| self.path(v)),
+                    review_file: review_file.as_deref().map(|f| member_review_file(f, &c.name)).unwrap_or_default(),
+                    as_candidate: Some(c.name.clone()),
+                })
+                .collect();
+            panel.splice(0..0, callable);
+            if enable && panel.len() < 2 {
+                self.problem(
+                    "reviews_gen.reviewer.args.mode",
+                    "peer mode needs at least two judges: enabled candidates, or reviewers with as_candidate",
+                );
+            }
+            if raw.aggregation.is_some() {
+                self.warn("reviews_gen.aggregation", "ignored in peer mode: judges are weighed by Peer Rank");
+            }
+            aggregation = Aggregation::PeerRank;
+        }
+        let self_judging = raw.self_judging.unwrap_or(false);
+        if raw.self_judging.is_some() && !peer {
+            self.warn("reviews_gen.self_judging", "ignored: it applies to peer mode (mode: peer)");
+        }
         let mode = judge.mode;
 
         let prompt_file = raw.prompt_file.as_deref().and_then(|v| {
@@ -701,6 +756,8 @@ impl Validator<'_> {
             judge,
             panel,
             aggregation,
+            self_judging,
+            exclude_model: None,
             prompt_file,
             target_answers,
             baseline_file,

@@ -60,6 +60,8 @@ pub struct RawReviews {
     pub aggregation: Option<String>,
     /// Each panel judge's weight under `aggregation: weighted`.
     pub weights: Option<std::collections::BTreeMap<String, f64>>,
+    /// Peer mode: whether a candidate also judges battles of its own answers.
+    pub self_judging: Option<bool>,
     pub prompt_file: Option<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub target_answers: Option<Vec<String>>,
@@ -85,6 +87,8 @@ pub struct RawPanelReviewer {
     pub prompt_file: Option<String>,
     /// Its own review file (default: the panel's, suffixed with its name).
     pub review_file: Option<String>,
+    /// Peer mode: the candidate this judge is (its answers came from a file).
+    pub as_candidate: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

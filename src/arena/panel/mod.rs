@@ -5,14 +5,15 @@
 //! --judge NAME`, `/?judge=NAME`).
 
 pub mod aggregate;
+pub mod peer;
 
 use serde::{Deserialize, Serialize};
 
 use super::reviews::{ReviewSummary, run_reviews};
 use super::{ArenaError, ArenaOptions};
-use crate::config::{ArenaConfig, ReviewMode};
+use crate::config::{Aggregation, ArenaConfig, ReviewMode};
 use crate::data::jsonl::write_jsonl;
-use crate::data::read_reviews;
+use crate::data::{ReviewRecord, read_reviews};
 use crate::input::{BadInput, Problem};
 use crate::llm::ModelPool;
 use crate::store::Store;
@@ -24,8 +25,15 @@ pub struct PanelMember {
     pub reviews: ReviewSummary,
 }
 
-/// Every judge reviews in turn, then their verdicts are combined. Returns the panel's totals
-/// (its review file the aggregated one) and each judge's own summary.
+/// What a panel run gives: the totals (its review file the aggregated one), each judge's own
+/// summary, and in peer mode the judges' Peer Rank weights.
+pub struct PanelOutcome {
+    pub totals: ReviewSummary,
+    pub members: Vec<PanelMember>,
+    pub peer_rank: Option<peer::PeerRank>,
+}
+
+/// Every judge reviews in turn, then their verdicts are combined.
 pub async fn run_panel(
     config: &ArenaConfig,
     store: &Store,
@@ -33,7 +41,7 @@ pub async fn run_panel(
     questions: Option<(&[crate::data::Question], i64)>,
     run_id: Option<i64>,
     options: &ArenaOptions,
-) -> Result<(ReviewSummary, Vec<PanelMember>), ArenaError> {
+) -> Result<PanelOutcome, ArenaError> {
     let reviews = &config.reviews;
     let mut members = Vec::new();
     let mut total = ReviewSummary::default();
@@ -43,6 +51,9 @@ pub async fn run_panel(
         one.reviews.prompt_file = member.prompt_file.clone();
         one.reviews.review_file = Some(member.review_file.clone());
         one.reviews.panel = Vec::new();
+        if reviews.aggregation == Aggregation::PeerRank && !reviews.self_judging {
+            one.reviews.exclude_model = member.as_candidate.clone();
+        }
         // A cache file's verdicts are taken whichever judge wrote them: never for a panel.
         one.reviews.cache_file = None;
         let summary = run_reviews(&one, store, pool, questions, run_id, options).await?;
@@ -51,13 +62,37 @@ pub async fn run_panel(
     }
     let mut judged = Vec::new();
     for member in &reviews.panel {
-        let records = read_reviews(&member.review_file)?.into_iter().map(|l| l.value).collect();
+        let records: Vec<ReviewRecord> = read_reviews(&member.review_file)?.into_iter().map(|l| l.value).collect();
         judged.push((member.judge.name.clone(), records));
     }
+    let mut peer_rank = None;
+    let aggregation = match &reviews.aggregation {
+        Aggregation::PeerRank => {
+            // Judges are known by the candidate they are.
+            let as_models: Vec<(String, Vec<_>)> = reviews
+                .panel
+                .iter()
+                .zip(&judged)
+                .map(|(m, (name, records))| (m.as_candidate.clone().unwrap_or(name.clone()), records.clone()))
+                .collect();
+            let rank = peer::peer_rank(&as_models);
+            let weights = reviews
+                .panel
+                .iter()
+                .map(|m| {
+                    let model = m.as_candidate.as_ref().unwrap_or(&m.judge.name);
+                    (m.judge.name.clone(), rank.weights.get(model).copied().unwrap_or(0.0))
+                })
+                .collect();
+            peer_rank = Some(rank);
+            Aggregation::Weighted(weights)
+        }
+        other => other.clone(),
+    };
     let combined = if reviews.judge.mode == ReviewMode::Single {
-        aggregate::aggregate_scores(&judged, &reviews.aggregation)
+        aggregate::aggregate_scores(&judged, &aggregation)
     } else {
-        aggregate::aggregate_pairs(&judged, &reviews.aggregation)
+        aggregate::aggregate_pairs(&judged, &aggregation)
     };
     let file = reviews
         .review_file
@@ -66,5 +101,5 @@ pub async fn run_panel(
     write_jsonl(&file, &combined).map_err(|e| ArenaError::Failed(format!("cannot write {}: {e}", file.display())))?;
     total.reviews_written = combined.len() as u64;
     total.review_file = Some(file.clone());
-    Ok((total, members))
+    Ok(PanelOutcome { totals: total, members, peer_rank })
 }

@@ -104,7 +104,14 @@ pub async fn run_reviews(
         }
     }
     let (book, baseline) = book::load_answer_book(config, store, questions, &references).await?;
-    let tasks = plan(&book, judge.mode, judge.position_bias, judge.random_seed, baseline.as_deref());
+    let mut tasks = plan(&book, judge.mode, judge.position_bias, judge.random_seed, baseline.as_deref());
+    if let Some(own) = &reviews.exclude_model {
+        // A peer judge does not judge its own battles.
+        tasks.retain(|t| match t {
+            Task::Pair { a, b, .. } => &a.model != own && &b.model != own,
+            Task::Single { answer, .. } => &answer.model != own,
+        });
+    }
     check_templates(&tasks, &templates, judge.mode)?;
     if tasks.is_empty() {
         tracing::warn!("nothing to review: the answer files share no questions (or hold fewer than two models)");
