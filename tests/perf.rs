@@ -31,9 +31,19 @@ async fn streamed_figures_match_the_script() {
     assert_eq!(run["requests"]["succeeded"], 16);
     assert_eq!(run["tokens_from"], "usage");
     // First content after 100 ms, 19 more 10 ms apart: TTFT 100, ITL 10, TPOT 10, latency 290.
-    // Medians within 2 ms; means within 5 ms, since one request the shared two cores stalled
-    // moves a mean of 16.
-    for (metric, expected) in [("ttft_ms", 100.0), ("itl_ms", 10.0), ("tpot_ms", 10.0), ("latency_ms", 290.0)] {
+    // A busy machine only ever adds time to a request's first token and its end, so those are
+    // checked one-sidedly: never early (1 ms for timer granularity), at most 6 ms late at the
+    // median and 10 ms on the mean (one stalled request of 16 moves a mean). Gaps between
+    // tokens can shrink after a stall as well as grow: medians within 2 ms, means within 5.
+    for (metric, expected) in [("ttft_ms", 100.0), ("latency_ms", 290.0)] {
+        let (p50, mean) = (run[metric]["p50"].as_f64().unwrap(), run[metric]["mean"].as_f64().unwrap());
+        assert!((expected - 1.0..=expected + 6.0).contains(&p50), "{metric} p50 {p50}, expected {expected} (+6) ms");
+        assert!(
+            (expected - 1.0..=expected + 10.0).contains(&mean),
+            "{metric} mean {mean}, expected {expected} (+10) ms"
+        );
+    }
+    for (metric, expected) in [("itl_ms", 10.0), ("tpot_ms", 10.0)] {
         let p50 = &run[metric]["p50"];
         assert!(within(p50, expected, 2.0), "{metric} p50 {p50}, expected {expected} ± 2 ms");
         let mean = &run[metric]["mean"];
