@@ -229,3 +229,100 @@ async fn peer_examination_reaches_peer_ranks_fixed_point_and_measures_self_prefe
     let fair = rank.self_preference.iter().find(|s| s.model == "alpha").unwrap();
     assert_eq!((fair.own_verdicts, fair.others_verdicts), (1.0, 0.75));
 }
+
+/// A reward model server speaking vLLM's `/score` and TEI's `/rerank`: a GOOD answer scores
+/// 0.9, any other 0.2, except that question 2's answers all score 0.5 (± 0.01).
+async fn reward_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::Json;
+    use axum::routing::post;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let score = |text: &str| {
+        if text.ends_with(" 2") {
+            if text.contains("GOOD") { 0.51 } else { 0.5 }
+        } else if text.contains("GOOD") {
+            0.9
+        } else {
+            0.2
+        }
+    };
+    let (c1, c2) = (calls.clone(), calls.clone());
+    let app = axum::Router::new()
+        .route(
+            "/score",
+            post(move |Json(body): Json<Value>| async move {
+                c1.fetch_add(1, Ordering::SeqCst);
+                assert!(body["text_1"].as_str().unwrap().starts_with("Question number"), "{body}");
+                let data: Vec<Value> = body["text_2"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| serde_json::json!({"index": i, "object": "score", "score": score(t.as_str().unwrap())}))
+                    .collect();
+                Json(serde_json::json!({"object": "list", "data": data}))
+            }),
+        )
+        .route(
+            "/rerank",
+            post(move |Json(body): Json<Value>| async move {
+                c2.fetch_add(1, Ordering::SeqCst);
+                assert!(body["query"].as_str().unwrap().starts_with("Question number"), "{body}");
+                // TEI sorts by score, highest first.
+                let mut out: Vec<Value> = body["texts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| serde_json::json!({"index": i, "score": score(t.as_str().unwrap())}))
+                    .collect();
+                out.sort_by(|a, b| b["score"].as_f64().unwrap().total_cmp(&a["score"].as_f64().unwrap()));
+                Json(Value::Array(out))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), calls)
+}
+
+#[tokio::test]
+async fn reward_models_judge_by_score_difference_with_a_tie_margin() {
+    let dir = tempfile::tempdir().unwrap();
+    write_strong_and_weak(dir.path(), 3);
+    let (url, calls) = reward_server().await;
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        &format!(
+            "answers_gen: {{}}\nreviews_gen:\n  reviewers:\n    \
+             - args: {{name: rm-vllm, model: rm, api_base: {url}, api_key_env: JURY_TEST_KEY, reward_api: vllm_score, tie_margin: 0.05}}\n    \
+             - args: {{name: rm-tei, model: rm, api_base: {url}, api_key_env: JURY_TEST_KEY, reward_api: tei_rerank}}\n  \
+             target_answers: [answers/strong.jsonl, answers/weak.jsonl]\n  review_file: reviews/panel.jsonl\n\
+             rating_gen:\n  enable: true\n  metrics: [pairwise]\n  report_file: reports/rating.csv\n"
+        ),
+    );
+    let db = db_url(dir.path());
+    let summary = run_config(&cfg, &db, false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+    // One request per battle and judge: both answers scored together.
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
+    // rm-vllm: question 2's scores differ by 0.01, inside its 0.05 margin: a tie. rm-tei has no
+    // margin: the 0.51 wins.
+    assert_eq!(
+        wins(&dir.path().join("reviews/panel_rm-vllm.jsonl")),
+        [("1".to_string(), "model_a".to_string()), ("2".into(), "tie".into()), ("3".into(), "model_a".into())]
+    );
+    assert_eq!(wins(&dir.path().join("reviews/panel_rm-tei.jsonl")).iter().filter(|(_, w)| w == "model_a").count(), 3);
+    // The panel: a split on question 2 is a tie.
+    assert_eq!(wins(&dir.path().join("reviews/panel.jsonl"))[1], ("2".to_string(), "tie".to_string()));
+    // The scores are stored with each judgment; a second run asks nothing.
+    let pool = open_db(&db).await;
+    let (a, b): (f64, f64) =
+        sqlx::query_as("SELECT score_a, score_b FROM judgments WHERE judge_model = 'rm-tei' ORDER BY id LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((a, b), (0.9, 0.2));
+    assert!(run_config(&cfg, &db, false, 4).await.succeeded());
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
+}

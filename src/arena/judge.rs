@@ -16,6 +16,7 @@ use super::templates::{Template, TemplateKind};
 use super::verdict::{Verdict, VerdictFormat, parse_verdict};
 use crate::config::Judge;
 use crate::data::Win;
+use crate::llm::reward::RewardModel;
 use crate::llm::{ChatModel, ChatRequest, GenerationSettings, LlmError};
 use crate::store::{JudgmentRow, NewJudgment, Store, StoreError};
 
@@ -46,6 +47,25 @@ pub enum JudgeError {
     Cancelled,
 }
 
+/// A reward model's verdict: one answer's score, or for two the higher one wins unless they
+/// differ by at most `tie_margin`.
+pub fn reward_verdict(scores: &[f64], tie_margin: f64) -> Verdict {
+    match scores {
+        [a, b] => {
+            let win = if (a - b).abs() <= tie_margin {
+                Win::Tie
+            } else if a > b {
+                Win::ModelA
+            } else {
+                Win::ModelB
+            };
+            Verdict::Pair { win, scores: Some([*a, *b]), weight: 1.0 }
+        }
+        [one, ..] => Verdict::Score(*one),
+        [] => unreachable!("a prompt has an answer"),
+    }
+}
+
 /// The first line of every dry-run reply: what a dry run wrote can be told from a judge's words.
 pub const DRY_RUN_NOTE: &str = "Dry run: no judge was asked; this verdict is pseudo-random.";
 
@@ -58,6 +78,16 @@ pub struct Prompt<'a> {
     pub question_id: i64,
     pub answer_a_id: i64,
     pub answer_b_id: Option<i64>,
+    /// The question and the answers as they are, for judges that take them unrendered
+    /// (reward models); the answer shown first comes first.
+    pub question: String,
+    pub answers: Vec<String>,
+}
+
+/// What answers for a judge: a chat model writing verdicts, or a reward model scoring answers.
+pub enum JudgeBackend {
+    Chat(ChatModel),
+    Reward(RewardModel),
 }
 
 /// A verdict recovered from an earlier review file.
@@ -79,7 +109,7 @@ pub struct Judgment {
 pub struct JudgeService {
     store: Store,
     /// `None` in a dry run: no judge is asked.
-    model: Option<ChatModel>,
+    model: Option<JudgeBackend>,
     judge: Judge,
     /// Which judge answers, beyond its name: the endpoint, or the model file.
     identity: String,
@@ -96,7 +126,7 @@ pub struct JudgeService {
 impl JudgeService {
     pub fn new(
         store: Store,
-        model: Option<ChatModel>,
+        model: Option<JudgeBackend>,
         judge: Judge,
         run_id: Option<i64>,
         concurrency: usize,
@@ -120,7 +150,10 @@ impl JudgeService {
     }
 
     pub fn retries(&self) -> u64 {
-        self.model.as_ref().map_or(0, ChatModel::retries)
+        match &self.model {
+            Some(JudgeBackend::Chat(model)) => model.retries(),
+            _ => 0,
+        }
     }
 
     /// The review-cache key: the judge (its name and where it runs: another server or model
@@ -207,7 +240,33 @@ impl JudgeService {
         loop {
             let (text, usage) = match &self.model {
                 None => (dry_run_reply(&key, attempts, prompt.format, prompt.template.kind), (0, 0)),
-                Some(model) => {
+                Some(JudgeBackend::Reward(reward)) => {
+                    let answers: Vec<&str> = prompt.answers.iter().map(String::as_str).collect();
+                    let call = async {
+                        let _permit = self.permits.acquire().await.expect("semaphore never closes");
+                        reward.scores(&prompt.question, &answers).await
+                    };
+                    let reply = tokio::select! {
+                        biased;
+                        reply = call => reply,
+                        _ = self.cancel.cancelled() => return Err(JudgeError::Cancelled),
+                    };
+                    let (scores, text) = reply.inspect_err(|_| {
+                        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                    })?;
+                    self.stats.calls.fetch_add(1, Ordering::Relaxed);
+                    let margin = self.judge.reward.map_or(0.0, |r| r.tie_margin);
+                    let verdict = Some(reward_verdict(&scores, margin));
+                    let row = self.save(prompt, &key, &text, verdict, attempts + 1, true, (0, 0)).await?;
+                    return Ok(Judgment {
+                        id: row.id,
+                        verdict,
+                        raw_text: text,
+                        created_at: row.created_at,
+                        from_cache: false,
+                    });
+                }
+                Some(JudgeBackend::Chat(model)) => {
                     let request = ChatRequest {
                         system: (!prompt.system.is_empty()).then(|| prompt.system.clone()),
                         user: prompt.user.clone(),

@@ -91,6 +91,15 @@ pub struct Judge {
     pub timeout: Duration,
     pub max_retries: u32,
     pub parse_retries: u32,
+    /// A reward model that scores answers, instead of a chat model that writes verdicts.
+    pub reward: Option<RewardJudge>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RewardJudge {
+    pub api: crate::llm::reward::RewardApi,
+    /// Scores that differ by at most this make a tie.
+    pub tie_margin: f64,
 }
 
 /// How a panel's verdict on a battle is made from its judges'.
@@ -532,7 +541,14 @@ impl Validator<'_> {
             self.problem(&format!("{args_key}.timeout"), format!("expected a number of seconds > 0, got {timeout}"));
         }
 
+        let reward = self.reward(&args, args_key);
         let (model, name) = self.judge_model(&args, args_key, enable);
+        if reward.is_some() && matches!(model, ModelSpec::Local { .. }) {
+            self.problem(
+                &format!("{args_key}.reward_api"),
+                "a reward model is called over HTTP: give its api_base, not model_id_or_path",
+            );
+        }
         let name = args.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or(name);
         Judge {
             model,
@@ -546,7 +562,30 @@ impl Validator<'_> {
             timeout: Duration::from_secs_f64(if timeout > 0.0 && timeout.is_finite() { timeout } else { 120.0 }),
             max_retries: args.max_retries.unwrap_or(6),
             parse_retries: args.parse_retries.unwrap_or(2),
+            reward,
         }
+    }
+
+    /// A reward model's settings (`reward_api`, `tie_margin`), when the judge is one.
+    fn reward(&mut self, args: &RawReviewerArgs, args_key: &str) -> Option<RewardJudge> {
+        let Some(api) = args.reward_api.as_deref() else {
+            if args.tie_margin.is_some() {
+                self.warn(&format!("{args_key}.tie_margin"), "ignored: it applies to reward models (reward_api)");
+            }
+            return None;
+        };
+        let Some(api) = crate::llm::reward::RewardApi::parse(api) else {
+            self.problem(
+                &format!("{args_key}.reward_api"),
+                format!("expected vllm_score or tei_rerank; got \"{api}\""),
+            );
+            return None;
+        };
+        let tie_margin = args.tie_margin.unwrap_or(0.0);
+        if !(tie_margin >= 0.0 && tie_margin.is_finite()) {
+            self.problem(&format!("{args_key}.tie_margin"), format!("expected a number >= 0, got {tie_margin}"));
+        }
+        Some(RewardJudge { api, tie_margin })
     }
 
     fn note_class_ref(&mut self, key: &str, class_ref: &Option<String>) {

@@ -112,6 +112,10 @@ pub struct RawReviewerArgs {
     pub max_retries: Option<u32>,
     /// Times an unparseable verdict is asked again before it is stored as `unknown`.
     pub parse_retries: Option<u32>,
+    /// A reward model instead of a chat model: `vllm_score` or `tei_rerank`.
+    pub reward_api: Option<String>,
+    /// A reward judge's pairwise verdict is a tie when the two scores differ by at most this.
+    pub tie_margin: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

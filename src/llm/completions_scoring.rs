@@ -36,8 +36,6 @@ struct Logprobs {
     text_offset: Vec<usize>,
 }
 
-const ATTEMPTS: u32 = 4;
-
 impl RemoteScorer {
     pub fn new(api_base: &str, key: Option<String>, model: &str, timeout: Duration) -> Result<Self, LlmError> {
         let http = reqwest::Client::builder()
@@ -119,35 +117,7 @@ impl RemoteScorer {
     }
 
     async fn post_value(&self, body: &serde_json::Value) -> Result<serde_json::Value, LlmError> {
-        let mut wait = Duration::from_millis(500);
-        for attempt in 1..=ATTEMPTS {
-            let mut request = self.http.post(&self.url).json(body);
-            if let Some(key) = &self.key {
-                request = request.bearer_auth(key);
-            }
-            let retryable = match request.send().await {
-                Ok(r) if r.status().is_success() => {
-                    return r
-                        .json::<serde_json::Value>()
-                        .await
-                        .map_err(|e| LlmError::BadResponse(format!("{}: unreadable reply: {e}", self.url)));
-                }
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let message = r.text().await.unwrap_or_default();
-                    let error = LlmError::Http { endpoint: self.url.clone(), status, message };
-                    if status == 429 || status >= 500 { error } else { return Err(error) }
-                }
-                Err(e) if e.is_timeout() => LlmError::Timeout(self.url.clone()),
-                Err(e) => LlmError::Connect(self.url.clone(), e.to_string()),
-            };
-            if attempt == ATTEMPTS {
-                return Err(retryable);
-            }
-            tokio::time::sleep(wait).await;
-            wait *= 2;
-        }
-        unreachable!("the last attempt returns")
+        super::http::post_json(&self.http, &self.url, self.key.as_deref(), body).await
     }
 }
 

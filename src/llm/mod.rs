@@ -3,10 +3,12 @@
 
 pub mod completions_scoring;
 pub mod demo;
+pub mod http;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod openai;
 pub mod retry;
+pub mod reward;
 #[cfg(feature = "local")]
 pub mod scoring;
 #[cfg(feature = "local")]

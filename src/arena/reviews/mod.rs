@@ -14,7 +14,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::judge::{JudgeError, JudgeService};
+use super::judge::{JudgeBackend, JudgeError, JudgeService};
 use super::plan::{Task, plan};
 use super::progress::{Progress, RunProgress};
 use super::templates::{TemplateKind, Templates};
@@ -23,7 +23,8 @@ use crate::config::{ArenaConfig, Judge, ReviewMode};
 use crate::data::jsonl::JsonlWriter;
 use crate::data::{Question, References, read_references};
 use crate::input::{BadInput, Problem};
-use crate::llm::{Backoff, ChatModel, ModelPool, RemoteOptions};
+use crate::llm::reward::RewardModel;
+use crate::llm::{Backoff, ModelPool, RemoteOptions};
 use crate::store::Store;
 
 pub use tasks::combine_swapped;
@@ -225,7 +226,7 @@ pub async fn run_reviews(
 }
 
 /// Opens the judge, refusing OpenAI's API without a key before anything is asked.
-async fn open_judge(config: &ArenaConfig, judge: &Judge, pool: &ModelPool) -> Result<ChatModel, ArenaError> {
+async fn open_judge(config: &ArenaConfig, judge: &Judge, pool: &ModelPool) -> Result<JudgeBackend, ArenaError> {
     let remote = RemoteOptions {
         timeout: judge.timeout,
         backoff: Backoff { max_retries: judge.max_retries, ..Backoff::default() },
@@ -244,7 +245,13 @@ async fn open_judge(config: &ArenaConfig, judge: &Judge, pool: &ModelPool) -> Re
             .into());
         }
     }
-    Ok(pool.open(&judge.model, remote).await?)
+    if let (Some(reward), crate::config::ModelSpec::Remote { api_base, api_key_env, model }) =
+        (&judge.reward, &judge.model)
+    {
+        let key = std::env::var(api_key_env).ok().filter(|k| !k.trim().is_empty());
+        return Ok(JudgeBackend::Reward(RewardModel::new(reward.api, api_base, key, model, judge.timeout)?));
+    }
+    Ok(JudgeBackend::Chat(pool.open(&judge.model, remote).await?))
 }
 
 /// Every task must have a template before any judge is paid.

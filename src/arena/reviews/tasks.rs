@@ -186,6 +186,8 @@ fn render<'t>(
         question_id: question.db_id,
         answer_a_id: first.db_id,
         answer_b_id: second.map(|s| s.db_id),
+        question: question.text.clone(),
+        answers: std::iter::once(first).chain(second).map(|a| a.text.clone()).collect(),
     }
 }
 
