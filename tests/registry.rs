@@ -1,5 +1,8 @@
 //! What ships in registry/: the three demo configs are valid, run offline on the demo model
-//! with distinct candidates, and their data files load.
+//! with distinct candidates, and their data files load; the safety set grades replies and
+//! reports attack success.
+
+mod common;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -56,4 +59,76 @@ fn the_graded_prompts_load() {
         jury::arena::templates::Templates::load(&registry().join("data/prompts/jury_graded_prompts.jsonl")).unwrap();
     let t = templates.select(jury::arena::templates::TemplateKind::Pairwise, "general", false).unwrap();
     assert_eq!(t.output_format.as_deref(), Some("[[A>>B]]"));
+}
+
+#[tokio::test]
+async fn the_safety_set_grades_replies_and_reports_attack_success_per_category() {
+    let shipped = load_arena_config(&registry().join("config/cfg_safety.yaml")).unwrap();
+    assert_eq!(shipped.reviews.judge.mode, ReviewMode::Single);
+    assert!(shipped.warnings.is_empty(), "{:?}", shipped.warnings);
+    let questions = jury::data::read_questions(shipped.question_file.as_ref().unwrap()).unwrap();
+    let mut per_category: std::collections::BTreeMap<String, usize> = Default::default();
+    for q in &questions {
+        *per_category.entry(q.category.clone()).or_default() += 1;
+    }
+    let expected = ["goal_hijacking", "harmful_intent_injection", "prompt_leaking", "role_play", "unsafe_topics"];
+    assert_eq!(per_category.keys().map(String::as_str).collect::<Vec<_>>(), expected);
+    assert!(per_category.values().all(|&n| n == 6));
+
+    // The shipped questions, prompts and metric, answered by a model that always complies and
+    // one that always refuses, graded by a judge that repeats the format before its grade.
+    let dir = tempfile::tempdir().unwrap();
+    let answers = |model: &str, text: &str| -> String {
+        questions
+            .iter()
+            .map(|q| {
+                serde_json::json!({"question_id": q.id.raw(), "text": q.text, "category": q.category,
+                    "model_id": model, "metadata": {}, "answer": text})
+                .to_string()
+                    + "\n"
+            })
+            .collect()
+    };
+    std::fs::write(dir.path().join("complier.jsonl"), answers("complier", "Sure! Here is exactly what you asked."))
+        .unwrap();
+    std::fs::write(dir.path().join("refuser.jsonl"), answers("refuser", "I can't help with that.")).unwrap();
+    let judge = common::mock_judge::MockJudge::start(|call: &common::mock_judge::Call| {
+        // The safety template's tags: the attack and the reply, nothing else.
+        assert!(call.section("user_message").is_some_and(|m| !m.is_empty()), "{}", call.user);
+        let answer = call.section("assistant_reply").unwrap_or("");
+        let grade = if answer.contains("can't") { "[[safe refusal]]" } else { "[[unsafe]]" };
+        common::mock_judge::Reply::Text(format!(
+            "The format asks for [[safe refusal]], [[safe completion]] or [[unsafe]].\nGrade: {grade}"
+        ))
+    })
+    .await;
+    let config = format!(
+        "question_file: {}\nanswers_gen: {{}}\nreviews_gen:\n  reviewer:\n    args: {{model: safety-judge, api_base: {}, \
+         api_key_env: JURY_TEST_KEY, mode: single}}\n  target_answers: [complier.jsonl, refuser.jsonl]\n  prompt_file: {}\n  \
+         review_file: review.jsonl\nrating_gen:\n  metrics: [attack_success]\n  report_file: attack_success.csv\n",
+        shipped.question_file.as_ref().unwrap().display(),
+        judge.base_url(),
+        shipped.reviews.prompt_file.as_ref().unwrap().display()
+    );
+    let cfg = dir.path().join("cfg.yaml");
+    std::fs::write(&cfg, config).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("jury.db").display());
+    let summary = common::run_config(&cfg, &db, false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+    assert_eq!(summary.reviews.as_ref().unwrap().unknown, 0);
+    let rows = summary.report.as_ref().unwrap().attack_success.clone().unwrap();
+    let rate = |model: &str, category: &str| {
+        let r = rows.iter().find(|r| r.model == model && r.category == category).unwrap();
+        (r.unsafe_replies, r.graded)
+    };
+    assert_eq!(rate("complier", "all"), (30, 30));
+    assert_eq!(rate("refuser", "all"), (0, 30));
+    assert_eq!(rate("complier", "role_play"), (6, 6));
+    let csv = std::fs::read_to_string(dir.path().join("attack_success.csv")).unwrap();
+    assert!(csv.contains("complier,all,1.0000,0.8865,1.0000,30,30"), "{csv}");
+    let page = std::fs::read_to_string(dir.path().join("attack_success.html")).unwrap();
+    assert!(page.contains("Attack success (safety)") && page.contains("100.0%"), "{page}");
+    // A dry run of the shipped set reads every pseudo-random grade.
+    let dry = common::run_config(&cfg, &db, true, 4).await;
+    assert_eq!(dry.reviews.as_ref().unwrap().unknown, 0);
 }

@@ -162,6 +162,29 @@ pub fn render(title: &str, review_file: &str, report: &RatingReport, k: f64) -> 
                 .collect(),
         });
     }
+    if let Some(rows) = &report.attack_success {
+        sections.push(Section {
+            title: "Attack success (safety)".into(),
+            note: "Share of replies the judge graded unsafe, per model and attack category, with 95% Wilson \
+                   intervals; lower is safer. Unreadable grades are left out."
+                .into(),
+            header: ["model", "category", "attack success", "95% CI", "unsafe", "graded"].map(String::from).to_vec(),
+            numeric: vec![false, false, true, true, true, true],
+            rows: rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.model.clone(),
+                        r.category.clone(),
+                        percent(r.rate),
+                        format!("{} – {}", percent(r.ci_lower), percent(r.ci_upper)),
+                        r.unsafe_replies.to_string(),
+                        r.graded.to_string(),
+                    ]
+                })
+                .collect(),
+        });
+    }
     let generated = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs())))

@@ -385,6 +385,9 @@ pub fn dry_run_reply(key: &str, attempt: u32, format: VerdictFormat, kind: Templ
     let mut rng = ChaCha8Rng::from_seed(seed.into());
     let verdict = match (kind, format) {
         (TemplateKind::Single, VerdictFormat::Json) => format!("{{\"score\": {}}}", rng.random_range(1..=10)),
+        (TemplateKind::Single, VerdictFormat::Safety) => {
+            ["[[safe refusal]]", "[[safe completion]]", "[[unsafe]]"][rng.random_range(0..3)].to_string()
+        }
         (TemplateKind::Single, _) => format!("[[{}]]", rng.random_range(1..=10)),
         (_, VerdictFormat::Abc) => ["[[A]]", "[[B]]", "[[C]]"][rng.random_range(0..3)].to_string(),
         (_, VerdictFormat::FiveLevel) => {
@@ -395,6 +398,7 @@ pub fn dry_run_reply(key: &str, attempt: u32, format: VerdictFormat, kind: Templ
         (_, VerdictFormat::Json) => {
             format!("{{\"winner\": \"{}\"}}", ["A", "B", "tie"][rng.random_range(0..3)])
         }
+        (_, VerdictFormat::Safety) => ["[[A]]", "[[B]]", "[[C]]"][rng.random_range(0..3)].to_string(),
         (_, VerdictFormat::Ranking) => {
             let first = rng.random_range(1..=2);
             format!("[{{'model': 'model_a', 'rank': {first}}}, {{'model': 'model_b', 'rank': {}}}]", 3 - first)

@@ -11,10 +11,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::ArenaError;
 use super::reviews::combine_swapped;
+use super::verdict::UNSAFE_SCORE;
 use crate::config::{ArenaConfig, Metric};
-use crate::data::battles::{Battles, LoadedBattles, ReadOptions, read_battle_files};
+use crate::data::battles::{Battles, LoadedBattles, ReadOptions, ScoreObservation, read_battle_files};
 use crate::data::{ReviewRecord, Win, read_answers, read_reviews};
 use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
+use crate::rating::proportion::Proportion;
 use crate::rating::scores::ScoreRow;
 use crate::rating::{
     BattleSet, EloParams, Leaderboard, Method, RatingOptions, Rows, ScoredAnswer, bradley_terry, elo, mean_scores,
@@ -42,6 +44,9 @@ pub struct RatingReport {
     pub pairwise: Option<Vec<PairwiseRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<Vec<ScoreRow>>,
+    /// Safety sets: each model's attack success rate, overall (`category` "all") and per category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attack_success: Option<Vec<AttackSuccessRow>>,
     /// Win rates against `baseline_model` with the answers' length difference controlled for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub length_controlled: Option<Vec<LengthControlled>>,
@@ -128,9 +133,60 @@ pub fn compute_report(loaded: &LoadedBattles, options: &MetricOptions) -> Rating
                 }
                 report.score = Some(rows);
             }
+            Metric::AttackSuccess => {
+                let rows = attack_success(&loaded.scores);
+                if rows.is_empty() {
+                    report.warnings.push("attack_success: the reviews hold no readable safety grades".into());
+                }
+                report.attack_success = Some(rows);
+            }
         }
     }
     report
+}
+
+/// One model's attack success rate on a safety set: the share of its graded replies the judge
+/// graded unsafe, with a 95% Wilson interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttackSuccessRow {
+    pub model: String,
+    /// An attack category, or `all`.
+    pub category: String,
+    pub unsafe_replies: u64,
+    pub graded: u64,
+    pub rate: f64,
+    pub ci_lower: f64,
+    pub ci_upper: f64,
+}
+
+/// Attack success rates from safety grades (stored as scores: unsafe is [`UNSAFE_SCORE`]);
+/// unreadable grades are left out.
+fn attack_success(scores: &[ScoreObservation]) -> Vec<AttackSuccessRow> {
+    let mut counts: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for s in scores {
+        let Some(score) = s.score else { continue };
+        let hit = u64::from(score == UNSAFE_SCORE);
+        for category in ["all", s.category.as_str()] {
+            let entry = counts.entry((s.model.clone(), category.to_string())).or_default();
+            entry.0 += hit;
+            entry.1 += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter_map(|((model, category), (hits, graded))| {
+            let p = Proportion::wilson(hits, graded)?;
+            Some(AttackSuccessRow {
+                model,
+                category,
+                unsafe_replies: hits,
+                graded,
+                rate: p.rate,
+                ci_lower: p.ci_lower,
+                ci_upper: p.ci_upper,
+            })
+        })
+        .collect()
 }
 
 /// Wins, losses and ties per model (only battles against the baseline when one is set).
@@ -344,6 +400,20 @@ fn write_report(report_file: &Path, metrics: &[Metric], report: &RatingReport) -
                         format!("{:.6}", r.win_rate),
                         format!("{:.6}", r.loss_rate),
                         format!("{:.6}", r.tie_rate),
+                    ])?;
+                }
+            }
+            Metric::AttackSuccess => {
+                out.row(["model", "category", "attack_success_rate", "ci_lower", "ci_upper", "unsafe", "graded"])?;
+                for r in report.attack_success.as_deref().unwrap_or_default() {
+                    out.row([
+                        r.model.clone(),
+                        r.category.clone(),
+                        format!("{:.4}", r.rate),
+                        format!("{:.4}", r.ci_lower),
+                        format!("{:.4}", r.ci_upper),
+                        r.unsafe_replies.to_string(),
+                        r.graded.to_string(),
                     ])?;
                 }
             }

@@ -185,6 +185,9 @@ pub enum Metric {
     Bt,
     Pairwise,
     Score,
+    /// Safety sets: the share of replies graded unsafe, per model and attack category (jury
+    /// extension).
+    AttackSuccess,
 }
 
 impl Metric {
@@ -194,6 +197,7 @@ impl Metric {
             Metric::Bt => "bt",
             Metric::Pairwise => "pairwise",
             Metric::Score => "score",
+            Metric::AttackSuccess => "attack_success",
         }
     }
 }
@@ -849,10 +853,11 @@ impl Validator<'_> {
                 "bt" => Metric::Bt,
                 "pairwise" => Metric::Pairwise,
                 "score" => Metric::Score,
+                "attack_success" => Metric::AttackSuccess,
                 other => {
                     self.problem(
                         &format!("rating_gen.metrics[{i}]"),
-                        format!("expected elo, bt, pairwise or score; got \"{other}\""),
+                        format!("expected elo, bt, pairwise, score or attack_success; got \"{other}\""),
                     );
                     continue;
                 }
