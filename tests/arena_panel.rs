@@ -317,11 +317,13 @@ async fn reward_models_judge_by_score_difference_with_a_tie_margin() {
     assert_eq!(wins(&dir.path().join("reviews/panel.jsonl"))[1], ("2".to_string(), "tie".to_string()));
     // The scores are stored with each judgment; a second run asks nothing.
     let pool = open_db(&db).await;
-    let (a, b): (f64, f64) =
-        sqlx::query_as("SELECT score_a, score_b FROM judgments WHERE judge_model = 'rm-tei' ORDER BY id LIMIT 1")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (a, b): (f64, f64) = sqlx::query_as(
+        "SELECT j.score_a, j.score_b FROM judgments j JOIN questions q ON q.id = j.question_id \
+             WHERE j.judge_model = 'rm-tei' AND q.external_id = '1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!((a, b), (0.9, 0.2));
     assert!(run_config(&cfg, &db, false, 4).await.succeeded());
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);

@@ -163,15 +163,21 @@ async fn verdicts_from_files_are_bound_to_stored_answers_once() {
     // Again: nothing new.
     let again = import(&[]);
     assert_eq!((&again["imported"], &again["already_imported"]), (&0.into(), &4.into()), "{again}");
+    // Another file with a vote like one already imported: a new vote, not a repeat.
+    let later = write(&dir.join("later.json"), &serde_json::json!([human[0].clone()]).to_string());
+    let out = run(jury().args(["import", "battles"]).arg(&later).args(["--db", &server.db, "--json"]));
+    let later: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(later["imported"], 1, "{later}");
 
     // Four votes on the judge's battles: strong, strong (q1), strong (q2), tie (q4); the judge
     // picked strong on all three questions.
+    // And the later one: strong again on q1.
     let rated = rate_json(&["--db", &server.db, "--source", "human", "--bootstrap", "0"]);
-    assert_eq!(rated["battles"], 4);
+    assert_eq!(rated["battles"], 5);
     let agreement = &rated["judges"][0]["human_agreement"];
-    assert_eq!((agreement["n"].as_u64(), agreement["with_ties"].as_f64()), (Some(4), Some(0.75)), "{agreement}");
+    assert_eq!((agreement["n"].as_u64(), agreement["with_ties"].as_f64()), (Some(5), Some(0.8)), "{agreement}");
     let votes = server.get_json("/api/leaderboard?source=human").await;
-    assert_eq!(votes["battles"], 4);
+    assert_eq!(votes["battles"], 5);
 
     // Bad input exits 2 with the file, the place and the key.
     let bad = write(
@@ -210,7 +216,7 @@ async fn verdicts_from_files_are_bound_to_stored_answers_once() {
     let judges = server.get_json("/api/judges").await;
     let other = judges["judges"].as_array().unwrap().iter().find(|j| j["judge"] == "other-judge").unwrap().clone();
     assert_eq!(other["agreement"]["mock-judge"]["with_ties"], 0.0, "{other}");
-    assert_eq!(other["human_agreement"]["n"], 2, "{other}");
+    assert_eq!(other["human_agreement"]["n"], 3, "{other}");
     server.stop().await;
 }
 

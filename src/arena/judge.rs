@@ -169,6 +169,9 @@ impl JudgeService {
             system: &'a str,
             user: &'a str,
             dry_run: bool,
+            /// A reward model's API and tie margin decide its verdicts too.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reward: Option<String>,
         }
         let key = Key {
             judge: &self.judge.name,
@@ -178,6 +181,7 @@ impl JudgeService {
             system: &prompt.system,
             user: &prompt.user,
             dry_run: self.dry_run(),
+            reward: self.judge.reward.map(|r| format!("{:?} margin {}", r.api, r.tie_margin)),
         };
         let json = serde_json::to_vec(&key).unwrap_or_default();
         hex::encode(Sha256::digest(&json))
@@ -335,6 +339,8 @@ impl JudgeService {
     ) -> Result<JudgmentRow, StoreError> {
         let (label, score_a, score_b, weight) = match verdict {
             None => ("unknown", None, None, 1.0),
+            // Safety grades are stored apart from 1-10 scores, which boards average.
+            Some(Verdict::Score(s)) if prompt.format == VerdictFormat::Safety => ("safety", Some(s), None, 1.0),
             Some(Verdict::Score(s)) => ("score", Some(s), None, 1.0),
             Some(Verdict::Pair { win, scores, weight }) => {
                 (win.as_str(), scores.map(|s| s[0]), scores.map(|s| s[1]), weight)
@@ -368,7 +374,7 @@ impl JudgeService {
 fn verdict_of_row(row: &JudgmentRow, kind: TemplateKind) -> Option<Verdict> {
     match (kind, row.verdict.as_str()) {
         (_, "unknown") => None,
-        (TemplateKind::Single, "score") => row.score_a.map(Verdict::Score),
+        (TemplateKind::Single, "score" | "safety") => row.score_a.map(Verdict::Score),
         (TemplateKind::Pairwise, label) => {
             let win = Win::parse(label)?;
             let scores = row.score_a.zip(row.score_b).map(|(a, b)| [a, b]);

@@ -660,7 +660,8 @@ impl Validator<'_> {
                     Aggregation::Majority
                 }
             }
-            Some("majority") if !single => Aggregation::Majority,
+            // For single mode, the most common grade: for categorical grades (safety).
+            Some("majority") => Aggregation::Majority,
             Some("mean") if single => Aggregation::Mean,
             Some("weighted") => {
                 let weights = raw.weights.take().unwrap_or_default();
@@ -678,7 +679,7 @@ impl Validator<'_> {
                 Aggregation::Weighted(weights)
             }
             Some(other) => {
-                let expected = if single { "mean or weighted (single mode)" } else { "majority or weighted" };
+                let expected = if single { "mean, majority or weighted (single mode)" } else { "majority or weighted" };
                 self.problem("reviews_gen.aggregation", format!("expected {expected}; got \"{other}\""));
                 Aggregation::Majority
             }
@@ -724,6 +725,18 @@ impl Validator<'_> {
                 })
                 .collect();
             panel.splice(0..0, callable);
+            for (i, member) in panel.iter().enumerate() {
+                let who = member.as_candidate.as_deref().unwrap_or(&member.judge.name);
+                let twice = panel[..i]
+                    .iter()
+                    .any(|m| m.judge.name == member.judge.name || m.as_candidate.as_deref() == Some(who));
+                if twice {
+                    self.problem(
+                        "reviews_gen.reviewers",
+                        format!("{who} judges twice: each candidate is one judge of a peer panel, under its own name"),
+                    );
+                }
+            }
             if enable && panel.len() < 2 {
                 self.problem(
                     "reviews_gen.reviewer.args.mode",

@@ -54,8 +54,9 @@ pub struct Sandbox {
 /// Each run gets one of its own, because the process limit counts every process of a user: under
 /// a shared one, a fork bomb in one sample would make samples running beside it fail to start.
 const FIRST_SANDBOX_UID: u32 = 1_000_000;
-/// Runs of one jury process cycle through this many ids; processes pick disjoint ranges.
-const UIDS_PER_PROCESS: u32 = 4096;
+/// Runs of one jury process cycle through this many ids, a range of its own chosen by its
+/// process id (Linux's pids stay below 2^22, so the ids stay below 2^31).
+const UIDS_PER_PROCESS: u32 = 256;
 const STDERR_TAIL: usize = 2000;
 
 impl Sandbox {
@@ -191,7 +192,7 @@ impl Sandbox {
 fn sandbox_uid() -> u32 {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let run = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % UIDS_PER_PROCESS;
-    let process = std::process::id() % UIDS_PER_PROCESS;
+    let process = std::process::id() % (1 << 22);
     FIRST_SANDBOX_UID + process * UIDS_PER_PROCESS + run
 }
 

@@ -2,7 +2,6 @@
 //! MT-Bench judgments, llmuses reviews) bound to stored questions and answers and stored as
 //! human votes or as a judge's battles. Importing the same file again adds nothing.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -127,14 +126,17 @@ pub async fn import_battles(
         match parse_verdicts(text, Path::new(label)) {
             Ok(file) => {
                 summary.single_scores += file.single_scores;
-                parsed.push((label, file.records));
+                // A record is known by its file's content and its place there: the same file
+                // imported again adds nothing, another file's records are all new.
+                let digest = hex::encode(Sha256::digest(text.as_bytes()));
+                parsed.push((label, file.records, digest));
             }
             Err(bad) => problems.extend(bad),
         }
     }
     if options.source == Source::Judge && options.judge.is_none() {
         // Each record must then say which judge it is from.
-        for (label, records) in &parsed {
+        for (label, records, _) in &parsed {
             if let Some(r) = records.iter().find(|r| r.rater.is_none()) {
                 problems.push(
                     Problem::new(format!(
@@ -155,9 +157,7 @@ pub async fn import_battles(
     };
     let catalog = store.import_catalog(set).await?;
     let mut ready = Vec::new();
-    // Identical records in the import are distinct votes: the nth copy has its own key.
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (label, records) in parsed {
+    for (label, records, file_digest) in parsed {
         for r in records {
             summary.records += 1;
             if r.turn != 1 {
@@ -186,12 +186,8 @@ pub async fn import_battles(
                 Source::Human => ("human", None),
                 Source::Judge => ("judge", options.judge.clone().or(r.rater.clone())),
             };
-            let identity =
-                serde_json::json!([source, judge_model, r.rater, question, answer_a, answer_b, winner_text(winner)])
-                    .to_string();
-            let copy = seen.entry(identity.clone()).or_default();
-            *copy += 1;
-            let import_key = hex::encode(Sha256::digest(format!("{identity}#{copy}")));
+            let import_key =
+                hex::encode(Sha256::digest(serde_json::json!([source, judge_model, file_digest, r.place]).to_string()));
             ready.push(ImportedBattle {
                 question_id: question,
                 answer_a_id: answer_a,

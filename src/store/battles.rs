@@ -95,7 +95,7 @@ impl StoredJudgedBattle {
         let shown = |verdict: Option<&str>| match verdict? {
             "model_a" => Some(Side::First),
             "model_b" => Some(Side::Second),
-            "tie" => Some(Side::Tie),
+            "tie" | "tie (bothbad)" => Some(Side::Tie),
             _ => None,
         };
         Some(JudgedBattle {
@@ -171,18 +171,6 @@ impl Store {
         );
         let rows = scoped::<StoredJudgedBattle>(sql, scope).fetch_all(self.pool()).await?;
         Ok(rows.into_iter().filter_map(StoredJudgedBattle::judged).collect())
-    }
-
-    /// The judges that decided battles (real ones, or dry-run ones), by name.
-    pub async fn judge_names(&self, dry_run: bool) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar::<_, String>(
-            "SELECT DISTINCT judge_model FROM battles \
-             WHERE source = 'judge' AND judge_model IS NOT NULL AND winner IS NOT NULL AND dry_run = $1 \
-             ORDER BY judge_model",
-        )
-        .bind(dry_run)
-        .fetch_all(self.pool())
-        .await?)
     }
 
     /// Decided battles in the order they were recorded.

@@ -104,12 +104,14 @@ impl Store {
             "SELECT m.name, q.category, CASE WHEN j.verdict = 'score' THEN j.score_a END \
              FROM judgments j JOIN answers a ON a.id = j.answer_a_id JOIN models m ON m.id = a.model_id \
              JOIN questions q ON q.id = j.question_id \
-             WHERE j.answer_b_id IS NULL AND j.complete = 1 AND j.dry_run = $1 \
-               AND ($2 IS NULL OR q.category = $2) AND ($3 IS NULL OR q.question_set_id = $3)",
+             WHERE j.answer_b_id IS NULL AND j.complete = 1 AND j.dry_run = $1 AND j.verdict <> 'safety' \
+               AND ($2 IS NULL OR q.category = $2) AND ($3 IS NULL OR q.question_set_id = $3) \
+               AND ($4 IS NULL OR j.judge_model = $4)",
         )
         .bind(scope.dry_run)
         .bind(&scope.category)
         .bind(scope.question_set)
+        .bind(&scope.judge)
         .fetch_all(self.pool())
         .await?)
     }

@@ -148,7 +148,7 @@ impl Store {
                json_extract(q.turns, '$[0]'), q.category, aa.text, ab.text \
              FROM battles b JOIN questions q ON q.id = b.question_id \
              JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
-             WHERE b.source = 'judge' AND b.dry_run = 0 AND b.winner IS NOT NULL \
+             WHERE b.source = 'judge' AND b.dry_run = 0 AND b.winner IS NOT NULL AND b.winner <> 'unknown' \
                AND ($1 IS NULL OR q.question_set_id = $1) \
              ORDER BY (SELECT COUNT(*) FROM battles h \
                        WHERE h.source = 'human' AND h.winner IS NOT NULL AND h.question_id = b.question_id \

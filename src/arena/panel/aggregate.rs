@@ -59,7 +59,9 @@ pub fn aggregate_pairs(judges: &[(String, Vec<ReviewRecord>)], aggregation: &Agg
                 *tally.entry(w.as_str()).or_default() += aggregation.weight(v.judge);
             }
             let best = tally.values().copied().fold(0.0f64, f64::max);
-            let top: Vec<&str> = tally.iter().filter(|(_, n)| **n == best && **n > 0.0).map(|(w, _)| *w).collect();
+            // Sums of weights are compared with a tolerance: 0.1 + 0.2 is 0.3.
+            let top: Vec<&str> =
+                tally.iter().filter(|(_, n)| (best - **n).abs() < 1e-9 && **n > 0.0).map(|(w, _)| *w).collect();
             let win = match top.as_slice() {
                 [] => Win::Unknown,
                 [one] => Win::parse(one).expect("a verdict's own text"),
@@ -105,6 +107,7 @@ pub fn aggregate_scores(judges: &[(String, Vec<ReviewRecord>)], aggregation: &Ag
         .into_values()
         .map(|scored| {
             let (mut sum, mut weights) = (0.0, 0.0);
+            let mut votes: Vec<(f64, f64)> = Vec::new();
             let mut lines = Vec::new();
             for (judge, r) in &scored {
                 lines.push(format!("{judge}: {}", r.score.map_or("unknown".to_string(), |s| s.to_string())));
@@ -112,11 +115,23 @@ pub fn aggregate_scores(judges: &[(String, Vec<ReviewRecord>)], aggregation: &Ag
                     let w = aggregation.weight(judge);
                     sum += w * score;
                     weights += w;
+                    match votes.iter_mut().find(|(s, _)| *s == score) {
+                        Some(v) => v.1 += w,
+                        None => votes.push((score, w)),
+                    }
                 }
             }
+            let score = match aggregation {
+                // The most common grade; among equally common ones the lowest (for safety
+                // grades the unsafe one: a split is not a pass).
+                Aggregation::Majority => {
+                    votes.iter().copied().max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.total_cmp(&x.0))).map(|(s, _)| s)
+                }
+                _ => (weights > 0.0).then(|| sum / weights),
+            };
             let first = scored[0].1;
             ReviewRecord::Single(SingleReview {
-                score: (weights > 0.0).then(|| sum / weights),
+                score,
                 review_text: format!("panel ({}): {}", aggregation.name(), lines.join("; ")),
                 ..first.clone()
             })
@@ -199,6 +214,17 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(score(&Aggregation::Mean), Some(6.5));
+        // Majority: the most common grade, the lowest among equals (safety: unsafe is 0).
+        let grades = |gs: &[f64]| -> Vec<(String, Vec<ReviewRecord>)> {
+            gs.iter().enumerate().map(|(i, g)| (format!("j{i}"), vec![single(Some(*g))])).collect()
+        };
+        let majority = |gs: &[f64]| match &aggregate_scores(&grades(gs), &Aggregation::Majority)[..] {
+            [ReviewRecord::Single(r)] => r.score,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(majority(&[0.0, 0.0, 2.0]), Some(0.0));
+        assert_eq!(majority(&[2.0, 0.0]), Some(0.0));
+        assert_eq!(majority(&[2.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(score(&Aggregation::Weighted([("j1".to_string(), 2.0)].into())), Some(7.0));
     }
 }

@@ -9,7 +9,7 @@
 //! 1,000 rounds; the summary says whether it converged). The unweighted result is the first
 //! round's scores.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -140,13 +140,14 @@ fn self_preference(tallies: &[(&str, Vec<Verdict>)]) -> Vec<SelfPreference> {
         // The judge's model's share of a verdict on one of its battles.
         let share = |(_, a, _, score_a): &Verdict| if a == judge { *score_a } else { 1.0 - score_a };
         let own: Vec<&Verdict> = verdicts.iter().filter(|(_, a, b, _)| a == judge || b == judge).collect();
-        let same_battle =
-            |x: &Verdict, y: &Verdict| x.0 == y.0 && ((x.1 == y.1 && x.2 == y.2) || (x.1 == y.2 && x.2 == y.1));
+        // A battle: its question and its two models in name order.
+        let battle = |(q, a, b, _): &Verdict| (q.clone(), a.min(b).clone(), a.max(b).clone());
+        let own_battles: HashSet<(String, String, String)> = own.iter().map(|v| battle(v)).collect();
         let others: Vec<f64> = tallies
             .iter()
             .filter(|(other, _)| other != judge)
             .flat_map(|(_, vs)| vs.iter())
-            .filter(|v| own.iter().any(|o| same_battle(o, v)))
+            .filter(|v| own_battles.contains(&battle(v)))
             .map(share)
             .collect();
         if own.is_empty() || others.is_empty() {
