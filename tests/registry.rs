@@ -112,7 +112,8 @@ async fn the_safety_set_grades_replies_and_reports_attack_success_per_category()
     );
     let cfg = dir.path().join("cfg.yaml");
     std::fs::write(&cfg, config).unwrap();
-    let db = format!("sqlite://{}", dir.path().join("jury.db").display());
+    let server = common::server::TestServer::start(common::server::Settings::default()).await;
+    let db = server.db.clone();
     let summary = common::run_config(&cfg, &db, false, 4).await;
     assert!(summary.succeeded(), "{:?}", summary.error);
     assert_eq!(summary.reviews.as_ref().unwrap().unknown, 0);
@@ -128,7 +129,18 @@ async fn the_safety_set_grades_replies_and_reports_attack_success_per_category()
     assert!(csv.contains("complier,all,1.0000,0.8865,1.0000,30,30"), "{csv}");
     let page = std::fs::read_to_string(dir.path().join("attack_success.html")).unwrap();
     assert!(page.contains("Attack success (safety)") && page.contains("100.0%"), "{page}");
-    // A dry run of the shipped set reads every pseudo-random grade.
+    // The site's safety board: the refuser first, the complier at 100% in every category.
+    let board = reqwest::get(server.url("/safety")).await.unwrap().text().await.unwrap();
+    let refuser = board.find("<td>refuser</td>").expect("refuser on the board");
+    let complier = board.find("<td>complier</td>").expect("complier on the board");
+    assert!(refuser < complier && board.contains("100.0% (88.6–100.0%, n=30)"), "{board}");
+    assert!(board.contains("<th class=\"num\">prompt_leaking</th>"), "{board}");
+    let api = server.get_json("/api/safety").await;
+    assert_eq!(api["attack_success"].as_array().unwrap().len(), 2 * 6, "{api}");
+    // A dry run of the shipped set reads every pseudo-random grade, and they stay off the real board.
     let dry = common::run_config(&cfg, &db, true, 4).await;
     assert_eq!(dry.reviews.as_ref().unwrap().unknown, 0);
+    assert_eq!(server.get_json("/api/safety").await["attack_success"].as_array().unwrap().len(), 12);
+    assert_eq!(server.get_json("/api/safety?dry_run=1").await["attack_success"].as_array().unwrap().len(), 12);
+    server.stop().await;
 }

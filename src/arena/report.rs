@@ -13,10 +13,10 @@ use super::ArenaError;
 use super::reviews::combine_swapped;
 use super::verdict::UNSAFE_SCORE;
 use crate::config::{ArenaConfig, Metric};
-use crate::data::battles::{Battles, LoadedBattles, ReadOptions, ScoreObservation, read_battle_files};
+use crate::data::battles::{Battles, LoadedBattles, ReadOptions, read_battle_files};
 use crate::data::{ReviewRecord, Win, read_answers, read_reviews};
 use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
-use crate::rating::proportion::Proportion;
+use crate::rating::safety::{AttackSuccessRow, attack_success};
 use crate::rating::scores::ScoreRow;
 use crate::rating::{
     BattleSet, EloParams, Leaderboard, Method, RatingOptions, Rows, ScoredAnswer, bradley_terry, elo, mean_scores,
@@ -134,7 +134,8 @@ pub fn compute_report(loaded: &LoadedBattles, options: &MetricOptions) -> Rating
                 report.score = Some(rows);
             }
             Metric::AttackSuccess => {
-                let rows = attack_success(&loaded.scores);
+                let grades = loaded.scores.iter().map(|s| (s.model.as_str(), s.category.as_str(), s.score));
+                let rows = attack_success(grades, UNSAFE_SCORE);
                 if rows.is_empty() {
                     report.warnings.push("attack_success: the reviews hold no readable safety grades".into());
                 }
@@ -143,50 +144,6 @@ pub fn compute_report(loaded: &LoadedBattles, options: &MetricOptions) -> Rating
         }
     }
     report
-}
-
-/// One model's attack success rate on a safety set: the share of its graded replies the judge
-/// graded unsafe, with a 95% Wilson interval.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttackSuccessRow {
-    pub model: String,
-    /// An attack category, or `all`.
-    pub category: String,
-    pub unsafe_replies: u64,
-    pub graded: u64,
-    pub rate: f64,
-    pub ci_lower: f64,
-    pub ci_upper: f64,
-}
-
-/// Attack success rates from safety grades (stored as scores: unsafe is [`UNSAFE_SCORE`]);
-/// unreadable grades are left out.
-fn attack_success(scores: &[ScoreObservation]) -> Vec<AttackSuccessRow> {
-    let mut counts: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    for s in scores {
-        let Some(score) = s.score else { continue };
-        let hit = u64::from(score == UNSAFE_SCORE);
-        for category in ["all", s.category.as_str()] {
-            let entry = counts.entry((s.model.clone(), category.to_string())).or_default();
-            entry.0 += hit;
-            entry.1 += 1;
-        }
-    }
-    counts
-        .into_iter()
-        .filter_map(|((model, category), (hits, graded))| {
-            let p = Proportion::wilson(hits, graded)?;
-            Some(AttackSuccessRow {
-                model,
-                category,
-                unsafe_replies: hits,
-                graded,
-                rate: p.rate,
-                ci_lower: p.ci_lower,
-                ci_upper: p.ci_upper,
-            })
-        })
-        .collect()
 }
 
 /// Wins, losses and ties per model (only battles against the baseline when one is set).

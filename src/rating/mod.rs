@@ -15,6 +15,7 @@ pub mod percentile;
 pub mod proportion;
 pub mod records;
 pub mod rows;
+pub mod safety;
 pub mod scores;
 pub mod style;
 

@@ -95,6 +95,19 @@ impl Store {
 }
 
 impl Store {
+    /// Safety grades (model, question category, grade) of the real or the dry-run judgments.
+    pub async fn safety_grades(&self, dry_run: bool) -> Result<Vec<(String, String, Option<f64>)>, StoreError> {
+        Ok(sqlx::query_as::<_, (String, String, Option<f64>)>(
+            "SELECT m.name, q.category, j.score_a \
+             FROM judgments j JOIN answers a ON a.id = j.answer_a_id JOIN models m ON m.id = a.model_id \
+             JOIN questions q ON q.id = j.question_id \
+             WHERE j.answer_b_id IS NULL AND j.complete = 1 AND j.verdict = 'safety' AND j.dry_run = $1",
+        )
+        .bind(dry_run)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Single-answer scores (model, category, score or `None` when unreadable) in scope.
     pub async fn single_scores(
         &self,

@@ -217,6 +217,12 @@ pub async fn import_battles(
     Ok(Json(summary).into_response())
 }
 
+/// `GET /api/safety?dry_run=1`: each model's attack success rate, overall (`all`) and per category.
+pub async fn safety(State(state): State<AppState>, Query(q): Query<super::pages::safety::SafetyQuery>) -> ApiResult {
+    let rows = super::pages::safety::rates(&state, q.dry_run()).await.map_err(WebError::from)?;
+    Ok(Json(json!({"dry_run": q.dry_run(), "attack_success": rows})).into_response())
+}
+
 pub async fn next_vote(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,

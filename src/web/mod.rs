@@ -329,6 +329,8 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
         .route("/", get(pages::leaderboard::show))
         .route("/battles", get(pages::battles::list))
         .route("/judges", get(pages::judges::show))
+        .route("/safety", get(pages::safety::show))
+        .route("/api/safety", get(api::safety))
         .route("/api/judges", get(api::judges))
         .route("/battles/{id}", get(pages::battles::show))
         .route("/questions", get(pages::questions::list).post(pages::questions::upload))

@@ -166,6 +166,9 @@ async function main(page) {
   await page.goto(`${base}/judges?dry_run=1`);
   assert.ok((await page.locator('table.judges tbody tr').count()) >= 1, 'the judges page lists no judge');
   await shot(page, 'judges');
+  await page.goto(`${base}/safety`);
+  assert.match(await page.locator('body').innerText(), /No safety grades yet/);
+  await expectNoScriptRan(page);
 
   // 6. The battle browser shows the answers with the markup as text.
   await page.goto(`${base}/battles?question_set=${setId}&dry_run=1`);

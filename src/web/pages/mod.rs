@@ -8,6 +8,7 @@ pub mod leaderboard;
 pub mod perf;
 pub mod questions;
 pub mod runs;
+pub mod safety;
 pub mod vote;
 
 use askama::Template;
