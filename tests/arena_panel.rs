@@ -1,6 +1,7 @@
-//! A panel of judges end to end: three mock judges that disagree in scripted ways review the
-//! same battles; each judge's verdicts are stored under its own name, and the panel's verdicts
-//! (majority, weighted) are exactly the ones the scripts imply.
+//! Panels of judges end to end: mock judges that disagree in scripted ways review the same
+//! battles; each judge's verdicts are stored under its own name, and the panel's verdicts
+//! (majority, weighted) are exactly the ones the scripts imply. Also peer examination (from
+//! answer files and from candidates answering through an endpoint) and reward-model judges.
 
 mod common;
 
@@ -327,4 +328,44 @@ async fn reward_models_judge_by_score_difference_with_a_tie_margin() {
     assert_eq!((a, b), (0.9, 0.2));
     assert!(run_config(&cfg, &db, false, 4).await.succeeded());
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
+}
+
+#[tokio::test]
+async fn candidates_that_answer_through_an_endpoint_judge_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("questions.jsonl"), &questions(2));
+    // One server plays three models: asked a question, "bot-x" answers "bot-x answer"; asked to
+    // judge, it prefers bot-a over bot-b over bot-c.
+    let server = MockJudge::start(|call: &Call| match (call.answer_a(), call.answer_b()) {
+        (Some(a), Some(b)) => Reply::Text(if a < b { "[[A]]" } else { "[[B]]" }.into()),
+        _ => Reply::Text(format!("{} answer", call.model)),
+    })
+    .await;
+    let candidates: String = ["bot-a", "bot-b", "bot-c"]
+        .iter()
+        .map(|m| {
+            format!(
+                "  {m}:\n    api_base: {}\n    model: {m}\n    api_key_env: JURY_TEST_KEY\n    output_file: answers/{m}.jsonl\n",
+                server.base_url()
+            )
+        })
+        .collect();
+    let cfg = write(
+        &dir.path().join("cfg.yaml"),
+        &format!(
+            "question_file: questions.jsonl\nanswers_gen:\n{candidates}reviews_gen:\n  reviewer:\n    args: {{mode: peer, api_key_env: JURY_TEST_KEY}}\n  \
+             review_file: reviews/peer.jsonl\nrating_gen:\n  metrics: [pairwise]\n  report_file: reports/rating.csv\n"
+        ),
+    );
+    let summary = run_config(&cfg, &db_url(dir.path()), false, 4).await;
+    assert!(summary.succeeded(), "{:?}", summary.error);
+    assert_eq!(summary.panel.iter().map(|m| m.judge.as_str()).collect::<Vec<_>>(), ["bot-a", "bot-b", "bot-c"]);
+    // Each judged the other two's pair on both questions, asking as itself.
+    for call in server.calls().iter().filter(|c| c.answer_a().is_some()) {
+        let (a, b) = (call.answer_a().unwrap(), call.answer_b().unwrap());
+        assert!(!a.starts_with(&call.model) && !b.starts_with(&call.model), "{} judged {a} vs {b}", call.model);
+    }
+    assert!(summary.panel.iter().all(|m| m.reviews.judge_calls == 2), "{:?}", summary.panel);
+    let rank = summary.peer_rank.expect("peer rank");
+    assert!((rank.weights["bot-a"] - 0.5).abs() < 1e-9 && rank.weights["bot-c"].abs() < 1e-9, "{rank:?}");
 }
