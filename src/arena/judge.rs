@@ -246,18 +246,7 @@ impl JudgeService {
                 None => (dry_run_reply(&key, attempts, prompt.format, prompt.template.kind), (0, 0)),
                 Some(JudgeBackend::Reward(reward)) => {
                     let answers: Vec<&str> = prompt.answers.iter().map(String::as_str).collect();
-                    let call = async {
-                        let _permit = self.permits.acquire().await.expect("semaphore never closes");
-                        reward.scores(&prompt.question, &answers).await
-                    };
-                    let reply = tokio::select! {
-                        biased;
-                        reply = call => reply,
-                        _ = self.cancel.cancelled() => return Err(JudgeError::Cancelled),
-                    };
-                    let (scores, text) = reply.inspect_err(|_| {
-                        self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    })?;
+                    let (scores, text) = self.call(reward.scores(&prompt.question, &answers)).await?;
                     self.stats.calls.fetch_add(1, Ordering::Relaxed);
                     let margin = self.judge.reward.map_or(0.0, |r| r.tie_margin);
                     let verdict = Some(reward_verdict(&scores, margin));
@@ -280,24 +269,8 @@ impl JudgeService {
                             ..GenerationSettings::default()
                         },
                     };
-                    let call = async {
-                        let _permit = self.permits.acquire().await.expect("semaphore never closes");
-                        model.chat(&request).await
-                    };
-                    // Only the call is cut short: a reply that came back (even in the same instant as
-                    // the cancel: it is looked at first) is always stored below.
-                    let reply = tokio::select! {
-                        biased;
-                        reply = call => reply,
-                        _ = self.cancel.cancelled() => return Err(JudgeError::Cancelled),
-                    };
-                    match reply {
-                        Ok(reply) => (reply.text, (reply.usage.prompt_tokens, reply.usage.completion_tokens)),
-                        Err(e) => {
-                            self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                            return Err(e.into());
-                        }
-                    }
+                    let reply = self.call(model.chat(&request)).await?;
+                    (reply.text, (reply.usage.prompt_tokens, reply.usage.completion_tokens))
                 }
             };
             self.stats.calls.fetch_add(1, Ordering::Relaxed);
@@ -324,6 +297,25 @@ impl JudgeService {
             }
             tracing::debug!(template = %prompt.template.name, attempts, "unreadable verdict; asking again");
         }
+    }
+
+    /// One call to the judge, within the concurrency limit; a failure is counted. Only the call
+    /// is cut short by a cancel: a reply that came back (even in the same instant as the cancel:
+    /// it is looked at first) is returned, to be stored.
+    async fn call<T>(&self, call: impl Future<Output = Result<T, LlmError>>) -> Result<T, JudgeError> {
+        let limited = async {
+            let _permit = self.permits.acquire().await.expect("semaphore never closes");
+            call.await
+        };
+        let reply = tokio::select! {
+            biased;
+            reply = limited => reply,
+            _ = self.cancel.cancelled() => return Err(JudgeError::Cancelled),
+        };
+        reply.map_err(|e| {
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+            e.into()
+        })
     }
 
     #[allow(clippy::too_many_arguments)]

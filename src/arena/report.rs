@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 use super::ArenaError;
-use super::reviews::combine_swapped;
 use super::verdict::UNSAFE_SCORE;
 use crate::config::{ArenaConfig, Metric};
 use crate::data::battles::{Battles, LoadedBattles, ReadOptions, read_battle_files};
-use crate::data::{ReviewRecord, Win, read_answers, read_reviews};
+use crate::data::{read_answers, read_reviews};
 use crate::rating::length::{LengthBattle, LengthControlled, length_controlled};
 use crate::rating::safety::{AttackSuccessRow, attack_success};
 use crate::rating::scores::ScoreRow;
@@ -252,19 +251,8 @@ fn length_controlled_from_answers(
     }
     let mut by_model: BTreeMap<String, Vec<LengthBattle>> = BTreeMap::new();
     for line in read_reviews(review_file)? {
-        let (a, b, win, qid) = match &line.value {
-            ReviewRecord::Pair(r) => (&r.model_a, &r.model_b, r.win, &r.question_id),
-            ReviewRecord::Swap(r) => {
-                (&r.model_a, &r.model_b, combine_swapped(r.win_1, 1.0, r.win_2, 1.0).0, &r.question_id)
-            }
-            ReviewRecord::Single(_) => continue,
-        };
-        let score_a = match win {
-            Win::ModelA => 1.0,
-            Win::ModelB => 0.0,
-            Win::Tie | Win::TieBothBad => 0.5,
-            Win::Unknown => continue,
-        };
+        let Some((qid, a, b, win)) = line.value.pair_verdict() else { continue };
+        let Some(score_a) = win.score_a() else { continue };
         let (model, score) = if b == baseline && a != baseline {
             (a, score_a)
         } else if a == baseline && b != baseline {
@@ -274,7 +262,7 @@ fn length_controlled_from_answers(
         };
         let length = |m: &str| lengths.get(&(m.to_string(), qid.key().to_string())).copied();
         if let (Some(lm), Some(lb)) = (length(model), length(baseline)) {
-            by_model.entry(model.clone()).or_default().push(LengthBattle { score, length_difference: lm - lb });
+            by_model.entry(model.to_string()).or_default().push(LengthBattle { score, length_difference: lm - lb });
         }
     }
     Ok((!by_model.is_empty()).then(|| length_controlled(&by_model, options.bootstrap, options.seed)))

@@ -205,19 +205,9 @@ fn read_review_file(file: &Path, options: &ReadOptions, all: &mut LoadedBattles)
             all.filtered_out += 1;
             continue;
         }
-        let (a, b, win, weight) = match &record {
-            ReviewRecord::Pair(r) => (&r.model_a, &r.model_b, r.win, r.weight),
-            ReviewRecord::Swap(r) => {
-                // Both orders agree, or it is a tie; an unreadable side makes it unknown.
-                let win = if r.win_1 == Win::Unknown || r.win_2 == Win::Unknown {
-                    Win::Unknown
-                } else if r.win_1 == r.win_2 {
-                    r.win_1
-                } else {
-                    Win::Tie
-                };
-                (&r.model_a, &r.model_b, win, r.weight)
-            }
+        let weight = match &record {
+            ReviewRecord::Pair(r) => r.weight,
+            ReviewRecord::Swap(r) => r.weight,
             ReviewRecord::Single(r) => {
                 all.scores.push(ScoreObservation {
                     model: r.model.clone(),
@@ -227,6 +217,7 @@ fn read_review_file(file: &Path, options: &ReadOptions, all: &mut LoadedBattles)
                 continue;
             }
         };
+        let (_, a, b, win) = record.pair_verdict().expect("single reviews are taken above");
         match outcome_of_win(win) {
             Some(outcome) => all.push(a, b, outcome, weight),
             None => all.unknown += 1,

@@ -37,6 +37,17 @@ impl Win {
         }
     }
 
+    /// Model A's share of the battle: 1 for a win, 0 for a loss, ½ for either tie; `None` for
+    /// an unknown verdict.
+    pub fn score_a(self) -> Option<f64> {
+        match self {
+            Win::ModelA => Some(1.0),
+            Win::ModelB => Some(0.0),
+            Win::Tie | Win::TieBothBad => Some(0.5),
+            Win::Unknown => None,
+        }
+    }
+
     /// The same verdict seen with the two models' places exchanged.
     pub fn swapped(self) -> Win {
         match self {
@@ -152,6 +163,26 @@ impl ReviewRecord {
             ReviewRecord::Pair(r) => &r.question,
             ReviewRecord::Swap(r) => &r.question,
             ReviewRecord::Single(r) => &r.question,
+        }
+    }
+
+    /// A pairwise review's battle: (question, model A, model B, verdict). With swapped positions
+    /// the verdict is the two orders combined: both agree, or it is a tie; an unreadable side
+    /// makes it unknown. `None` for a single-answer review.
+    pub fn pair_verdict(&self) -> Option<(&QuestionId, &str, &str, Win)> {
+        match self {
+            ReviewRecord::Pair(r) => Some((&r.question_id, &r.model_a, &r.model_b, r.win)),
+            ReviewRecord::Swap(r) => {
+                let win = if r.win_1 == Win::Unknown || r.win_2 == Win::Unknown {
+                    Win::Unknown
+                } else if r.win_1 == r.win_2 {
+                    r.win_1
+                } else {
+                    Win::Tie
+                };
+                Some((&r.question_id, &r.model_a, &r.model_b, win))
+            }
+            ReviewRecord::Single(_) => None,
         }
     }
 

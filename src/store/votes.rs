@@ -26,6 +26,15 @@ pub enum VoteOutcome {
     NotFound,
 }
 
+/// A question and two answers about to be shown: each answer as (model id, answer id, text).
+struct ShownPair {
+    question_id: i64,
+    question: String,
+    category: String,
+    first: (i64, i64, String),
+    second: (i64, i64, String),
+}
+
 /// Two models that answered common questions (`model_a < model_b`, by id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnsweredPair {
@@ -113,25 +122,39 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         let Some((question_id, answer_1, answer_2, question, category, text_1, text_2)) = row else { return Ok(None) };
-        let (model_a, model_b, answer_a, answer_b, text_a, text_b) = if flip {
-            (second, first, answer_2, answer_1, text_2, text_1)
-        } else {
-            (first, second, answer_1, answer_2, text_1, text_2)
+        let pair = ShownPair {
+            question_id,
+            question,
+            category,
+            first: (first, answer_1, text_1),
+            second: (second, answer_2, text_2),
         };
+        Ok(Some(self.open_human_battle(pair, flip).await?))
+    }
+
+    /// Stores a human battle on `pair` (with `flip`, its second answer on side A) and returns it
+    /// as the voter sees it.
+    async fn open_human_battle(&self, pair: ShownPair, flip: bool) -> Result<VoteBattle, StoreError> {
+        let ((model_a, answer_a, text_a), (model_b, answer_b, text_b)) =
+            if flip { (pair.second, pair.first) } else { (pair.first, pair.second) };
         let battle_id = sqlx::query_scalar::<_, i64>(
             "INSERT INTO battles (question_id, answer_a_id, answer_b_id, model_a_id, model_b_id, source) \
              VALUES ($1, $2, $3, $4, $5, 'human') RETURNING id",
         )
-        .bind(question_id)
+        .bind(pair.question_id)
         .bind(answer_a)
         .bind(answer_b)
         .bind(model_a)
         .bind(model_b)
-        .fetch_all(self.writer())
-        .await?
-        .pop()
-        .ok_or(sqlx::Error::RowNotFound)?;
-        Ok(Some(VoteBattle { battle_id, question, category, answer_a: text_a, answer_b: text_b }))
+        .fetch_one(self.writer())
+        .await?;
+        Ok(VoteBattle {
+            battle_id,
+            question: pair.question,
+            category: pair.category,
+            answer_a: text_a,
+            answer_b: text_b,
+        })
     }
 
     /// Opens a battle on a question and pair of answers a judge already decided (a real
@@ -163,23 +186,14 @@ impl Store {
         let Some((question_id, answer_1, answer_2, model_1, model_2, question, category, text_1, text_2)) = row else {
             return Ok(None);
         };
-        let (model_a, model_b, answer_a, answer_b, text_a, text_b) = if flip {
-            (model_2, model_1, answer_2, answer_1, text_2, text_1)
-        } else {
-            (model_1, model_2, answer_1, answer_2, text_1, text_2)
+        let pair = ShownPair {
+            question_id,
+            question,
+            category,
+            first: (model_1, answer_1, text_1),
+            second: (model_2, answer_2, text_2),
         };
-        let battle_id = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO battles (question_id, answer_a_id, answer_b_id, model_a_id, model_b_id, source) \
-             VALUES ($1, $2, $3, $4, $5, 'human') RETURNING id",
-        )
-        .bind(question_id)
-        .bind(answer_a)
-        .bind(answer_b)
-        .bind(model_a)
-        .bind(model_b)
-        .fetch_one(self.writer())
-        .await?;
-        Ok(Some(VoteBattle { battle_id, question, category, answer_a: text_a, answer_b: text_b }))
+        Ok(Some(self.open_human_battle(pair, flip).await?))
     }
 
     /// Records a vote, once: a battle that already has one (or is not a human battle) is refused.

@@ -14,6 +14,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
 use super::error::WebError;
+use super::pages::is_on;
 use crate::rating::judges::{JudgeReports, judge_reports};
 use crate::rating::scores::ScoreRow;
 use crate::rating::style::{StyleControlled, StyleSet, style_controlled};
@@ -365,10 +366,10 @@ impl BoardQuery {
                 category: non_empty(&self.category),
                 question_set,
                 judge,
-                dry_run: matches!(self.dry_run.as_deref(), Some("1" | "true" | "on")),
+                dry_run: is_on(&self.dry_run),
             },
             baseline: non_empty(&self.baseline),
-            style_control: matches!(self.style_control.as_deref(), Some("1" | "true" | "on")),
+            style_control: is_on(&self.style_control),
         })
     }
 }

@@ -10,17 +10,13 @@
 use std::collections::BTreeMap;
 
 use crate::config::Aggregation;
-use crate::data::reviews::{PairReview, ReviewRecord, SingleReview, SwapReview, Win};
+use crate::data::reviews::{PairReview, ReviewRecord, SingleReview, Win};
 
 /// One judge's verdict on a battle, turned so that the model first in name order is A.
 struct PairVote<'a> {
     template: &'a ReviewRecord,
     judge: &'a str,
     win: Win,
-}
-
-fn combined(r: &SwapReview) -> Win {
-    crate::arena::reviews::combine_swapped(r.win_1, r.weight_1, r.win_2, r.weight_2).0
 }
 
 fn key(question: &str, a: &str, b: &str) -> (String, String, String) {
@@ -33,11 +29,7 @@ pub fn aggregate_pairs(judges: &[(String, Vec<ReviewRecord>)], aggregation: &Agg
     let mut battles: BTreeMap<(String, String, String), Vec<PairVote<'_>>> = BTreeMap::new();
     for (judge, records) in judges {
         for record in records {
-            let (model_a, model_b, question_id, win) = match record {
-                ReviewRecord::Pair(r) => (&r.model_a, &r.model_b, &r.question_id, r.win),
-                ReviewRecord::Swap(r) => (&r.model_a, &r.model_b, &r.question_id, combined(r)),
-                ReviewRecord::Single(_) => continue,
-            };
+            let Some((question_id, model_a, model_b, win)) = record.pair_verdict() else { continue };
             let k = key(question_id.key(), model_a, model_b);
             // Turned to the key's order: the first model in name order is A.
             let win = if model_a <= model_b { win } else { win.swapped() };

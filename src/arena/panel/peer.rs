@@ -13,8 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::arena::reviews::combine_swapped;
-use crate::data::reviews::{ReviewRecord, Win};
+use crate::data::reviews::ReviewRecord;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerRank {
@@ -48,20 +47,9 @@ type Verdict = (String, String, String, f64);
 fn tally(records: &[ReviewRecord]) -> Vec<Verdict> {
     let mut out = Vec::new();
     for record in records {
-        let (q, a, b, win) = match record {
-            ReviewRecord::Pair(r) => (&r.question_id, &r.model_a, &r.model_b, r.win),
-            ReviewRecord::Swap(r) => {
-                (&r.question_id, &r.model_a, &r.model_b, combine_swapped(r.win_1, r.weight_1, r.win_2, r.weight_2).0)
-            }
-            ReviewRecord::Single(_) => continue,
-        };
-        let score_a = match win {
-            Win::ModelA => 1.0,
-            Win::ModelB => 0.0,
-            Win::Tie | Win::TieBothBad => 0.5,
-            Win::Unknown => continue,
-        };
-        out.push((q.key().to_string(), a.clone(), b.clone(), score_a));
+        let Some((q, a, b, win)) = record.pair_verdict() else { continue };
+        let Some(score_a) = win.score_a() else { continue };
+        out.push((q.key().to_string(), a.to_string(), b.to_string(), score_a));
     }
     out
 }

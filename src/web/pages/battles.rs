@@ -53,7 +53,7 @@ impl BattleQuery {
             category: clean(&self.category),
             question_set,
             judge: clean(&self.judge),
-            dry_run: matches!(self.dry_run.as_deref(), Some("1" | "true" | "on")),
+            dry_run: super::is_on(&self.dry_run),
         })
     }
 }

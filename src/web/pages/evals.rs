@@ -193,7 +193,7 @@ pub async fn samples(
         .clone()
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| WebError::BadRequest("name the task: ?task=NAME".into()))?;
-    let wrong = matches!(q.wrong.as_deref(), Some("1" | "true" | "on"));
+    let wrong = super::is_on(&q.wrong);
     let page_no = q.page.unwrap_or(1).max(1);
     let (stored, total) =
         state.store.eval_samples(id, &task, wrong, SAMPLES_PER_PAGE, (page_no - 1) * SAMPLES_PER_PAGE).await?;

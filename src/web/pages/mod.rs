@@ -93,6 +93,11 @@ impl Pager {
     }
 }
 
+/// A query or form switch: `1`, `true` or `on` (a ticked checkbox).
+pub fn is_on(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("1" | "true" | "on"))
+}
+
 /// Builds a query string from the non-empty pairs.
 pub fn query(pairs: &[(&str, Option<String>)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());

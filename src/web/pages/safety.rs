@@ -20,7 +20,7 @@ pub struct SafetyQuery {
 
 impl SafetyQuery {
     pub fn dry_run(&self) -> bool {
-        matches!(self.dry_run.as_deref(), Some("1" | "true" | "on"))
+        super::is_on(&self.dry_run)
     }
 }
 

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Nav, nav, page};
+use super::{Nav, is_on, nav, page};
 use crate::store::VoteBattle;
 use crate::web::error::{PageError, WebError};
 use crate::web::guards::{ClientIp, CsrfForm};
@@ -25,10 +25,6 @@ impl VoteQuery {
     pub fn calibration(&self) -> bool {
         is_on(&self.calibration)
     }
-}
-
-fn is_on(v: &Option<String>) -> bool {
-    matches!(v.as_deref(), Some("1" | "true" | "on"))
 }
 
 /// Where the voter goes next: the same question set and kind of battle.
