@@ -15,6 +15,11 @@ use serde_json::{Value, json};
 /// the same two cores would move them.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A time the script fixes: never early (1 ms for timer granularity), at most `late` ms late.
+fn on_time(v: &Value, expected: f64, late: f64) -> bool {
+    v.as_f64().is_some_and(|x| (expected - 1.0..=expected + late).contains(&x))
+}
+
 fn within(value: &Value, expected: f64, tolerance: f64) -> bool {
     value.as_f64().is_some_and(|v| (v - expected).abs() <= tolerance)
 }
@@ -36,12 +41,9 @@ async fn streamed_figures_match_the_script() {
     // median and 10 ms on the mean (one stalled request of 16 moves a mean). Gaps between
     // tokens can shrink after a stall as well as grow: medians within 2 ms, means within 5.
     for (metric, expected) in [("ttft_ms", 100.0), ("latency_ms", 290.0)] {
-        let (p50, mean) = (run[metric]["p50"].as_f64().unwrap(), run[metric]["mean"].as_f64().unwrap());
-        assert!((expected - 1.0..=expected + 6.0).contains(&p50), "{metric} p50 {p50}, expected {expected} (+6) ms");
-        assert!(
-            (expected - 1.0..=expected + 10.0).contains(&mean),
-            "{metric} mean {mean}, expected {expected} (+10) ms"
-        );
+        let (p50, mean) = (&run[metric]["p50"], &run[metric]["mean"]);
+        assert!(on_time(p50, expected, 6.0), "{metric} p50 {p50}, expected {expected} (+6) ms");
+        assert!(on_time(mean, expected, 10.0), "{metric} mean {mean}, expected {expected} (+10) ms");
     }
     for (metric, expected) in [("itl_ms", 10.0), ("tpot_ms", 10.0)] {
         let p50 = &run[metric]["p50"];
@@ -78,9 +80,10 @@ async fn whole_answers_goodput_and_a_sweep() {
     assert_eq!((runs[0]["parallel"].clone(), runs[0]["number"].clone()), (1.into(), 5.into()));
     assert_eq!((runs[1]["parallel"].clone(), runs[1]["number"].clone()), (2.into(), 6.into()));
     for run in runs {
-        // Not streamed: the first content is the whole answer, at 290 ms.
-        assert!(within(&run["ttft_ms"]["p50"], 290.0, 3.0), "{}", run["ttft_ms"]);
-        assert!(within(&run["latency_ms"]["p50"], 290.0, 3.0));
+        // Not streamed: the first content is the whole answer, at 290 ms (a busy machine only
+        // makes it later).
+        assert!(on_time(&run["ttft_ms"]["p50"], 290.0, 6.0), "{}", run["ttft_ms"]);
+        assert!(on_time(&run["latency_ms"]["p50"], 290.0, 6.0), "{}", run["latency_ms"]);
         // No request is within a 250 ms latency objective.
         assert_eq!(run["goodput"], 0.0);
         assert_eq!(run["output_tokens"]["mean"], 20.0);
