@@ -85,6 +85,7 @@ pub async fn judges(State(state): State<AppState>, Query(q): Query<BoardQuery>) 
     key.scope.source = None;
     key.scope.judge = None;
     key.style_control = false;
+    key.judges = true;
     let view = state.boards.get(&state.store, &key).await?;
     Ok(Json(json!({
         "category": key.scope.category,

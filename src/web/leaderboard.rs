@@ -30,6 +30,8 @@ pub struct BoardKey {
     pub baseline: Option<String>,
     /// Also fit the style-controlled board.
     pub style_control: bool,
+    /// Also measure the judges (judge boards, `/judges`): other boards do not pay for it.
+    pub judges: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +141,7 @@ impl BoardCache {
                 scope: BattleScope { judge: None, ..key.scope.clone() },
                 baseline: None,
                 style_control: false,
+                judges: true,
             };
             let view = Box::pin(self.get(store, &all)).await?;
             if !view.judges.judges.iter().any(|r| &r.judge == judge) {
@@ -279,7 +282,10 @@ fn evict_least_used(entries: &mut HashMap<BoardKey, Entry>) {
 async fn compute(store: &Store, key: &BoardKey) -> Result<BoardView, WebError> {
     let groups = store.battle_groups(&key.scope).await?;
     let singles = store.single_scores(&key.scope).await?;
-    let judged = store.judged_battles(&BattleScope { source: None, judge: None, ..key.scope.clone() }).await?;
+    let judged = match key.judges {
+        true => store.judged_battles(&BattleScope { source: None, judge: None, ..key.scope.clone() }).await?,
+        false => Vec::new(),
+    };
     let styled = match key.style_control {
         true => Some(store.style_battles(&key.scope).await?),
         false => None,
@@ -360,6 +366,8 @@ impl BoardQuery {
                     .map_err(|_| WebError::BadRequest(format!("question_set must be a number, not {s}")))?,
             ),
         };
+        // Judge boards show how far their judges can be trusted.
+        let judges = source.as_deref() == Some("judge");
         Ok(BoardKey {
             scope: BattleScope {
                 source,
@@ -370,6 +378,7 @@ impl BoardQuery {
             },
             baseline: non_empty(&self.baseline),
             style_control: is_on(&self.style_control),
+            judges,
         })
     }
 }
@@ -383,6 +392,7 @@ mod tests {
             scope: BattleScope { category: Some(category.into()), ..BattleScope::default() },
             baseline: None,
             style_control: false,
+            judges: false,
         }
     }
 

@@ -121,6 +121,7 @@ pub async fn show(
     key.scope.source = None;
     key.scope.judge = None;
     key.style_control = false;
+    key.judges = true;
     let view = state.boards.get(&state.store, &key).await?;
     let reports = &view.judges;
     let names: Vec<String> = reports.judges.iter().map(|j| j.judge.clone()).collect();
