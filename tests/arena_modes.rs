@@ -109,7 +109,7 @@ async fn pairwise_every_pair_on_every_question() {
     // Battles are in the database, with the same winners.
     let pool = open_db(&db).await;
     let battles: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT ma.name, mb.name, b.winner, b.dry_run FROM battles b JOIN models ma ON ma.id = b.model_a_id \
+        "SELECT ma.name, mb.name, b.winner, CASE WHEN b.dry_run THEN 1 ELSE 0 END FROM battles b JOIN models ma ON ma.id = b.model_a_id \
          JOIN models mb ON mb.id = b.model_b_id",
     )
     .fetch_all(&pool)
@@ -402,13 +402,13 @@ async fn dry_run_asks_no_judge_and_never_mixes_with_real_verdicts() {
     assert_eq!(judge.call_count(), 18);
     let pool = open_db(&db).await;
     let counts: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT dry_run, COUNT(*) FROM judgments GROUP BY dry_run ORDER BY dry_run")
+        sqlx::query_as("SELECT CASE WHEN dry_run THEN 1 ELSE 0 END AS d, COUNT(*) FROM judgments GROUP BY d ORDER BY d")
             .fetch_all(&pool)
             .await
             .unwrap();
     assert_eq!(counts, vec![(0, 18), (1, 18)]);
     let battles: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT dry_run, COUNT(*) FROM battles GROUP BY dry_run ORDER BY dry_run")
+        sqlx::query_as("SELECT CASE WHEN dry_run THEN 1 ELSE 0 END AS d, COUNT(*) FROM battles GROUP BY d ORDER BY d")
             .fetch_all(&pool)
             .await
             .unwrap();

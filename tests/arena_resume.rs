@@ -10,14 +10,17 @@ use common::*;
 
 const QUESTIONS: usize = 12;
 
-fn count_judgments(db: &std::path::Path) -> i64 {
+/// Judgments stored complete; 0 while the run has not created its database yet.
+fn count_judgments(db: &str) -> i64 {
     // Read the real database the killed process wrote, as a user would.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let pool = open_db(&format!("sqlite://{}", db.display())).await;
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM judgments WHERE complete = 1").fetch_one(&pool).await.unwrap();
-        pool.close().await;
+        let Ok(store) = jury::store::Store::connect_existing(db).await else { return 0 };
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM judgments WHERE complete = TRUE")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
         n
     })
 }
@@ -45,12 +48,12 @@ fn a_killed_run_resumes_without_repeating_paid_judge_calls() {
             "['elo', 'pairwise']",
         ),
     );
-    let db = dir.path().join("jury.db");
+    let db = db_url(dir.path());
     let mut child = jury()
         .args(["arena", "-c"])
         .arg(&cfg)
         .arg("--db")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(&db)
         .args(["--concurrency", "3"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -60,7 +63,7 @@ fn a_killed_run_resumes_without_repeating_paid_judge_calls() {
     // Wait until every answered judgment is in the database, then kill -9.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if first.call_count() > ANSWERED && db.exists() && count_judgments(&db) as usize >= ANSWERED {
+        if first.call_count() > ANSWERED && count_judgments(&db) as usize >= ANSWERED {
             break;
         }
         assert!(Instant::now() < deadline, "the run never stored {ANSWERED} judgments");
@@ -81,7 +84,7 @@ fn a_killed_run_resumes_without_repeating_paid_judge_calls() {
     first.answer_with(prefer("GOOD"));
     let second = &first;
     let out =
-        run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(format!("sqlite://{}", db.display())).arg("--json"));
+        run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(&db).arg("--json"));
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(summary["reviews"]["cache_hits"], ANSWERED);

@@ -180,7 +180,7 @@ fn bad_arguments_exit_2() {
     let out = run(jury().args(["arena", "-c"]).arg(dir.path().join("missing.yaml")));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("missing.yaml"));
-    let out = run(jury().args(["arena", "-c"]).arg(&cfg).args(["--db", "postgres://localhost/x"]));
+    let out = run(jury().args(["arena", "-c"]).arg(&cfg).args(["--db", "mysql://localhost/x"]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("sqlite://"));
 }
@@ -267,7 +267,7 @@ fn serve_names_the_address_it_cannot_listen_on_and_creates_no_database() {
     assert!(stderr(&out).contains(&format!("cannot listen on {addr}")), "{}", stderr(&out));
     assert!(!dir.path().join("jury.db").exists());
 
-    let out = run(jury().args(["serve", "--addr", "127.0.0.1:0", "--db", "postgres://elsewhere/jury"]));
+    let out = run(jury().args(["serve", "--addr", "127.0.0.1:0", "--db", "mysql://elsewhere/jury"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unsupported database URL"), "{}", stderr(&out));
 }

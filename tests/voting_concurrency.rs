@@ -1,5 +1,6 @@
 //! 50 voters casting 200 votes each, at the same time, against a running server: every vote is
-//! stored exactly once, a repeated vote is refused, and pair counts stay balanced.
+//! stored exactly once, a repeated vote is refused, and pair counts stay balanced. Two servers
+//! on one database (replicas) count a vote sent to both at once exactly once.
 
 mod common;
 
@@ -7,7 +8,6 @@ use std::collections::{BTreeMap, HashSet};
 
 use common::server::{Settings, TestServer, seed_set};
 use serde_json::{Value, json};
-use sqlx::sqlite::SqlitePoolOptions;
 
 const VOTERS: usize = 50;
 const VOTES_EACH: usize = 200;
@@ -74,7 +74,7 @@ async fn fifty_concurrent_voters_each_vote_counted_exactly_once() {
     assert_eq!(ids.len(), total, "a battle was offered to two voters");
 
     // The database holds each vote once, on its own battle, with the winner that was sent.
-    let db = SqlitePoolOptions::new().max_connections(1).connect(&server.db).await.unwrap();
+    let db = common::open_db(&server.db).await;
     let stored: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
         "SELECT b.id, b.winner, ma.name, mb.name, (SELECT COUNT(*) FROM votes v WHERE v.battle_id = b.id) \
          FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
@@ -123,4 +123,47 @@ async fn fifty_concurrent_voters_each_vote_counted_exactly_once() {
     let board = server.get_json(&format!("/api/leaderboard?source=human&question_set={set}")).await;
     assert_eq!(board["battles"].as_u64().unwrap() as usize, total);
     server.stop().await;
+}
+
+/// Two servers on one database, as two replicas behind a proxy: the same vote sent to both at
+/// once counts once (one 200, one 409), and each replica's leaderboard sees the other's votes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_sent_to_two_replicas_at_once_counts_once() {
+    const ROUNDS: usize = 25;
+    let first = TestServer::start(Settings::default()).await;
+    let second = first.replica(Settings::default()).await;
+    let set = seed_set(&first, "replicas", 10, &["alpha", "beta", "gamma"]).await;
+    let http = common::server::api_client();
+    // Fill the second replica's leaderboard cache before the votes, so it must notice them.
+    let empty = second.get_json(&format!("/api/leaderboard?source=human&question_set={set}")).await;
+    assert_eq!(empty["battles"], 0);
+    for round in 0..ROUNDS {
+        let shown_by = if round % 2 == 0 { &first } else { &second };
+        let next: Value = http
+            .get(shown_by.url(&format!("/api/vote/next?question_set={set}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = next["battle_id"].as_i64().unwrap();
+        let vote = |server: &TestServer| {
+            http.post(server.url(&format!("/api/vote/{id}"))).json(&json!({"winner": "model_a"})).send()
+        };
+        let (a, b) = tokio::join!(vote(&first), vote(&second));
+        let mut codes = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+        codes.sort_unstable();
+        assert_eq!(codes, [200, 409], "round {round}");
+    }
+    for server in [&first, &second] {
+        let board = server.get_json(&format!("/api/leaderboard?source=human&question_set={set}")).await;
+        assert_eq!(board["battles"].as_u64().unwrap() as usize, ROUNDS, "{board}");
+    }
+    let db = common::open_db(&first.db).await;
+    let votes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM votes").fetch_one(&db).await.unwrap();
+    assert_eq!(votes as usize, ROUNDS);
+    db.close().await;
+    second.stop().await;
+    first.stop().await;
 }

@@ -47,7 +47,7 @@ pub struct ArenaArgs {
     #[arg(long)]
     dry_run: bool,
 
-    /// Database URL (SQLite: sqlite://PATH)
+    /// Database URL: sqlite://PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE
     #[arg(long, env = "JURY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_name = "URL")]
     db: String,
 

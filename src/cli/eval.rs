@@ -106,7 +106,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "K=V,...")]
     model_args: Option<String>,
 
-    /// Database URL (SQLite: sqlite://PATH)
+    /// Database URL: sqlite://PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE
     #[arg(long, env = "JURY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_name = "URL")]
     db: String,
 

@@ -44,7 +44,7 @@ struct BattlesArgs {
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
 
-    /// Database URL (SQLite: sqlite://PATH); it must exist and hold the questions and answers
+    /// Database URL: sqlite://PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE; it must exist and hold the questions and answers
     #[arg(long, env = "JURY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_name = "URL")]
     db: String,
 

@@ -1,6 +1,7 @@
 //! The `jury` command line. Exit codes: 0 success, 1 the run failed, 2 bad input.
 
 mod arena;
+mod db;
 mod eval;
 mod import;
 mod logging;
@@ -35,8 +36,9 @@ use crate::store::StoreError;
         Bradley-Terry or Elo ratings and bootstrap confidence intervals, and says how far each judge \
         can be trusted.\n\n\
         `jury import battles` brings verdicts made elsewhere (people's, or a judge's) into a database.\n\n\
-        Results are stored in a database (SQLite by default) so that interrupted runs resume \
-        without repeating work.",
+        `jury db` migrates a database or copies one to another.\n\n\
+        Results are stored in a database (SQLite by default, PostgreSQL for teams: --db \
+        postgres://…) so that interrupted runs resume without repeating work.",
     after_help = "Logs go to stderr; set RUST_LOG (for example RUST_LOG=jury=debug) for more detail."
 )]
 pub struct Cli {
@@ -52,6 +54,7 @@ pub enum Command {
     Eval(eval::EvalArgs),
     Perf(perf::PerfArgs),
     Serve(serve::ServeArgs),
+    Db(db::DbArgs),
     FetchDemoModel(FetchDemoModelArgs),
 }
 
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => with_runtime(|| eval::run(args, progress)),
         Command::Perf(args) => with_runtime(|| perf::run(args, progress)),
         Command::Serve(args) => with_runtime(|| serve::run(args)),
+        Command::Db(args) => with_runtime(|| db::run(args, progress)),
         Command::FetchDemoModel(args) => fetch_demo_model(args),
     };
     match result {

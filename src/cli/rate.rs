@@ -64,7 +64,7 @@ pub struct RateArgs {
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 
-    /// Also rate the battles stored in this database (sqlite://PATH), such as an arena's
+    /// Also rate the battles stored in this database (sqlite://PATH or postgres://…), such as an arena's
     #[arg(long, value_name = "URL")]
     db: Option<String>,
 

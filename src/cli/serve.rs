@@ -31,7 +31,7 @@ pub struct ServeArgs {
     #[arg(long, env = "JURY_ADDR", default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     addr: SocketAddr,
 
-    /// Database URL (SQLite: sqlite://PATH)
+    /// Database URL: sqlite://PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE
     #[arg(long, env = "JURY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, value_name = "URL")]
     db: String,
 

@@ -1,6 +1,7 @@
 //! Background runs: arena rounds started from the web are queued in the `runs` table and run
 //! here one at a time. They keep going when the page is closed, can be cancelled, and after a
-//! restart resume where they stopped (every answer and judgment is already stored).
+//! restart resume where they stopped (every answer and judgment is already stored). Several
+//! servers on one database share the queue: each run is claimed by one of them.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,14 +55,16 @@ pub fn spawn_worker(
     let wake = Arc::new(Notify::new());
     let jobs = Jobs { wake: wake.clone() };
     let handle = tokio::spawn(async move {
-        match store.requeue_interrupted_runs().await {
-            Ok(n) if n > 0 => tracing::info!(runs = n, "resuming runs interrupted by the last shutdown"),
-            Ok(_) => {}
-            Err(e) => tracing::error!("cannot requeue interrupted runs: {e}"),
-        }
         loop {
             if shutdown.is_cancelled() {
                 break;
+            }
+            // Runs of a process that died (this server's last life, or another server on the
+            // same database) are picked up once their heartbeat is stale.
+            match store.requeue_interrupted_runs().await {
+                Ok(n) if n > 0 => tracing::info!(runs = n, "resuming runs whose process stopped"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("cannot requeue interrupted runs: {e}"),
             }
             match store.claim_next_run().await {
                 Ok(Some(run)) if run.kind == "perf" => execute_perf(&store, run, &shutdown, own.as_ref()).await,

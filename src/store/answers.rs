@@ -194,13 +194,14 @@ impl Store {
 
     /// A model's latest answer to each question of a set.
     pub async fn answers_for_export(&self, set_id: i64, model: &str) -> Result<Vec<ExportedAnswer>, StoreError> {
-        Ok(sqlx::query_as::<_, ExportedAnswer>(
-            "SELECT q.external_id AS question_id, json_extract(q.turns, '$[0]') AS question, q.category, a.text AS answer \
+        Ok(sqlx::query_as::<_, ExportedAnswer>(sqlx::AssertSqlSafe(format!(
+            "SELECT q.external_id AS question_id, {question} AS question, q.category, a.text AS answer \
              FROM answers a JOIN questions q ON q.id = a.question_id JOIN models m ON m.id = a.model_id \
              WHERE q.question_set_id = $1 AND m.name = $2 \
                AND a.id = (SELECT MAX(a2.id) FROM answers a2 WHERE a2.question_id = a.question_id AND a2.model_id = a.model_id) \
              ORDER BY q.id",
-        )
+            question = self.dialect().first_turn("q.turns")
+        )))
         .bind(set_id)
         .bind(model)
         .fetch_all(self.pool())

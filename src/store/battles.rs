@@ -1,10 +1,9 @@
 //! Battles: one decided comparison of two answers, by a judge or by a person.
 
-use sqlx::Sqlite;
+use sqlx::any::{Any, AnyArguments, AnyRow};
 use sqlx::query::QueryAs;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
 
-use super::{Store, StoreError};
+use super::{Flag, Store, StoreError};
 use crate::rating::Outcome;
 use crate::rating::agreement::Side;
 use crate::rating::judges::JudgedBattle;
@@ -234,6 +233,7 @@ pub struct BattleSummary {
     pub question_set_id: i64,
     pub question: String,
     pub weight: f64,
+    #[sqlx(try_from = "Flag")]
     pub dry_run: bool,
     pub created_at: f64,
 }
@@ -254,6 +254,7 @@ pub struct BattleDetail {
     pub answer_a: String,
     pub answer_b: String,
     pub weight: f64,
+    #[sqlx(try_from = "Flag")]
     pub dry_run: bool,
     pub created_at: f64,
     /// The judgment that saw model A first, and its verdict and scores in A/B terms.
@@ -287,9 +288,9 @@ const SCOPE: &str = "b.dry_run = $1 AND ($2 IS NULL OR b.source = $2) AND ($3 IS
                      AND ($4 IS NULL OR q.question_set_id = $4) AND ($5 IS NULL OR b.judge_model = $5)";
 
 /// A query whose WHERE clause includes [`SCOPE`], with the scope bound as $1–$5.
-fn scoped<'q, O>(sql: String, scope: &'q BattleScope) -> QueryAs<'q, Sqlite, O, SqliteArguments>
+fn scoped<'q, O>(sql: String, scope: &'q BattleScope) -> QueryAs<'q, Any, O, AnyArguments>
 where
-    O: for<'r> sqlx::FromRow<'r, SqliteRow>,
+    O: for<'r> sqlx::FromRow<'r, AnyRow>,
 {
     sqlx::query_as::<_, O>(sqlx::AssertSqlSafe(sql))
         .bind(scope.dry_run)
@@ -306,7 +307,7 @@ impl Store {
              FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
              JOIN questions q ON q.id = b.question_id \
              WHERE b.winner IS NOT NULL AND {SCOPE} \
-             GROUP BY b.model_a_id, b.model_b_id, b.winner, b.weight"
+             GROUP BY ma.name, mb.name, b.winner, b.weight"
         );
         Ok(scoped::<BattleGroup>(sql, scope).fetch_all(self.pool()).await?)
     }
@@ -333,8 +334,9 @@ impl Store {
         let rows = scoped::<BattleSummary>(
             format!(
                 "SELECT b.id, ma.name AS model_a, mb.name AS model_b, b.winner, b.source, b.judge_model, q.category, \
-                   q.external_id AS question_external_id, q.question_set_id, json_extract(q.turns, '$[0]') AS question, \
-                   b.weight, b.dry_run, b.created_at {filter} ORDER BY b.id DESC LIMIT $9 OFFSET $10"
+                   q.external_id AS question_external_id, q.question_set_id, {question} AS question, \
+                   b.weight, b.dry_run, b.created_at {filter} ORDER BY b.id DESC LIMIT $9 OFFSET $10",
+                question = self.dialect().first_turn("q.turns")
             ),
             scope,
         )
@@ -384,7 +386,7 @@ impl Store {
                q.external_id AS question_id, b.created_at AS tstamp \
              FROM battles b JOIN models ma ON ma.id = b.model_a_id JOIN models mb ON mb.id = b.model_b_id \
              JOIN questions q ON q.id = b.question_id \
-             WHERE b.winner IS NOT NULL AND b.winner != 'unknown' AND b.dry_run = 0 ORDER BY b.created_at, b.id",
+             WHERE b.winner IS NOT NULL AND b.winner != 'unknown' AND b.dry_run = FALSE ORDER BY b.created_at, b.id",
         )
         .fetch_all(self.pool())
         .await?)

@@ -1,11 +1,12 @@
 //! Benchmark requests (the cache) and scored samples.
 
-use super::{Store, StoreError};
+use super::{Flag, Store, StoreError};
 
 /// A log-likelihood the model gave, as cached.
 #[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
 pub struct CachedLogLikelihood {
     pub logprob: f64,
+    #[sqlx(try_from = "Flag")]
     pub greedy: bool,
     pub tokens: i64,
 }
@@ -14,6 +15,7 @@ pub struct CachedLogLikelihood {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredSample {
     pub doc_id: i64,
+    #[sqlx(try_from = "Flag")]
     pub correct: bool,
     pub sample: String,
 }
@@ -135,7 +137,7 @@ impl Store {
     ) -> Result<(Vec<StoredSample>, i64), StoreError> {
         let rows = sqlx::query_as::<_, StoredSample>(
             "SELECT doc_id, correct, sample FROM eval_samples WHERE run_id = $1 AND task = $2 \
-             AND ($3 = 0 OR correct = 0) ORDER BY doc_id LIMIT $4 OFFSET $5",
+             AND ($3 = FALSE OR correct = FALSE) ORDER BY doc_id LIMIT $4 OFFSET $5",
         )
         .bind(run_id)
         .bind(task)
@@ -145,7 +147,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM eval_samples WHERE run_id = $1 AND task = $2 AND ($3 = 0 OR correct = 0)",
+            "SELECT COUNT(*) FROM eval_samples WHERE run_id = $1 AND task = $2 AND ($3 = FALSE OR correct = FALSE)",
         )
         .bind(run_id)
         .bind(task)

@@ -1,7 +1,7 @@
 //! Judgments: every judge call's result, stored as it returns. This table is the review
 //! cache: a judgment whose key matches is never asked for again.
 
-use super::{Store, StoreError};
+use super::{Flag, OptionalReal, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct JudgmentRow {
@@ -13,7 +13,9 @@ pub struct JudgmentRow {
     pub score_b: Option<f64>,
     pub weight: f64,
     pub attempts: i64,
+    #[sqlx(try_from = "Flag")]
     pub complete: bool,
+    #[sqlx(try_from = "Flag")]
     pub dry_run: bool,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -77,8 +79,8 @@ impl Store {
         .bind(j.answer_b_id)
         .bind(j.raw_text)
         .bind(j.verdict)
-        .bind(j.score_a)
-        .bind(j.score_b)
+        .bind(OptionalReal(j.score_a))
+        .bind(OptionalReal(j.score_b))
         .bind(j.weight)
         .bind(j.attempts as i64)
         .bind(j.complete)
@@ -101,7 +103,7 @@ impl Store {
             "SELECT m.name, q.category, j.score_a \
              FROM judgments j JOIN answers a ON a.id = j.answer_a_id JOIN models m ON m.id = a.model_id \
              JOIN questions q ON q.id = j.question_id \
-             WHERE j.answer_b_id IS NULL AND j.complete = 1 AND j.verdict = 'safety' AND j.dry_run = $1",
+             WHERE j.answer_b_id IS NULL AND j.complete = TRUE AND j.verdict = 'safety' AND j.dry_run = $1",
         )
         .bind(dry_run)
         .fetch_all(self.pool())
@@ -117,7 +119,7 @@ impl Store {
             "SELECT m.name, q.category, CASE WHEN j.verdict = 'score' THEN j.score_a END \
              FROM judgments j JOIN answers a ON a.id = j.answer_a_id JOIN models m ON m.id = a.model_id \
              JOIN questions q ON q.id = j.question_id \
-             WHERE j.answer_b_id IS NULL AND j.complete = 1 AND j.dry_run = $1 AND j.verdict <> 'safety' \
+             WHERE j.answer_b_id IS NULL AND j.complete = TRUE AND j.dry_run = $1 AND j.verdict <> 'safety' \
                AND ($2 IS NULL OR q.category = $2) AND ($3 IS NULL OR q.question_set_id = $3) \
                AND ($4 IS NULL OR j.judge_model = $4)",
         )

@@ -1,6 +1,6 @@
 //! Load-test requests: every request of a `jury perf` run with its timings.
 
-use super::{Store, StoreError};
+use super::{OptionalReal, Store, StoreError};
 use crate::perf::RequestOutcome;
 
 /// A stored request, as the pages and the API read it back.
@@ -44,7 +44,7 @@ impl Store {
             .bind(seq as i64)
             .bind(o.scheduled_s)
             .bind(o.sent_s)
-            .bind(o.content_at_s.first().copied())
+            .bind(OptionalReal(o.content_at_s.first().copied()))
             .bind(o.end_s)
             .bind(o.content_at_s.len() as i64)
             .bind(i64::from(o.chunks))

@@ -1,6 +1,6 @@
 //! Runs: one row per `jury arena` (and later bench/perf) invocation, with live progress.
 
-use super::{Store, StoreError};
+use super::{Flag, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStatus {
@@ -29,10 +29,11 @@ impl Store {
         config_path: Option<&str>,
         dry_run: bool,
     ) -> Result<i64, StoreError> {
-        let id = sqlx::query_scalar::<_, i64>(
+        let id = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
             "INSERT INTO runs (kind, config, config_path, status, dry_run, heartbeat_at) \
-             VALUES ($1, $2, $3, 'running', $4, (julianday('now') - 2440587.5) * 86400.0) RETURNING id",
-        )
+             VALUES ($1, $2, $3, 'running', $4, {now}) RETURNING id",
+            now = self.dialect().now()
+        )))
         .bind(kind)
         .bind(config)
         .bind(config_path)
@@ -60,7 +61,7 @@ impl Store {
 
     /// The run is alive: its process beats every few seconds while it works.
     pub async fn beat_run(&self, run_id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET heartbeat_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = $1")
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE runs SET heartbeat_at = {} WHERE id = $1", self.dialect().now())))
             .bind(run_id)
             .execute(self.writer())
             .await?;
@@ -85,10 +86,10 @@ impl Store {
         summary: Option<&str>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE runs SET status = $1, summary = $2, error = $3, \
-             finished_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = $4",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = $1, summary = $2, error = $3, finished_at = {now} WHERE id = $4",
+            now = self.dialect().now()
+        )))
         .bind(status.as_str())
         .bind(summary)
         .bind(error)
@@ -106,12 +107,14 @@ pub struct RunRow {
     pub title: Option<String>,
     pub config: String,
     pub status: String,
+    #[sqlx(try_from = "Flag")]
     pub dry_run: bool,
     pub stage: Option<String>,
     pub progress_done: i64,
     pub progress_total: i64,
     pub summary: Option<String>,
     pub error: Option<String>,
+    #[sqlx(try_from = "Flag")]
     pub cancel_requested: bool,
     pub work_dir: Option<String>,
     pub created_at: f64,
@@ -172,24 +175,35 @@ impl Store {
         .ok_or(sqlx::Error::RowNotFound)?)
     }
 
-    /// Takes the oldest queued run and marks it running.
+    /// Takes the oldest queued run and marks it running. Processes claiming at once take
+    /// different runs, or none.
     pub async fn claim_next_run(&self) -> Result<Option<RunRow>, StoreError> {
         Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
-            "UPDATE runs SET status = 'running', heartbeat_at = (julianday('now') - 2440587.5) * 86400.0 \
-             WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1) RETURNING {RUN_COLUMNS}"
+            "UPDATE runs SET status = 'running', heartbeat_at = {now} \
+             WHERE status = 'queued' \
+               AND id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1{skip_locked}) \
+             RETURNING {RUN_COLUMNS}",
+            now = self.dialect().now(),
+            skip_locked = self.dialect().skip_locked(),
         )))
         .fetch_all(self.writer())
         .await?
         .pop())
     }
 
-    /// Runs the job worker was doing when the server stopped go back to the queue (their
-    /// finished work is stored, so they resume rather than restart).
+    /// Queued runs whose worker stopped beating (its process was killed, or its machine went
+    /// away) go back to the queue; their finished work is stored, so they resume rather than
+    /// restart. A run another live process is doing keeps beating and is left alone.
     pub async fn requeue_interrupted_runs(&self) -> Result<u64, StoreError> {
-        Ok(sqlx::query("UPDATE runs SET status = 'queued' WHERE status = 'running' AND work_dir IS NOT NULL")
-            .execute(self.writer())
-            .await?
-            .rows_affected())
+        Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'queued' WHERE status = 'running' AND work_dir IS NOT NULL \
+             AND COALESCE(heartbeat_at, created_at) < {now} - $1",
+            now = self.dialect().now()
+        )))
+        .bind(HEARTBEAT_STALE_SECONDS)
+        .execute(self.writer())
+        .await?
+        .rows_affected())
     }
 
     pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
@@ -231,12 +245,13 @@ impl Store {
 
     /// Asks a run to stop: a queued run is cancelled at once, a running one at its next step.
     pub async fn request_cancel(&self, id: i64) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE runs SET cancel_requested = 1, \
+        let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET cancel_requested = TRUE, \
                status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
-               finished_at = CASE WHEN status = 'queued' THEN (julianday('now') - 2440587.5) * 86400.0 ELSE finished_at END \
+               finished_at = CASE WHEN status = 'queued' THEN {now} ELSE finished_at END \
              WHERE id = $1 AND status IN ('queued', 'running')",
-        )
+            now = self.dialect().now()
+        )))
         .bind(id)
         .execute(self.writer())
         .await?
@@ -245,21 +260,22 @@ impl Store {
     }
 
     pub async fn cancel_requested(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar::<_, bool>("SELECT cancel_requested FROM runs WHERE id = $1")
+        Ok(sqlx::query_scalar::<_, Flag>("SELECT cancel_requested FROM runs WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?
-            .unwrap_or(false))
+            .is_some_and(bool::from))
     }
 }
 
 impl Store {
     /// Gives up on an interrupted run: it stays as it was left, marked cancelled.
     pub async fn dismiss_run(&self, id: i64) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
+        let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE runs SET status = 'cancelled', error = 'interrupted: its process stopped and the run was dismissed', \
-             finished_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = $1 AND status = 'running'",
-        )
+             finished_at = {now} WHERE id = $1 AND status = 'running'",
+            now = self.dialect().now()
+        )))
         .bind(id)
         .execute(self.writer())
         .await?
@@ -271,7 +287,7 @@ impl Store {
     /// judgment it stored is reused).
     pub async fn resume_run(&self, id: i64) -> Result<bool, StoreError> {
         let changed = sqlx::query(
-            "UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL, cancel_requested = 0 \
+            "UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL, cancel_requested = FALSE \
              WHERE id = $1 AND status = 'running'",
         )
         .bind(id)

@@ -102,11 +102,11 @@ impl Store {
         pick: i64,
         flip: bool,
     ) -> Result<Option<VoteBattle>, StoreError> {
-        let row = sqlx::query_as::<_, (i64, i64, i64, String, String, String, String)>(
+        let row = sqlx::query_as::<_, (i64, i64, i64, String, String, String, String)>(sqlx::AssertSqlSafe(format!(
             "SELECT q.id, \
                (SELECT id FROM answers WHERE question_id = q.id AND model_id = $1 ORDER BY id DESC LIMIT 1), \
                (SELECT id FROM answers WHERE question_id = q.id AND model_id = $2 ORDER BY id DESC LIMIT 1), \
-               json_extract(q.turns, '$[0]'), q.category, \
+               {question}, q.category, \
                (SELECT text FROM answers WHERE question_id = q.id AND model_id = $1 ORDER BY id DESC LIMIT 1), \
                (SELECT text FROM answers WHERE question_id = q.id AND model_id = $2 ORDER BY id DESC LIMIT 1) \
              FROM questions q \
@@ -114,7 +114,8 @@ impl Store {
                AND EXISTS (SELECT 1 FROM answers WHERE question_id = q.id AND model_id = $1) \
                AND EXISTS (SELECT 1 FROM answers WHERE question_id = q.id AND model_id = $2) \
              ORDER BY q.id LIMIT 1 OFFSET $4",
-        )
+            question = self.dialect().first_turn("q.turns")
+        )))
         .bind(first)
         .bind(second)
         .bind(question_set)
@@ -166,12 +167,12 @@ impl Store {
         question_set: Option<i64>,
         flip: bool,
     ) -> Result<Option<VoteBattle>, StoreError> {
-        let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, String, String, String, String)>(
+        let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, String, String, String, String)>(sqlx::AssertSqlSafe(format!(
             "SELECT b.question_id, b.answer_a_id, b.answer_b_id, b.model_a_id, b.model_b_id, \
-               json_extract(q.turns, '$[0]'), q.category, aa.text, ab.text \
+               {question}, q.category, aa.text, ab.text \
              FROM battles b JOIN questions q ON q.id = b.question_id \
              JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
-             WHERE b.source = 'judge' AND b.dry_run = 0 AND b.winner IS NOT NULL AND b.winner <> 'unknown' \
+             WHERE b.source = 'judge' AND b.dry_run = FALSE AND b.winner IS NOT NULL AND b.winner <> 'unknown' \
                AND ($1 IS NULL OR q.question_set_id = $1) \
              ORDER BY (SELECT COUNT(*) FROM battles h \
                        WHERE h.source = 'human' AND h.winner IS NOT NULL AND h.question_id = b.question_id \
@@ -179,7 +180,8 @@ impl Store {
                            OR (h.answer_a_id = b.answer_b_id AND h.answer_b_id = b.answer_a_id))), \
                RANDOM() \
              LIMIT 1",
-        )
+            question = self.dialect().first_turn("q.turns")
+        )))
         .bind(question_set)
         .fetch_optional(self.pool())
         .await?;

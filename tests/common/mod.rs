@@ -52,8 +52,30 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The database a test uses: a SQLite file in `dir`, or, when `JURY_TEST_POSTGRES` names a
+/// PostgreSQL cluster (as `.ci/run` does for its second pass), a database of its own there
+/// named after `dir` (so the same folder always gives the same database), which jury creates
+/// on first use.
 pub fn db_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("jury.db").display())
+    match postgres_cluster() {
+        Some(cluster) => postgres_database(&cluster, dir),
+        None => format!("sqlite://{}", dir.join("jury.db").display()),
+    }
+}
+
+/// The PostgreSQL cluster the tests run against, if any.
+pub fn postgres_cluster() -> Option<String> {
+    std::env::var("JURY_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
+}
+
+/// The database on `cluster` that belongs to the test folder `dir`.
+pub fn postgres_database(cluster: &str, dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut hasher);
+    let mut url = url::Url::parse(cluster).expect("JURY_TEST_POSTGRES is a URL");
+    url.set_path(&format!("jury_test_{:016x}", hasher.finish()));
+    url.to_string()
 }
 
 /// Questions 1..=n in llmuses' shape, with categories cycling through general ones.
@@ -128,7 +150,7 @@ pub async fn run_config(config_path: &Path, db: &str, dry_run: bool, concurrency
     summary
 }
 
-pub async fn open_db(db: &str) -> sqlx::SqlitePool {
+pub async fn open_db(db: &str) -> sqlx::AnyPool {
     jury::store::Store::connect(db).await.unwrap().pool().clone()
 }
 

@@ -70,7 +70,7 @@ pub fn registry_dir() -> PathBuf {
 impl TestServer {
     pub async fn start(settings: Settings) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}", dir.path().join("jury.db").display());
+        let db = super::db_url(dir.path());
         let server = Self::launch(dir.path(), &db, &settings).await;
         let base = format!("http://{}", server.addr);
         TestServer { server: Some(server), base, dir, db }
@@ -92,6 +92,15 @@ impl TestServer {
         })
         .await
         .expect("server starts")
+    }
+
+    /// A second server on the same database, with folders of its own: a replica behind the
+    /// same proxy.
+    pub async fn replica(&self, settings: Settings) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Self::launch(dir.path(), &self.db, &settings).await;
+        let base = format!("http://{}", server.addr);
+        TestServer { server: Some(server), base, dir, db: self.db.clone() }
     }
 
     /// Stops the server (as on SIGTERM) and starts a new one on the same database.
