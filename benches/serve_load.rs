@@ -8,6 +8,12 @@
 //! requests/s it serves with 32 connections, the vote round trip (`/api/vote/next` then
 //! `POST /api/vote/{id}`), and the page at 200 requests/s while votes keep changing the human
 //! and combined boards. Prints one JSON line at the end.
+//!
+//! With `JURY_BENCH_POSTGRES=postgres://…/postgres` the seeded database is copied (`jury db
+//! copy`) to a fresh database on that server, and `JURY_BENCH_REPLICAS` servers (2 by default
+//! there, 1 on SQLite) share it, the client spreading requests over them as a proxy would:
+//!
+//!     JURY_BENCH_POSTGRES=$(scripts/throwaway-postgres.sh start /tmp/pg) cargo bench --bench serve_load
 
 use std::collections::HashSet;
 use std::net::TcpListener;
@@ -113,14 +119,13 @@ impl Drop for Server {
     }
 }
 
-fn start_server(db: &Path, dir: &Path) -> (Server, String) {
+fn start_server(db: &str, dir: &Path) -> (Server, String) {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let registry = dir.join("registry");
     std::fs::create_dir_all(&registry).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_jury"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--votes-per-minute", "0"])
-        .arg("--db")
-        .arg(format!("sqlite://{}", db.display()))
+        .args(["--db", db])
         .arg("--registry")
         .arg(&registry)
         .arg("--data-dir")
@@ -252,21 +257,51 @@ async fn main() {
     seed(&db).await;
     eprintln!("seeded {MODELS} models, {QUESTIONS} questions, {BATTLES} battles in {:.1} s", t.elapsed().as_secs_f64());
 
-    let (_server, base) = start_server(&db, dir.path());
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-    let page = format!("{base}/");
-    let t = Instant::now();
-    while tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.is_err() {
-        assert!(t.elapsed() < Duration::from_secs(60), "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let sqlite = format!("sqlite://{}", db.display());
+    let postgres = std::env::var("JURY_BENCH_POSTGRES").ok();
+    let url = match &postgres {
+        Some(server) => {
+            let base = server.rsplit_once('/').map(|(base, _)| base.to_string()).unwrap_or(server.clone());
+            let url = format!("{base}/jury_serve_bench_{}", std::process::id());
+            let t = Instant::now();
+            let copied = Command::new(env!("CARGO_BIN_EXE_jury"))
+                .args(["db", "copy", "--no-progress", "--from", &sqlite, "--to", &url])
+                .status()
+                .unwrap();
+            assert!(copied.success(), "jury db copy failed");
+            eprintln!("copied to PostgreSQL in {:.1} s", t.elapsed().as_secs_f64());
+            url
+        }
+        None => sqlite,
+    };
+    let replicas: usize = std::env::var("JURY_BENCH_REPLICAS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if postgres.is_some() { 2 } else { 1 });
+    let (mut servers, mut bases) = (Vec::new(), Vec::new());
+    for r in 0..replicas {
+        let data = dir.path().join(format!("replica-{r}"));
+        let (server, base) = start_server(&url, &data);
+        servers.push(server);
+        bases.push(base);
     }
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    for base in &bases {
+        let t = Instant::now();
+        while tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.is_err() {
+            assert!(t.elapsed() < Duration::from_secs(60), "the server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let bases = Arc::new(bases);
+    // Request n goes to replica n mod R, as a round-robin proxy would send it.
     let page_job = {
-        let (c, p) = (client.clone(), page.clone());
-        move |_: usize| get_page(c.clone(), p.clone())
+        let (c, b) = (client.clone(), bases.clone());
+        move |n: usize| get_page(c.clone(), format!("{}/", b[n % b.len()]))
     };
     let vote_job = {
-        let (c, b) = (client.clone(), base.clone());
-        move |n: usize| vote(c.clone(), b.clone(), n)
+        let (c, b) = (client.clone(), bases.clone());
+        move |n: usize| vote(c.clone(), b[n % b.len()].clone(), n)
     };
     let t = Instant::now();
     assert!(page_job(0).await, "the leaderboard page failed");
@@ -274,6 +309,9 @@ async fn main() {
     eprintln!("first page (fits the ratings): {cold_ms:.0} ms");
     for n in 0..50 {
         page_job(n).await;
+    }
+    for r in 1..replicas {
+        assert!(page_job(r).await, "the leaderboard page failed at replica {r}");
     }
 
     let page_open = open_loop(PAGE_RATE, OPEN_LOOP, page_job.clone()).await.summary(OPEN_LOOP);
@@ -293,6 +331,7 @@ async fn main() {
         "{}",
         json!({
             "bench": "serve_load", "models": MODELS, "battles": BATTLES,
+            "database": if postgres.is_some() { "postgres" } else { "sqlite" }, "replicas": replicas,
             "first_page_ms": cold_ms.round(),
             "page_open_loop": page_open, "page_closed_loop": page_max,
             "votes_closed_loop": vote_max,

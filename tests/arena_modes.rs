@@ -401,11 +401,12 @@ async fn dry_run_asks_no_judge_and_never_mixes_with_real_verdicts() {
     assert_eq!(real.reviews.as_ref().unwrap().judge_calls, 18);
     assert_eq!(judge.call_count(), 18);
     let pool = open_db(&db).await;
-    let counts: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT CASE WHEN dry_run THEN 1 ELSE 0 END AS d, COUNT(*) FROM judgments GROUP BY d ORDER BY d")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT CASE WHEN dry_run THEN 1 ELSE 0 END AS d, COUNT(*) FROM judgments GROUP BY d ORDER BY d",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     assert_eq!(counts, vec![(0, 18), (1, 18)]);
     let battles: Vec<(i64, i64)> =
         sqlx::query_as("SELECT CASE WHEN dry_run THEN 1 ELSE 0 END AS d, COUNT(*) FROM battles GROUP BY d ORDER BY d")

@@ -83,8 +83,7 @@ fn a_killed_run_resumes_without_repeating_paid_judge_calls() {
     // The same judge, answering again (the review cache knows a judge by its endpoint too).
     first.answer_with(prefer("GOOD"));
     let second = &first;
-    let out =
-        run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(&db).arg("--json"));
+    let out = run(jury().args(["arena", "-c"]).arg(&cfg).arg("--db").arg(&db).arg("--json"));
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(summary["reviews"]["cache_hits"], ANSWERED);

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use common::*;
 use jury::perf::{Failure, RequestOutcome};
-use jury::store::{BattleScope, CachedLogLikelihood, NewSample, Store};
+use jury::store::{BattleScope, CachedLogLikelihood, NewSample, NewUnit, Store, UnitFilter};
 use serde_json::Value;
 
 async fn fill(db: &str, dir: &Path, judge_url: &str) {
@@ -43,9 +43,24 @@ async fn fill(db: &str, dir: &Path, judge_url: &str) {
             completion_tokens: Some(2),
             ..Default::default()
         },
-        RequestOutcome { scheduled_s: 0.1, sent_s: 0.1, end_s: 0.2, failure: Some(Failure::Http(500)), ..Default::default() },
+        RequestOutcome {
+            scheduled_s: 0.1,
+            sent_s: 0.1,
+            end_s: 0.2,
+            failure: Some(Failure::Http(500)),
+            ..Default::default()
+        },
     ];
     store.save_perf_requests(perf, 0, &outcomes).await.unwrap();
+    // A run shared among workers: one unit done (with its outcome), one still waiting.
+    let shared = store.create_run("arena", "{}", None, true).await.unwrap();
+    let units = [
+        NewUnit { spec: "{\"stage\":\"reviews\"}".into(), size: 100, needs_model: None },
+        NewUnit { spec: "{\"stage\":\"reviews\"}".into(), size: 40, needs_model: Some("m.gguf".into()) },
+    ];
+    store.ensure_units(shared, "reviews", &units).await.unwrap();
+    let unit = store.claim_unit("host:1", &UnitFilter::default()).await.unwrap().unwrap();
+    store.finish_unit(unit.id, Some("1 reviews failed"), Some("{\"judge_calls\": 99}")).await.unwrap();
     store.close().await;
 }
 
@@ -66,6 +81,10 @@ async fn contents(db: &str) -> String {
     out += &format!("{:?}\n", store.eval_samples(eval, "arc_easy", false, 10, 0).await.unwrap());
     let perf = store.list_runs_of_kind("perf", 1).await.unwrap()[0].id;
     out += &format!("{:?}\n", store.perf_requests(perf, 0).await.unwrap());
+    let shared = store.list_runs_of_kind("arena", 10).await.unwrap()[0].id;
+    out += &format!("{:?}\n", store.stage_progress(shared, "reviews").await.unwrap());
+    out += &format!("{:?}\n", store.unit_outcomes(shared, "reviews").await.unwrap());
+    out += &format!("{:?}\n", store.unit_workers(shared).await.unwrap());
     store.close().await;
     out
 }
@@ -95,7 +114,7 @@ async fn a_database_is_copied_to_the_other_dialect_and_back_with_every_row() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(report["ok"], true);
     let tables = report["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 11);
+    assert_eq!(tables.len(), 12);
     for t in tables {
         assert!(t["source"].as_i64().unwrap() > 0, "nothing to copy in {t}");
         assert_eq!(t["source"], t["target"], "{t}");
@@ -148,7 +167,8 @@ fn migrate_reports_the_schema_version_and_a_missing_source_is_bad_input() {
     let db = db_url(dir.path());
     let out = run(jury().args(["db", "migrate", "--db", &db]));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("is at schema version 20261203000007"), "{}", stdout(&out));
+    let expected = if db.starts_with("postgres") { 20261207000009_i64 } else { 20261207000008 };
+    assert!(stdout(&out).contains(&format!("is at schema version {expected}")), "{}", stdout(&out));
 
     let missing = format!("sqlite://{}", dir.path().join("missing.db").display());
     let (code, _, err) = copy(&missing, &format!("sqlite://{}", dir.path().join("to.db").display()));

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use jury::store::{NewJudgment, Store};
+use jury::store::{NewJudgment, NewUnit, StageProgress, Store, UnitFilter};
 
 fn judgment<'a>(key: &'a str, score: Option<f64>) -> NewJudgment<'a> {
     NewJudgment {
@@ -78,5 +78,80 @@ async fn each_queued_run_is_claimed_by_exactly_one_of_several_processes() {
     let distinct: HashSet<i64> = all.iter().copied().collect();
     assert_eq!(all.len(), RUNS, "a run was claimed twice: {all:?}");
     assert_eq!(distinct, queued);
+    store.close().await;
+}
+
+fn unit(spec: &str, needs_model: Option<&str>) -> NewUnit {
+    NewUnit { spec: spec.into(), size: 10, needs_model: needs_model.map(str::to_string) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_are_claimed_once_by_workers_that_have_their_model_and_again_when_a_lease_runs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(dir.path());
+    let store = Store::connect(&db).await.unwrap();
+    let run = store.enqueue_run("arena", "shared", "{}", true, "/nonexistent").await.unwrap();
+    let units = [unit("a", None), unit("b", Some("big.gguf")), unit("c", None), unit("d", Some("small.gguf"))];
+    store.ensure_units(run, "reviews", &units).await.unwrap();
+    // Recording them again (a run taken up after its worker died) adds nothing.
+    store.ensure_units(run, "reviews", &units).await.unwrap();
+    assert_eq!(store.count_rows("run_units").await.unwrap(), 4);
+
+    let any = UnitFilter::default();
+    assert!(store.claim_unit("w0", &any).await.unwrap().is_none(), "the run is queued, not running");
+    assert_eq!(store.claim_next_run().await.unwrap().unwrap().id, run);
+
+    // A worker with no local model takes only the units that need none.
+    let none: Vec<String> = Vec::new();
+    let plain = UnitFilter { run_id: None, models: Some(&none) };
+    let mut taken = Vec::new();
+    while let Some(u) = store.claim_unit("w1", &plain).await.unwrap() {
+        taken.push(u.spec);
+    }
+    assert_eq!(taken, ["a", "c"]);
+    // One that has small.gguf takes its unit and not big.gguf's.
+    let small = vec!["small.gguf".to_string()];
+    let with_small = UnitFilter { run_id: Some(run), models: Some(&small) };
+    let u = store.claim_unit("w2", &with_small).await.unwrap().unwrap();
+    assert_eq!((u.spec.as_str(), u.needs_model.as_deref()), ("d", Some("small.gguf")));
+    assert!(store.claim_unit("w2", &with_small).await.unwrap().is_none());
+    // One that takes anything gets the last.
+    let b = store.claim_unit("w3", &any).await.unwrap().unwrap();
+    assert_eq!(b.spec, "b");
+    assert_eq!(
+        store.stage_progress(run, "reviews").await.unwrap(),
+        StageProgress { units: 4, units_done: 0, items: 40, items_done: 0 }
+    );
+
+    store.finish_unit(u.id, None, None).await.unwrap();
+    store.finish_unit(b.id, Some("2 reviews failed"), None).await.unwrap();
+    let progress = store.stage_progress(run, "reviews").await.unwrap();
+    assert_eq!((progress.units_done, progress.items_done), (2, 20));
+    assert!(!progress.finished());
+
+    // Units whose worker stopped beating (their lease ran out) are claimed again, each by one
+    // of several claimers, and remember it.
+    let stale_by = if db.starts_with("postgres") { "extract(epoch FROM clock_timestamp()) - 3600" } else { "0" };
+    let q = format!("UPDATE run_units SET heartbeat_at = {stale_by} WHERE status = 'running'");
+    let pool = open_db(&db).await;
+    sqlx::query(sqlx::AssertSqlSafe(q)).execute(&pool).await.unwrap();
+    let mut claimers = Vec::new();
+    for i in 0..3 {
+        let store = Store::connect(&db).await.unwrap();
+        claimers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(u) = store.claim_unit(&format!("late{i}"), &UnitFilter::default()).await.unwrap() {
+                got.push((u.spec, u.attempts));
+            }
+            store.close().await;
+            got
+        }));
+    }
+    let mut again = Vec::new();
+    for c in claimers {
+        again.extend(c.await.unwrap());
+    }
+    again.sort();
+    assert_eq!(again, [("a".to_string(), 2), ("c".to_string(), 2)]);
     store.close().await;
 }

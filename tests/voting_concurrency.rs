@@ -1,12 +1,13 @@
 //! 50 voters casting 200 votes each, at the same time, against a running server: every vote is
 //! stored exactly once, a repeated vote is refused, and pair counts stay balanced. Two servers
-//! on one database (replicas) count a vote sent to both at once exactly once.
+//! on one database (replicas) count a vote sent to both at once exactly once, and honour each
+//! other's sessions.
 
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
 
-use common::server::{Settings, TestServer, seed_set};
+use common::server::{Browser, Settings, TestServer, seed_set};
 use serde_json::{Value, json};
 
 const VOTERS: usize = 50;
@@ -164,6 +165,28 @@ async fn a_vote_sent_to_two_replicas_at_once_counts_once() {
     let votes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM votes").fetch_one(&db).await.unwrap();
     assert_eq!(votes as usize, ROUNDS);
     db.close().await;
+    second.stop().await;
+    first.stop().await;
+}
+
+/// Behind a proxy a browser's requests land on any replica: a session and its form token made
+/// by one are honoured by the other (the signing key is the database's, not the process's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_begun_at_one_replica_holds_at_another() {
+    let settings = || Settings { admin_token: Some("tok".into()), ..Settings::default() };
+    let first = TestServer::start(settings()).await;
+    let second = first.replica(settings()).await;
+    let mut browser = Browser::new();
+    let csrf = browser.csrf(&first.url("/login")).await;
+    let (status, _, location) = browser.post_form(&second.url("/login"), &[("csrf", &csrf), ("token", "tok")]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/")));
+    let (_, html) = browser.get(&first.url("/questions")).await;
+    assert!(html.contains("Sign out"), "signed in at the second replica, seen by the first");
+    // Tokens made elsewhere still fail.
+    let (status, _, _) = browser.post_form(&first.url("/logout"), &[("csrf", &"0".repeat(64))]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = browser.post_form(&first.url("/logout"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
     second.stop().await;
     first.stop().await;
 }

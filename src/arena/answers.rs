@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::part::Part;
 use super::progress::{Progress, RunProgress};
 use super::{ArenaError, ArenaOptions};
 use crate::config::{ArenaConfig, Candidate, ModelSpec};
@@ -71,22 +72,29 @@ pub async fn generate_answers(
     options: &ArenaOptions,
 ) -> Result<AnswerSummary, ArenaError> {
     let started = Instant::now();
-    let candidates: Vec<&Candidate> = config.enabled_candidates().collect();
+    // A worker doing a unit answers one candidate's share of the questions.
+    let (only, range) = match &options.part {
+        Some(Part::Answers { candidate, from, to }) => {
+            (Some(candidate.as_str()), (*from).min(questions.len())..(*to).min(questions.len()))
+        }
+        _ => (None, 0..questions.len()),
+    };
+    let part = only.is_some();
+    let questions = &questions[range];
+    let candidates: Vec<&Candidate> =
+        config.enabled_candidates().filter(|c| only.is_none_or(|name| c.name == name)).collect();
     let mut summary = AnswerSummary { candidates: candidates.len() as u64, ..Default::default() };
     if candidates.is_empty() {
         return Ok(summary);
     }
 
-    // Open every model first: local files load once and are shared by candidates using them.
-    let mut models: Vec<ChatModel> = Vec::new();
+    // Models open on first use: where every answer is stored already (a re-run, or the run's
+    // own pass after workers answered), no local model is loaded at all. Candidates sharing a
+    // local file share one load.
+    let models: Vec<tokio::sync::OnceCell<ChatModel>> = candidates.iter().map(|_| Default::default()).collect();
     let mut model_ids = Vec::new();
     let mut hashes = Vec::new();
     for c in &candidates {
-        if let ModelSpec::Local { path } = &c.model {
-            tracing::info!(candidate = %c.name, model = %path.display(), "opening local model");
-        }
-        let remote = RemoteOptions { timeout: Duration::from_secs(600), backoff: Backoff::default() };
-        models.push(pool.open(&c.model, remote).await?);
         let backend = match c.model {
             ModelSpec::Local { .. } => "local",
             ModelSpec::Remote { .. } => "remote",
@@ -98,16 +106,6 @@ pub async fn generate_answers(
         });
         model_ids.push(store.upsert_model(&c.name, backend, &description).await?);
         hashes.push(settings_hash(c));
-    }
-
-    #[cfg(feature = "local")]
-    for model in &models {
-        if let ChatModel::Local(local) = model {
-            let line = local.describe();
-            if !summary.local_models.contains(&line) {
-                summary.local_models.push(line);
-            }
-        }
     }
 
     let jobs: Vec<Job> = (0..candidates.len())
@@ -143,10 +141,19 @@ pub async fn generate_answers(
                 user: question.text.clone(),
                 settings: candidate.generation.clone(),
             };
+            let model = models[job.candidate]
+                .get_or_try_init(|| async {
+                    if let ModelSpec::Local { path } = &candidate.model {
+                        tracing::info!(candidate = %candidate.name, model = %path.display(), "opening local model");
+                    }
+                    let remote = RemoteOptions { timeout: Duration::from_secs(600), backoff: Backoff::default() };
+                    pool.open(&candidate.model, remote).await
+                })
+                .await?;
             // Only the call is cut short on cancel: an answer that came back is stored below.
             let reply = tokio::select! {
                 biased;
-                reply = models[job.candidate].chat(&request) => reply,
+                reply = model.chat(&request) => reply,
                 _ = cancel.cancelled() => return Err(ArenaError::Cancelled),
             };
             let reply = reply.map_err(|e| {
@@ -179,7 +186,8 @@ pub async fn generate_answers(
 
     let mut done_count = 0u64;
     let total = (candidates.len() * questions.len()) as u64;
-    let run_progress = RunProgress::start(store, run_id, "answers", total);
+    // A unit's progress is counted by the run's own worker, unit by unit.
+    let run_progress = RunProgress::start(store, run_id.filter(|_| !part), "answers", total);
     let mut generated_tokens = 0u64;
     while let Some(result) = stream.next().await {
         done_count += 1;
@@ -211,6 +219,20 @@ pub async fn generate_answers(
     progress.finish();
     if cancel.is_cancelled() {
         return Err(ArenaError::Cancelled);
+    }
+    #[cfg(feature = "local")]
+    for model in models.iter().filter_map(|m| m.get()) {
+        if let ChatModel::Local(local) = model {
+            let line = local.describe();
+            if !summary.local_models.contains(&line) {
+                summary.local_models.push(line);
+            }
+        }
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    if part {
+        // The run's own pass writes the answer files whole.
+        return Ok(summary);
     }
 
     for (c, candidate) in candidates.iter().enumerate() {

@@ -4,6 +4,7 @@ pub mod answers;
 mod html_report;
 pub mod judge;
 pub mod panel;
+pub mod part;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -42,17 +43,34 @@ pub struct ArenaOptions {
     /// The models to use, shared with other runs of the same process (a server loads each
     /// local model once); `None` opens them for this run alone.
     pub pool: Option<Arc<ModelPool>>,
+    /// Share each stage with the other workers on the database, as this worker (queued runs).
+    pub sharing: Option<part::Sharing>,
+    /// Do only this unit of a stage (a worker helping with another's run).
+    pub part: Option<part::Part>,
 }
 
 impl Default for ArenaOptions {
     fn default() -> Self {
-        ArenaOptions { dry_run: false, concurrency: 8, progress: None, run_id: None, cancel: None, pool: None }
+        ArenaOptions {
+            dry_run: false,
+            concurrency: 8,
+            progress: None,
+            run_id: None,
+            cancel: None,
+            pool: None,
+            sharing: None,
+            part: None,
+        }
     }
 }
 
 impl ArenaOptions {
     pub(crate) fn cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+    }
+
+    fn for_part(&self, part: part::Part) -> ArenaOptions {
+        ArenaOptions { part: Some(part), sharing: None, progress: None, ..self.clone() }
     }
 }
 
@@ -271,24 +289,27 @@ async fn run_stages(
             &own_pool
         }
     };
-    let mut question_set = None;
-    if let (Some(questions), Some(file)) = (&questions, &config.question_file) {
-        let set_id = match config.question_set_id {
-            Some(id) => id,
-            None => {
-                let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
-                store.question_set_for_source(&name, &source.display().to_string()).await?
-            }
-        };
-        let ids = store.upsert_questions(set_id, questions).await?;
-        question_set = Some((set_id, ids));
-    }
+    let question_set = record_questions(config, store, questions.as_deref()).await?;
 
     if config.enabled_candidates().next().is_some() {
         let (questions, (_, ids)) =
             (questions.as_deref().unwrap_or_default(), question_set.as_ref().expect("validated"));
-        let answers = answers::generate_answers(config, store, pool, questions, ids, Some(run_id), options).await?;
+        if let Some(sharing) = &options.sharing {
+            let units = part::answer_units(config, questions.len());
+            part::share_stage(store, run_id, "answers", units, sharing, options, |p| {
+                let options = options.for_part(p);
+                async move {
+                    let done =
+                        answers::generate_answers(config, store, pool, questions, ids, Some(run_id), &options).await?;
+                    Ok(part::UnitDone::answers(&done))
+                }
+            })
+            .await?;
+        }
+        let mut answers = answers::generate_answers(config, store, pool, questions, ids, Some(run_id), options).await?;
+        if options.sharing.is_some() {
+            part::add_answer_units(&mut answers, &store.unit_outcomes(run_id, "answers").await?);
+        }
         let failed = answers.failed;
         summary.answers = Some(answers);
         if failed > 0 {
@@ -303,7 +324,15 @@ async fn run_stages(
     }
     if config.reviews.enable {
         let qs = questions.as_deref().zip(question_set.as_ref().map(|(id, _)| *id));
-        let reviews = if config.reviews.panel.is_empty() {
+        if let Some(sharing) = &options.sharing {
+            let units = part::review_units(config, store, qs, run_id).await?;
+            part::share_stage(store, run_id, "reviews", units, sharing, options, |p| {
+                let options = options.for_part(p);
+                async move { review_part(config, store, pool, qs, run_id, &options).await }
+            })
+            .await?;
+        }
+        let mut reviews = if config.reviews.panel.is_empty() {
             reviews::run_reviews(config, store, pool, qs, Some(run_id), options).await?
         } else {
             let outcome = panel::run_panel(config, store, pool, qs, Some(run_id), options).await?;
@@ -311,6 +340,9 @@ async fn run_stages(
             summary.peer_rank = outcome.peer_rank;
             outcome.totals
         };
+        if options.sharing.is_some() {
+            part::add_review_units(&mut reviews, &store.unit_outcomes(run_id, "reviews").await?);
+        }
         let failed = reviews.failed;
         summary.reviews = Some(reviews);
         if failed > 0 {
@@ -330,4 +362,86 @@ async fn run_stages(
         summary.ratings = Some(ratings);
     }
     Ok(())
+}
+
+/// Makes sure the run's questions have rows; returns their set and ids.
+async fn record_questions(
+    config: &ArenaConfig,
+    store: &Store,
+    questions: Option<&[crate::data::Question]>,
+) -> Result<Option<(i64, std::collections::HashMap<crate::data::QuestionId, i64>)>, ArenaError> {
+    let (Some(questions), Some(file)) = (questions, &config.question_file) else {
+        return Ok(None);
+    };
+    let set_id = match config.question_set_id {
+        Some(id) => id,
+        None => {
+            let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
+            store.question_set_for_source(&name, &source.display().to_string()).await?
+        }
+    };
+    let ids = store.upsert_questions(set_id, questions).await?;
+    Ok(Some((set_id, ids)))
+}
+
+/// One unit of the reviews stage.
+async fn review_part(
+    config: &ArenaConfig,
+    store: &Store,
+    pool: &ModelPool,
+    questions: Option<(&[crate::data::Question], i64)>,
+    run_id: i64,
+    options: &ArenaOptions,
+) -> Result<part::UnitDone, ArenaError> {
+    let done = if config.reviews.panel.is_empty() {
+        reviews::run_reviews(config, store, pool, questions, Some(run_id), options).await?
+    } else {
+        panel::run_panel(config, store, pool, questions, Some(run_id), options).await?.totals
+    };
+    Ok(part::UnitDone::reviews(&done))
+}
+
+/// Does one unit of another worker's run (`part`, in `options`): the questions are read and
+/// the stage's share done as that worker would; nothing but the database is written.
+pub async fn run_unit(
+    config: &ArenaConfig,
+    store: &Store,
+    run_id: i64,
+    options: &ArenaOptions,
+) -> Result<part::UnitDone, ArenaError> {
+    let dry_run_config;
+    let config = if options.dry_run {
+        dry_run_config = config.for_dry_run();
+        &dry_run_config
+    } else {
+        config
+    };
+    let own_pool;
+    let pool = match &options.pool {
+        Some(shared) => shared.as_ref(),
+        None => {
+            own_pool = ModelPool::new();
+            &own_pool
+        }
+    };
+    let questions = match &config.question_file {
+        Some(file) => Some(read_questions(file)?),
+        None => None,
+    };
+    let question_set = record_questions(config, store, questions.as_deref()).await?;
+    match &options.part {
+        Some(part::Part::Answers { .. }) => {
+            let (Some(questions), Some((_, ids))) = (&questions, &question_set) else {
+                return Err(ArenaError::Failed("an answers unit of a run without questions".into()));
+            };
+            let done = answers::generate_answers(config, store, pool, questions, ids, Some(run_id), options).await?;
+            Ok(part::UnitDone::answers(&done))
+        }
+        Some(part::Part::Reviews { .. }) => {
+            let qs = questions.as_deref().zip(question_set.as_ref().map(|(id, _)| *id));
+            review_part(config, store, pool, qs, run_id, options).await
+        }
+        None => Err(ArenaError::Failed("no unit to do".into())),
+    }
 }

@@ -33,8 +33,11 @@ use crate::store::{DEFAULT_DATABASE_URL, Store};
         settings and question are unchanged, and a judgment is never asked for twice (the review \
         cache is keyed by judge model, template and rendered prompt). A killed run resumes where \
         it stopped.\n\n\
+        With --submit the run is queued in the database for the workers that share it (`jury \
+        worker`, `jury serve`), which may be on other machines.\n\n\
         Exit codes: 0 success, 1 the run failed, 2 bad input (config, data files, arguments).",
     after_help = "Examples:\n  jury arena -c registry/config/cfg_arena.yaml --dry-run\n  \
+        jury arena -c my_arena.yaml --db postgres://jury@db.internal/jury --submit --wait\n  \
         OPENAI_BASE_URL=http://127.0.0.1:8000/v1 jury arena -c my_arena.yaml --concurrency 32"
 )]
 pub struct ArenaArgs {
@@ -62,6 +65,16 @@ pub struct ArenaArgs {
     /// Draw no progress bars
     #[arg(long)]
     no_progress: bool,
+
+    /// Queue the run for the workers on the database (`jury worker`, or `jury serve`'s own)
+    /// instead of running it here, and print its id. The workers read the config and the files
+    /// it names at the same paths, and resolve endpoints and key variables where they run.
+    #[arg(long)]
+    submit: bool,
+
+    /// With --submit: follow the run's progress and exit as it ends (0 succeeded, 1 otherwise)
+    #[arg(long, requires = "submit")]
+    wait: bool,
 }
 
 pub async fn run(args: ArenaArgs, bars: MultiProgress) -> anyhow::Result<ExitCode> {
@@ -71,6 +84,10 @@ pub async fn run(args: ArenaArgs, bars: MultiProgress) -> anyhow::Result<ExitCod
     }
     let config_text = std::fs::read_to_string(&args.config).unwrap_or_default();
     let store = Store::connect(&args.db).await.with_context(|| format!("cannot open the database {}", args.db))?;
+    if args.submit {
+        return super::submit::submit_arena(&store, &args.config, &config_text, args.dry_run, args.wait, args.json)
+            .await;
+    }
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     let options = ArenaOptions {
         dry_run: args.dry_run,

@@ -82,7 +82,9 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
 
 async fn copy(args: CopyArgs, bars: MultiProgress) -> anyhow::Result<ExitCode> {
     if args.from == args.to {
-        return Err(crate::input::BadInput::one(crate::input::Problem::new("--from and --to name the same database")).into());
+        return Err(
+            crate::input::BadInput::one(crate::input::Problem::new("--from and --to name the same database")).into()
+        );
     }
     let source = Store::connect_existing(&args.from).await?;
     let target = Store::connect(&args.to).await?;
@@ -105,7 +107,7 @@ async fn copy(args: CopyArgs, bars: MultiProgress) -> anyhow::Result<ExitCode> {
     }
     let counts = match counts {
         Ok(counts) => counts,
-        Err(e @ (CopyError::TargetNotEmpty(_) | CopyError::SchemaMismatch(..))) => {
+        Err(e @ CopyError::TargetNotEmpty(_)) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
@@ -117,7 +119,13 @@ async fn copy(args: CopyArgs, bars: MultiProgress) -> anyhow::Result<ExitCode> {
     } else {
         println!("{:<16} {:>10} {:>10}", "table", "source", "target");
         for c in &counts {
-            println!("{:<16} {:>10} {:>10}{}", c.table, c.source, c.target, if c.source == c.target { "" } else { "  ≠" });
+            println!(
+                "{:<16} {:>10} {:>10}{}",
+                c.table,
+                c.source,
+                c.target,
+                if c.source == c.target { "" } else { "  ≠" }
+            );
         }
     }
     source.close().await;

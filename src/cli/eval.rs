@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::tables::{right, table};
 use crate::eval::datasets::Dataset;
-use crate::eval::job::EvalTarget;
+use crate::eval::job::{EvalTarget, QueuedEval, QueuedPlan};
 use crate::eval::{DatasetPlan, EvalOptions, EvalReport, plan_tasks};
 use crate::input::{BadInput, Problem, Problems};
 use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
@@ -121,6 +121,17 @@ pub struct EvalArgs {
     /// List the datasets, their metrics, default shots and where their files are expected
     #[arg(long)]
     list: bool,
+
+    /// Queue the eval for the workers on the database (`jury worker`, or `jury serve`'s own)
+    /// instead of running it here, and print its id. The workers read the model and dataset
+    /// files at the same paths, and an endpoint's key from --api-key-env where they run
+    #[arg(long, conflicts_with_all = ["output", "targets"])]
+    submit: bool,
+
+    /// With --submit: follow the eval's progress and exit as it ends (0 succeeded, 1 otherwise;
+    /// --json prints its results.json)
+    #[arg(long, requires = "submit")]
+    wait: bool,
 }
 
 /// What `--dataset-args` may say about one dataset.
@@ -189,6 +200,8 @@ fn settings(args: &EvalArgs) -> Result<Settings, BadInput> {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
             let key =
                 match &args.api_key_env {
+                    // A queued eval's key is read where it runs.
+                    Some(_) if args.submit => None,
                     Some(var) => Some(std::env::var(var).map_err(|_| {
                         BadInput::from(Problem::new(format!("{var} is not set")).at_key("--api-key-env"))
                     })?),
@@ -330,6 +343,9 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
         },
     };
     let store = Store::connect(&args.db).await.with_context(|| format!("cannot open the database {}", args.db))?;
+    if args.submit {
+        return submit_eval(&args, &settings, target, &plan, &store).await;
+    }
     let config = json!({"model": model_arg, "datasets": settings.datasets, "dataset_dir": settings.dataset_dir,
                         "limit": settings.limit, "few_shot": args.few_shot, "dataset_args": settings.dataset_args});
     let run_id = store.create_run("eval", &config.to_string(), None, false).await?;
@@ -349,6 +365,50 @@ pub async fn run(args: EvalArgs, bars: MultiProgress) -> anyhow::Result<ExitCode
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `--submit`: the eval queued with absolute paths (a worker runs elsewhere), its key by name.
+async fn submit_eval(
+    args: &EvalArgs,
+    settings: &Settings,
+    target: EvalTarget,
+    plan: &[DatasetPlan],
+    store: &Store,
+) -> anyhow::Result<ExitCode> {
+    let target = match target {
+        EvalTarget::Local { path } => EvalTarget::Local { path: std::path::absolute(path)? },
+        EvalTarget::Endpoint { url, name, .. } => {
+            if settings.endpoint.as_ref().is_some_and(|(_, key)| key.is_some()) {
+                return Err(BadInput::from(
+                    Problem::new(
+                        "a key written in the task config is not stored in the database: with --submit name \
+                         the variable that holds it (--api-key-env VAR), read on the worker",
+                    )
+                    .at_key("api_key"),
+                )
+                .into());
+            }
+            EvalTarget::Endpoint { url, name, api_key_env: args.api_key_env.clone() }
+        }
+    };
+    let mut plans: Vec<QueuedPlan> = plan.iter().map(QueuedPlan::from).collect();
+    for p in &mut plans {
+        p.dir = std::path::absolute(&p.dir)?;
+    }
+    let queued = QueuedEval {
+        target,
+        datasets: Vec::new(),
+        dataset_dir: std::path::absolute(&settings.dataset_dir)?,
+        limit: settings.limit,
+        plans,
+        use_cache: settings.use_cache,
+    };
+    let title = format!("{} · {}", queued.target.label(), settings.datasets.join(", "));
+    let work_dir = std::env::current_dir()?;
+    let id = store
+        .enqueue_run("eval", &title, &serde_json::to_string(&queued)?, false, &work_dir.display().to_string())
+        .await?;
+    super::submit::announce_and_follow(store, id, args.wait, args.json).await
 }
 
 /// Loads the model, scores every task, prints and writes the report; its JSON.

@@ -8,7 +8,9 @@ mod logging;
 mod perf;
 mod rate;
 mod serve;
+mod submit;
 mod tables;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -36,7 +38,8 @@ use crate::store::StoreError;
         Bradley-Terry or Elo ratings and bootstrap confidence intervals, and says how far each judge \
         can be trusted.\n\n\
         `jury import battles` brings verdicts made elsewhere (people's, or a judge's) into a database.\n\n\
-        `jury db` migrates a database or copies one to another.\n\n\
+        `jury db` migrates a database or copies one to another; `jury worker` does queued runs \
+        from a shared database, beside others on other machines.\n\n\
         Results are stored in a database (SQLite by default, PostgreSQL for teams: --db \
         postgres://…) so that interrupted runs resume without repeating work.",
     after_help = "Logs go to stderr; set RUST_LOG (for example RUST_LOG=jury=debug) for more detail."
@@ -55,6 +58,7 @@ pub enum Command {
     Perf(perf::PerfArgs),
     Serve(serve::ServeArgs),
     Db(db::DbArgs),
+    Worker(worker::WorkerArgs),
     FetchDemoModel(FetchDemoModelArgs),
 }
 
@@ -85,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Perf(args) => with_runtime(|| perf::run(args, progress)),
         Command::Serve(args) => with_runtime(|| serve::run(args)),
         Command::Db(args) => with_runtime(|| db::run(args, progress)),
+        Command::Worker(args) => with_runtime(|| worker::run(args)),
         Command::FetchDemoModel(args) => fetch_demo_model(args),
     };
     match result {

@@ -110,10 +110,15 @@ pub struct ServeArgs {
     /// no other API and no background runs
     #[arg(long)]
     models_only: bool,
+
+    /// Run no queued runs in this process: leave them to `jury worker` processes (or other
+    /// servers) on the same database
+    #[arg(long)]
+    no_worker: bool,
 }
 
 /// `NAME=PATH` of `--model`.
-fn parse_served_model(text: &str) -> Result<(String, PathBuf), String> {
+pub(super) fn parse_served_model(text: &str) -> Result<(String, PathBuf), String> {
     let (name, path) = text.split_once('=').ok_or_else(|| format!("expected NAME=PATH, got {text:?}"))?;
     let (name, path) = (name.trim(), path.trim());
     if name.is_empty() || path.is_empty() {
@@ -145,6 +150,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         api_keys: args.api_keys,
         queue_size: args.queue_size as usize,
         models_only: args.models_only,
+        no_worker: args.no_worker,
     })
     .await?;
     Ok(ExitCode::SUCCESS)

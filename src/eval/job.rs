@@ -103,19 +103,65 @@ pub fn report_json(report: &EvalReport, summary: &EvalSummary, run_id: i64) -> V
     json
 }
 
-/// An eval queued from the pages, as its run stores it.
+/// An eval queued from the pages or with `jury eval --submit`, as its run stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueuedEval {
     pub target: EvalTarget,
     pub datasets: Vec<String>,
     pub dataset_dir: PathBuf,
     pub limit: Option<usize>,
+    /// Each dataset's own settings (subsets, shots, folder, samples), where the command line
+    /// gave any; the pages' evals take the datasets' defaults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<QueuedPlan>,
+    /// Whether answered requests are taken from the cache.
+    #[serde(default = "yes")]
+    pub use_cache: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A [`DatasetPlan`] as a queued eval stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedPlan {
+    pub dataset: String,
+    #[serde(default)]
+    pub subsets: Vec<String>,
+    pub shots: Option<usize>,
+    pub dir: PathBuf,
+    pub samples: Option<usize>,
+}
+
+impl From<&DatasetPlan> for QueuedPlan {
+    fn from(plan: &DatasetPlan) -> QueuedPlan {
+        QueuedPlan {
+            dataset: plan.dataset.name().to_string(),
+            subsets: plan.subsets.clone(),
+            shots: plan.shots,
+            dir: plan.dir.clone(),
+            samples: plan.samples,
+        }
+    }
 }
 
 impl QueuedEval {
     /// The tasks it will score, read now: bad data is refused before anything is queued.
     pub fn plan(&self) -> Result<Vec<PlannedTask>, BadInput> {
         let mut datasets: Vec<DatasetPlan> = Vec::new();
+        for plan in &self.plans {
+            let dataset = Dataset::parse(&plan.dataset).ok_or_else(|| {
+                BadInput::from(Problem::new(format!("unknown dataset {:?}", plan.dataset)).at_key("datasets"))
+            })?;
+            datasets.push(DatasetPlan {
+                dataset,
+                subsets: plan.subsets.clone(),
+                shots: plan.shots,
+                dir: plan.dir.clone(),
+                samples: plan.samples,
+            });
+        }
         for name in &self.datasets {
             let dataset = Dataset::parse(name)
                 .ok_or_else(|| BadInput::from(Problem::new(format!("unknown dataset {name:?}")).at_key("datasets")))?;

@@ -11,16 +11,22 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::arena::{ArenaError, ArenaOptions, run_arena};
+use crate::arena::part::{Part, Sharing};
+use crate::arena::{ArenaError, ArenaOptions, run_arena, run_unit};
 use crate::config::load_arena_config;
 use crate::eval::job::{QueuedEval, run_queued};
 use crate::eval::{EvalError, EvalOptions};
 use crate::llm::ModelPool;
 use crate::perf::job::{OwnServer, PerfJobError, QueuedPerf};
-use crate::store::{RunRow, RunStatus, Store};
+use crate::store::{RunRow, RunStatus, Store, UnitRow};
 
 /// The config file every queued run keeps in its work folder.
 pub const RUN_CONFIG_FILE: &str = "config.yaml";
+
+/// How often an idle worker looks at the queue (and for runs whose process died).
+const POLL: Duration = Duration::from_secs(2);
+/// The same where the database tells workers of queued runs (PostgreSQL).
+const POLL_WHEN_TOLD: Duration = Duration::from_secs(15);
 
 /// Wakes the worker when a run is queued; stops it on shutdown.
 #[derive(Clone)]
@@ -44,16 +50,21 @@ impl Jobs {
 /// stopped between steps and put back in the queue.
 ///
 /// Every run shares `pool`, so a local model is loaded once per process, not once per run;
-/// load tests of the server's own models reach them through `own`.
+/// load tests of the server's own models reach them through `own`. With no run to start, the
+/// worker helps with the units of other workers' runs that `sharing` allows.
 pub fn spawn_worker(
     store: Store,
     shutdown: CancellationToken,
     concurrency: usize,
     pool: Arc<ModelPool>,
     own: Option<OwnServer>,
+    sharing: Sharing,
 ) -> (Jobs, JoinHandle<()>) {
     let wake = Arc::new(Notify::new());
     let jobs = Jobs { wake: wake.clone() };
+    // Told when another process queues a run, the worker polls only as a fallback.
+    let told = store.wake_on_queued_runs(wake.clone(), shutdown.clone());
+    let poll = if told { POLL_WHEN_TOLD } else { POLL };
     let handle = tokio::spawn(async move {
         loop {
             if shutdown.is_cancelled() {
@@ -66,13 +77,20 @@ pub fn spawn_worker(
                 Ok(_) => {}
                 Err(e) => tracing::error!("cannot requeue interrupted runs: {e}"),
             }
-            match store.claim_next_run().await {
-                Ok(Some(run)) if run.kind == "perf" => execute_perf(&store, run, &shutdown, own.as_ref()).await,
-                Ok(Some(run)) => execute(&store, run, &shutdown, concurrency, &pool).await,
+            let claimed = match store.claim_next_run().await {
+                Ok(None) => store.claim_unit(&sharing.worker, &sharing.filter(None)).await.map(|u| u.map(Claim::Unit)),
+                other => other.map(|r| r.map(Claim::Run)),
+            };
+            match claimed {
+                Ok(Some(Claim::Run(run))) if run.kind == "perf" => {
+                    execute_perf(&store, run, &shutdown, own.as_ref()).await
+                }
+                Ok(Some(Claim::Run(run))) => execute(&store, run, &shutdown, concurrency, &pool, &sharing).await,
+                Ok(Some(Claim::Unit(unit))) => execute_unit(&store, unit, &shutdown, concurrency, &pool).await,
                 Ok(None) => {
                     tokio::select! {
                         _ = wake.notified() => {}
-                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                        _ = tokio::time::sleep(poll) => {}
                         _ = shutdown.cancelled() => break,
                     }
                 }
@@ -84,6 +102,12 @@ pub fn spawn_worker(
         }
     });
     (jobs, handle)
+}
+
+/// What a worker took from the queue: a run of its own, or a unit of another worker's run.
+enum Claim {
+    Run(RunRow),
+    Unit(UnitRow),
 }
 
 /// A token cancelled when the run's cancel is asked for (checked twice a second) or the server
@@ -109,7 +133,7 @@ fn watch_for_cancel(store: &Store, id: i64, shutdown: &CancellationToken) -> (Ca
     (cancel, watcher)
 }
 
-/// An eval queued from the pages: its settings are the run's config.
+/// An eval queued from the pages or the command line: its settings are the run's config.
 async fn execute_eval(store: &Store, run: RunRow, shutdown: &CancellationToken) {
     let queued: QueuedEval = match serde_json::from_str(&run.config) {
         Ok(q) => q,
@@ -121,7 +145,7 @@ async fn execute_eval(store: &Store, run: RunRow, shutdown: &CancellationToken) 
     };
     let (cancel, watcher) = watch_for_cancel(store, run.id, shutdown);
     let heartbeat = store.keep_alive(run.id);
-    let options = EvalOptions { progress: None, use_cache: true, cancel: Some(cancel) };
+    let options = EvalOptions { progress: None, use_cache: queued.use_cache, cancel: Some(cancel) };
     let result = run_queued(&queued, store, run.id, &options).await;
     drop(heartbeat);
     watcher.abort();
@@ -169,26 +193,76 @@ async fn execute_perf(store: &Store, run: RunRow, shutdown: &CancellationToken, 
     };
 }
 
-async fn execute(store: &Store, run: RunRow, shutdown: &CancellationToken, concurrency: usize, pool: &Arc<ModelPool>) {
+/// An arena run's config: a command-line run (submitted, or resumed from the runs page) reads
+/// its config file where it was; web runs keep theirs in their work folder.
+fn load_run_config(run: &RunRow) -> Result<crate::config::ArenaConfig, String> {
+    let config_file = match (&run.config_path, &run.work_dir) {
+        (Some(path), _) => Path::new(path).to_path_buf(),
+        (None, Some(dir)) => Path::new(dir).join(RUN_CONFIG_FILE),
+        (None, None) => return Err("the run has no config to resume from".into()),
+    };
+    load_arena_config(&config_file).map_err(|e| e.to_string())
+}
+
+/// A unit of another worker's run: done, given back when this worker stops, or marked done
+/// with what failed (that worker's own pass asks for it again).
+async fn execute_unit(
+    store: &Store,
+    unit: UnitRow,
+    shutdown: &CancellationToken,
+    concurrency: usize,
+    pool: &Arc<ModelPool>,
+) {
+    tracing::info!(run = unit.run_id, stage = %unit.stage, chunk = unit.chunk, "helping with a unit");
+    let prepared = async {
+        let run = store.run(unit.run_id).await.map_err(|e| e.to_string())?.ok_or("the run is gone")?;
+        let part: Part = serde_json::from_str(&unit.spec).map_err(|e| format!("unreadable unit: {e}"))?;
+        Ok::<_, String>((run.dry_run, load_run_config(&run)?, part))
+    };
+    let (dry_run, config, part) = match prepared.await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = store.finish_unit(unit.id, Some(&e), None).await;
+            return;
+        }
+    };
+    let (cancel, watcher) = watch_for_cancel(store, unit.run_id, shutdown);
+    let beat = store.keep_unit_alive(unit.id);
+    let options = ArenaOptions {
+        dry_run,
+        concurrency,
+        run_id: Some(unit.run_id),
+        cancel: Some(cancel),
+        pool: Some(pool.clone()),
+        part: Some(part),
+        ..ArenaOptions::default()
+    };
+    let result = run_unit(&config, store, unit.run_id, &options).await;
+    drop(beat);
+    watcher.abort();
+    let _ = match result {
+        Ok(done) => store.finish_unit(unit.id, done.failed.as_deref(), Some(&done.outcome)).await,
+        Err(ArenaError::Cancelled) => store.release_unit(unit.id).await,
+        Err(e) => store.finish_unit(unit.id, Some(&e.to_string()), None).await,
+    };
+}
+
+async fn execute(
+    store: &Store,
+    run: RunRow,
+    shutdown: &CancellationToken,
+    concurrency: usize,
+    pool: &Arc<ModelPool>,
+    sharing: &Sharing,
+) {
     tracing::info!(run = run.id, title = run.title.as_deref().unwrap_or(""), "starting run");
     if run.kind == "eval" {
         return execute_eval(store, run, shutdown).await;
     }
-    // Web runs keep their config in their work folder; a command-line run resumed from the
-    // runs page reads its config file where it was.
-    let config_file = match (&run.work_dir, &run.config_path) {
-        (Some(dir), _) => Path::new(dir).join(RUN_CONFIG_FILE),
-        (None, Some(path)) => Path::new(path).to_path_buf(),
-        (None, None) => {
-            let _ =
-                store.finish_run(run.id, RunStatus::Failed, None, Some("the run has no config to resume from")).await;
-            return;
-        }
-    };
-    let config = match load_arena_config(&config_file) {
+    let config = match load_run_config(&run) {
         Ok(c) => c,
         Err(e) => {
-            let _ = store.finish_run(run.id, RunStatus::Failed, None, Some(&e.to_string())).await;
+            let _ = store.finish_run(run.id, RunStatus::Failed, None, Some(&e)).await;
             return;
         }
     };
@@ -200,6 +274,8 @@ async fn execute(store: &Store, run: RunRow, shutdown: &CancellationToken, concu
         run_id: Some(run.id),
         cancel: Some(cancel.clone()),
         pool: Some(pool.clone()),
+        sharing: Some(sharing.clone()),
+        part: None,
     };
     let result = run_arena(&config, &run.config, store, &options).await;
     watcher.abort();

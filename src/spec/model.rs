@@ -118,10 +118,34 @@ impl std::fmt::Display for LocalModelError {
     }
 }
 
+/// Where this process keeps local model files that configs name by other paths (`jury worker
+/// --models NAME=PATH`): a config's model whose file name is NAME is read from PATH.
+static LOCAL_MODEL_PLACES: std::sync::OnceLock<std::collections::BTreeMap<String, PathBuf>> =
+    std::sync::OnceLock::new();
+
+/// Sets this process's model places, once, before any config is read.
+pub fn set_local_model_places(places: std::collections::BTreeMap<String, PathBuf>) {
+    let _ = LOCAL_MODEL_PLACES.set(places);
+}
+
+/// The name work needing the local model at `path` is routed by: its NAME where this process
+/// has it under one (`--models`), its file name otherwise (which is the NAME configs use).
+pub fn local_model_name(path: &Path) -> String {
+    let places = LOCAL_MODEL_PLACES.get();
+    if let Some((name, _)) = places.and_then(|p| p.iter().find(|(_, place)| place.as_path() == path)) {
+        return name.clone();
+    }
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
 /// Resolves `model_id_or_path` to a GGUF file. The demo model may be missing: it is fetched
 /// on first use.
 pub fn resolve_local_model(value: &str, base_dir: &Path) -> Result<PathBuf, LocalModelError> {
     let path = base_dir.join(value);
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Some(place) = LOCAL_MODEL_PLACES.get().and_then(|p| p.get(&file_name)) {
+        return Ok(place.clone());
+    }
     if path.is_file() {
         let is_gguf = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
         return if is_gguf { Ok(path) } else { Err(LocalModelError::NotGguf(path)) };

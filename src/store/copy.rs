@@ -20,64 +20,157 @@ enum Kind {
 use Kind::{Flag as F, Int as I, Real as R, Text as T};
 
 /// Every table, parents before children, with every column. A migration that adds a table or
-/// a column adds it here too (the copy test compares this list with the database).
+/// a column adds it here too (the copy test compares this list with the database). Not copied:
+/// `server_keys`, each database's own signing key (sessions do not move with the data).
 const TABLES: &[(&str, &[(&str, Kind)])] = &[
     (
         "runs",
         &[
-            ("id", I), ("kind", T), ("config", T), ("config_path", T), ("status", T), ("dry_run", F), ("stage", T),
-            ("progress_done", I), ("progress_total", I), ("summary", T), ("error", T), ("created_at", R),
-            ("finished_at", R), ("cancel_requested", F), ("work_dir", T), ("title", T), ("heartbeat_at", R),
+            ("id", I),
+            ("kind", T),
+            ("config", T),
+            ("config_path", T),
+            ("status", T),
+            ("dry_run", F),
+            ("stage", T),
+            ("progress_done", I),
+            ("progress_total", I),
+            ("summary", T),
+            ("error", T),
+            ("created_at", R),
+            ("finished_at", R),
+            ("cancel_requested", F),
+            ("work_dir", T),
+            ("title", T),
+            ("heartbeat_at", R),
         ],
     ),
     ("question_sets", &[("id", I), ("name", T), ("source", T), ("created_at", R)]),
     (
         "questions",
         &[
-            ("id", I), ("question_set_id", I), ("external_id", T), ("category", T), ("turns", T),
-            ("reference_answer", T), ("language", T),
+            ("id", I),
+            ("question_set_id", I),
+            ("external_id", T),
+            ("category", T),
+            ("turns", T),
+            ("reference_answer", T),
+            ("language", T),
         ],
     ),
     ("models", &[("id", I), ("name", T), ("backend", T), ("settings", T), ("created_at", R)]),
     (
         "answers",
         &[
-            ("id", I), ("question_id", I), ("model_id", I), ("settings_hash", T), ("text", T), ("prompt_tokens", I),
-            ("completion_tokens", I), ("latency_ms", I), ("created_at", R),
+            ("id", I),
+            ("question_id", I),
+            ("model_id", I),
+            ("settings_hash", T),
+            ("text", T),
+            ("prompt_tokens", I),
+            ("completion_tokens", I),
+            ("latency_ms", I),
+            ("created_at", R),
         ],
     ),
     (
         "judgments",
         &[
-            ("id", I), ("cache_key", T), ("judge_model", T), ("template", T), ("question_id", I), ("answer_a_id", I),
-            ("answer_b_id", I), ("raw_text", T), ("verdict", T), ("score_a", R), ("score_b", R), ("weight", R),
-            ("attempts", I), ("complete", F), ("dry_run", F), ("prompt_tokens", I), ("completion_tokens", I),
-            ("run_id", I), ("created_at", R),
+            ("id", I),
+            ("cache_key", T),
+            ("judge_model", T),
+            ("template", T),
+            ("question_id", I),
+            ("answer_a_id", I),
+            ("answer_b_id", I),
+            ("raw_text", T),
+            ("verdict", T),
+            ("score_a", R),
+            ("score_b", R),
+            ("weight", R),
+            ("attempts", I),
+            ("complete", F),
+            ("dry_run", F),
+            ("prompt_tokens", I),
+            ("completion_tokens", I),
+            ("run_id", I),
+            ("created_at", R),
         ],
     ),
     (
         "battles",
         &[
-            ("id", I), ("question_id", I), ("answer_a_id", I), ("answer_b_id", I), ("model_a_id", I), ("model_b_id", I),
-            ("winner", T), ("source", T), ("judge_model", T), ("weight", R), ("dry_run", F), ("judgment_1_id", I),
-            ("judgment_2_id", I), ("run_id", I), ("created_at", R), ("import_key", T),
+            ("id", I),
+            ("question_id", I),
+            ("answer_a_id", I),
+            ("answer_b_id", I),
+            ("model_a_id", I),
+            ("model_b_id", I),
+            ("winner", T),
+            ("source", T),
+            ("judge_model", T),
+            ("weight", R),
+            ("dry_run", F),
+            ("judgment_1_id", I),
+            ("judgment_2_id", I),
+            ("run_id", I),
+            ("created_at", R),
+            ("import_key", T),
         ],
     ),
     ("votes", &[("id", I), ("battle_id", I), ("voter", T), ("winner", T), ("created_at", R)]),
     (
+        "run_units",
+        &[
+            ("id", I),
+            ("run_id", I),
+            ("stage", T),
+            ("chunk", I),
+            ("spec", T),
+            ("size", I),
+            ("needs_model", T),
+            ("status", T),
+            ("worker", T),
+            ("attempts", I),
+            ("heartbeat_at", R),
+            ("error", T),
+            ("outcome", T),
+        ],
+    ),
+    (
         "eval_requests",
         &[
-            ("id", I), ("model_key", T), ("request_key", T), ("kind", T), ("context", T), ("continuation", T),
-            ("logprob", R), ("greedy", F), ("tokens", I), ("output", T), ("created_at", R),
+            ("id", I),
+            ("model_key", T),
+            ("request_key", T),
+            ("kind", T),
+            ("context", T),
+            ("continuation", T),
+            ("logprob", R),
+            ("greedy", F),
+            ("tokens", I),
+            ("output", T),
+            ("created_at", R),
         ],
     ),
     ("eval_samples", &[("id", I), ("run_id", I), ("task", T), ("doc_id", I), ("correct", F), ("sample", T)]),
     (
         "perf_requests",
         &[
-            ("id", I), ("run_id", I), ("point", I), ("seq", I), ("scheduled_s", R), ("sent_s", R),
-            ("first_content_s", R), ("end_s", R), ("content_chunks", I), ("chunks", I), ("prompt_tokens", I),
-            ("completion_tokens", I), ("failure", T), ("content_at", T),
+            ("id", I),
+            ("run_id", I),
+            ("point", I),
+            ("seq", I),
+            ("scheduled_s", R),
+            ("sent_s", R),
+            ("first_content_s", R),
+            ("end_s", R),
+            ("content_chunks", I),
+            ("chunks", I),
+            ("prompt_tokens", I),
+            ("completion_tokens", I),
+            ("failure", T),
+            ("content_at", T),
         ],
     ),
 ];
@@ -100,8 +193,6 @@ pub enum CopyError {
     Store(#[from] StoreError),
     #[error("the target database already holds data ({0} has rows): copy into an empty database")]
     TargetNotEmpty(&'static str),
-    #[error("the two databases are at different schema versions ({0} and {1}): run `jury db migrate` on both")]
-    SchemaMismatch(i64, i64),
 }
 
 impl From<sqlx::Error> for CopyError {
@@ -131,17 +222,14 @@ impl Store {
             .await?)
     }
 
-    /// Copies every row of `self` into `target`, which must be empty, calling `progress` with
+    /// Copies every row of `self` into `target`, which must be empty (both were brought to
+    /// this version's schema when they were opened), calling `progress` with
     /// each table's name and the rows copied so far; returns both sides' counts per table.
     pub async fn copy_to(
         &self,
         target: &Store,
         mut progress: impl FnMut(&str, i64, i64),
     ) -> Result<Vec<TableCount>, CopyError> {
-        let (from, to) = (self.schema_version().await?, target.schema_version().await?);
-        if from != to {
-            return Err(CopyError::SchemaMismatch(from, to));
-        }
         for table in tables() {
             if target.count_rows(table).await? > 0 {
                 return Err(CopyError::TargetNotEmpty(table));
@@ -154,7 +242,8 @@ impl Store {
             let (mut last_id, mut copied) = (0i64, 0i64);
             progress(table, 0, total);
             loop {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(select.clone())).bind(last_id).fetch_all(self.pool()).await?;
+                let rows =
+                    sqlx::query(sqlx::AssertSqlSafe(select.clone())).bind(last_id).fetch_all(self.pool()).await?;
                 let Some(last) = rows.last() else { break };
                 last_id = last.try_get("id")?;
                 target.insert_rows(table, columns, &rows).await?;
@@ -165,7 +254,11 @@ impl Store {
         }
         let mut counts = Vec::new();
         for table in tables() {
-            counts.push(TableCount { table, source: self.count_rows(table).await?, target: target.count_rows(table).await? });
+            counts.push(TableCount {
+                table,
+                source: self.count_rows(table).await?,
+                target: target.count_rows(table).await?,
+            });
         }
         Ok(counts)
     }
@@ -215,7 +308,7 @@ mod tests {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let mut in_database: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name NOT IN ('_sqlx_migrations', 'revisions')",
+             AND name NOT IN ('_sqlx_migrations', 'revisions', 'server_keys')",
         )
         .fetch_all(store.pool())
         .await

@@ -15,10 +15,13 @@ mod evals;
 mod imports;
 mod judgments;
 mod models;
+mod notifications;
 mod perf;
 mod questions;
 mod revisions;
 mod runs;
+mod server_keys;
+mod units;
 mod votes;
 
 use std::time::Duration;
@@ -28,10 +31,10 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor};
 
 pub use answers::{AnswerImport, ExportedAnswer, ImportedIds, StoredAnswer};
-pub use dialect::{Dialect, Flag, OptionalReal};
 pub use battles::{
     BattleDetail, BattleGroup, BattleScope, BattleSummary, ExportedBattle, NewBattle, StoredBattle, StoredStyleBattle,
 };
+pub use dialect::{Dialect, Flag, OptionalReal};
 pub use evals::{CachedLogLikelihood, NewSample, StoredSample};
 pub use imports::{ImportCatalog, ImportedBattle};
 pub use judgments::{JudgmentRow, NewJudgment};
@@ -39,6 +42,7 @@ pub use perf::PerfRequestRow;
 pub use questions::{QuestionSetSummary, StoredQuestion};
 pub use revisions::Revisions;
 pub use runs::{RunRow, RunStatus};
+pub use units::{NewUnit, StageProgress, UnitFilter, UnitRow};
 pub use votes::{AnsweredPair, VoteBattle, VoteOutcome};
 
 /// The database used when neither `--db` nor `JURY_DATABASE_URL` names one.
@@ -72,6 +76,7 @@ pub struct Store {
     writer: AnyPool,
     reader: AnyPool,
     dialect: Dialect,
+    url: std::sync::Arc<str>,
 }
 
 impl Store {
@@ -132,9 +137,22 @@ impl Store {
                 })
         };
         let writer = pool(1).connect_with(options.clone()).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        // Two processes opening a new database at once (a worker and `--submit`) both apply the
+        // first migration: the one that read the list of applied migrations before the other
+        // committed fails on the other's tables (its own transaction rolled back). Read again.
+        let mut tries = 0;
+        loop {
+            match sqlx::migrate!("./migrations/sqlite").run(&writer).await {
+                Ok(()) => break,
+                Err(sqlx::migrate::MigrateError::ExecuteMigration(..)) if tries < 5 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let reader = if in_memory { writer.clone() } else { pool(4).connect_with(options).await? };
-        Ok(Store { writer, reader, dialect: Dialect::Sqlite })
+        Ok(Store { writer, reader, dialect: Dialect::Sqlite, url: url.into() })
     }
 
     async fn connect_postgres(url: &str, options: AnyConnectOptions) -> Result<Store, StoreError> {
@@ -153,7 +171,7 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Store { writer: pool.clone(), reader: pool, dialect: Dialect::Postgres })
+        Ok(Store { writer: pool.clone(), reader: pool, dialect: Dialect::Postgres, url: url.into() })
     }
 
     /// The pool for reads.

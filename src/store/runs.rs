@@ -45,7 +45,7 @@ impl Store {
         Ok(id)
     }
 
-    /// Beats for `run_id` every [`HEARTBEAT_EVERY`] until the returned guard is dropped (when
+    /// Beats for `run_id` every [`heartbeat_every`] until the returned guard is dropped (when
     /// the run returns or unwinds: a run that died stops beating).
     pub fn keep_alive(&self, run_id: i64) -> tokio_util::task::AbortOnDropHandle<()> {
         let store = self.clone();
@@ -54,17 +54,20 @@ impl Store {
                 if let Err(e) = store.beat_run(run_id).await {
                     tracing::warn!("cannot record the run's heartbeat: {e}");
                 }
-                tokio::time::sleep(HEARTBEAT_EVERY).await;
+                tokio::time::sleep(heartbeat_every()).await;
             }
         }))
     }
 
     /// The run is alive: its process beats every few seconds while it works.
     pub async fn beat_run(&self, run_id: i64) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE runs SET heartbeat_at = {} WHERE id = $1", self.dialect().now())))
-            .bind(run_id)
-            .execute(self.writer())
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET heartbeat_at = {} WHERE id = $1",
+            self.dialect().now()
+        )))
+        .bind(run_id)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 
@@ -123,10 +126,23 @@ pub struct RunRow {
     pub config_path: Option<String>,
 }
 
-/// A running run whose last beat is older than this lost its process.
-pub const HEARTBEAT_STALE_SECONDS: f64 = 30.0;
-/// How often a running run beats.
-pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// A running run whose last beat is older than this lost its process (its lease ran out) and
+/// is taken up again by a live worker: `JURY_RUN_LEASE_SECONDS`, 30 by default.
+pub fn run_lease_seconds() -> f64 {
+    static LEASE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *LEASE.get_or_init(|| {
+        std::env::var("JURY_RUN_LEASE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 1.0)
+            .unwrap_or(30.0)
+    })
+}
+
+/// How often a running run beats: six times a lease, so a slow beat or two never loses it.
+pub fn heartbeat_every() -> std::time::Duration {
+    std::time::Duration::from_secs_f64(run_lease_seconds() / 6.0)
+}
 
 impl RunRow {
     /// Whether this server's worker can pick the run up again (arena runs; evals re-run from
@@ -139,7 +155,7 @@ impl RunRow {
     pub fn interrupted(&self) -> bool {
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        self.status == "running" && now - self.heartbeat_at.unwrap_or(self.created_at) > HEARTBEAT_STALE_SECONDS
+        self.status == "running" && now - self.heartbeat_at.unwrap_or(self.created_at) > run_lease_seconds()
     }
 
     /// The status as shown: `interrupted` for a running run whose process is gone.
@@ -175,6 +191,33 @@ impl Store {
         .ok_or(sqlx::Error::RowNotFound)?)
     }
 
+    /// Queues a command-line run for the workers (`jury arena --submit`): they read its config
+    /// file at `config_path` (relative paths in it resolve against its folder, `work_dir`).
+    pub async fn submit_run(
+        &self,
+        kind: &str,
+        title: &str,
+        config: &str,
+        config_path: &str,
+        dry_run: bool,
+        work_dir: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "INSERT INTO runs (kind, title, config, config_path, status, dry_run, work_dir) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6) RETURNING id",
+        )
+        .bind(kind)
+        .bind(title)
+        .bind(config)
+        .bind(config_path)
+        .bind(dry_run)
+        .bind(work_dir)
+        .fetch_all(self.writer())
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)?)
+    }
+
     /// Takes the oldest queued run and marks it running. Processes claiming at once take
     /// different runs, or none.
     pub async fn claim_next_run(&self) -> Result<Option<RunRow>, StoreError> {
@@ -200,7 +243,7 @@ impl Store {
              AND COALESCE(heartbeat_at, created_at) < {now} - $1",
             now = self.dialect().now()
         )))
-        .bind(HEARTBEAT_STALE_SECONDS)
+        .bind(run_lease_seconds())
         .execute(self.writer())
         .await?
         .rows_affected())

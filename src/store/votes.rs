@@ -167,8 +167,9 @@ impl Store {
         question_set: Option<i64>,
         flip: bool,
     ) -> Result<Option<VoteBattle>, StoreError> {
-        let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, String, String, String, String)>(sqlx::AssertSqlSafe(format!(
-            "SELECT b.question_id, b.answer_a_id, b.answer_b_id, b.model_a_id, b.model_b_id, \
+        let row = sqlx::query_as::<_, (i64, i64, i64, i64, i64, String, String, String, String)>(sqlx::AssertSqlSafe(
+            format!(
+                "SELECT b.question_id, b.answer_a_id, b.answer_b_id, b.model_a_id, b.model_b_id, \
                {question}, q.category, aa.text, ab.text \
              FROM battles b JOIN questions q ON q.id = b.question_id \
              JOIN answers aa ON aa.id = b.answer_a_id JOIN answers ab ON ab.id = b.answer_b_id \
@@ -180,8 +181,9 @@ impl Store {
                            OR (h.answer_a_id = b.answer_b_id AND h.answer_b_id = b.answer_a_id))), \
                RANDOM() \
              LIMIT 1",
-            question = self.dialect().first_turn("q.turns")
-        )))
+                question = self.dialect().first_turn("q.turns")
+            ),
+        ))
         .bind(question_set)
         .fetch_optional(self.pool())
         .await?;

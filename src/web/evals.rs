@@ -80,6 +80,8 @@ pub async fn start(state: &AppState, request: &EvalRequest) -> Result<i64, WebEr
         datasets: request.datasets.clone(),
         dataset_dir: state.dataset_dir.clone(),
         limit: request.limit,
+        plans: Vec::new(),
+        use_cache: true,
     };
     queued.plan().map_err(WebError::Rejected)?;
     let config = serde_json::to_string(&queued).map_err(|e| WebError::Internal(e.to_string()))?;

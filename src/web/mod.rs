@@ -79,6 +79,8 @@ pub struct ServeOptions {
     pub queue_size: usize,
     /// Serve `/v1` alone: no pages, no other API, no job worker.
     pub models_only: bool,
+    /// Run no queued runs here: `jury worker` processes on the same database do.
+    pub no_worker: bool,
 }
 
 impl ServeOptions {
@@ -102,6 +104,7 @@ impl ServeOptions {
             api_keys: Vec::new(),
             queue_size: 16,
             models_only: false,
+            no_worker: false,
         }
     }
 }
@@ -153,11 +156,19 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let api_keys: Vec<String> =
         options.api_keys.iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect();
-    let (jobs, worker) = if options.models_only {
+    let (jobs, worker) = if options.models_only || options.no_worker {
         (crate::jobs::Jobs::none(), tokio::spawn(async {}))
     } else {
         let own = crate::perf::job::OwnServer { base_url: own_base_url(addr), api_key: api_keys.first().cloned() };
-        crate::jobs::spawn_worker(store.clone(), shutdown.clone(), options.concurrency, pool.clone(), Some(own))
+        let sharing = crate::arena::part::Sharing::this_process();
+        crate::jobs::spawn_worker(
+            store.clone(),
+            shutdown.clone(),
+            options.concurrency,
+            pool.clone(),
+            Some(own),
+            sharing,
+        )
     };
     let limits = Limits::new(options.votes_per_minute);
     prune_limits(limits.clone(), shutdown.clone());
@@ -169,7 +180,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     );
     let state = AppState {
         store: store.clone(),
-        secrets: Secrets::random(),
+        secrets: Secrets::shared(store.server_key("sessions").await?),
         admin: AdminGate::new(options.admin_token.clone()),
         boards: Default::default(),
         vote_pairs: Default::default(),
@@ -241,7 +252,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

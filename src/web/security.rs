@@ -23,9 +23,15 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    #[cfg(test)]
     pub fn random() -> Secrets {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
+        Secrets { key }
+    }
+
+    /// The key every server on the database shares, so replicas accept each other's sessions.
+    pub fn shared(key: [u8; 32]) -> Secrets {
         Secrets { key }
     }
 

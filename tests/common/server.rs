@@ -27,6 +27,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub registry_dir: Option<PathBuf>,
     pub dataset_dir: Option<PathBuf>,
+    /// Leave queued runs to other processes (`jury serve --no-worker`).
+    pub no_worker: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             secure_cookies: false,
             registry_dir: None,
             dataset_dir: None,
+            no_worker: false,
         }
     }
 }
@@ -88,6 +91,7 @@ impl TestServer {
             client_ip_header: settings.client_ip_header.clone(),
             secure_cookies: settings.secure_cookies,
             dataset_dir: settings.dataset_dir.clone().unwrap_or_else(|| dir.join("datasets")),
+            no_worker: settings.no_worker,
             ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), db)
         })
         .await

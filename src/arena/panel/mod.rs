@@ -9,6 +9,7 @@ pub mod peer;
 
 use serde::{Deserialize, Serialize};
 
+use super::part::Part;
 use super::reviews::{ReviewSummary, run_reviews};
 use super::{ArenaError, ArenaOptions};
 use crate::config::{Aggregation, ArenaConfig, ReviewMode};
@@ -33,6 +34,23 @@ pub struct PanelOutcome {
     pub peer_rank: Option<peer::PeerRank>,
 }
 
+/// The run's config as the panel's `j`-th judge reviews it alone.
+pub fn member_config(config: &ArenaConfig, j: usize) -> ArenaConfig {
+    let reviews = &config.reviews;
+    let member = &reviews.panel[j];
+    let mut one = config.clone();
+    one.reviews.judge = member.judge.clone();
+    one.reviews.prompt_file = member.prompt_file.clone();
+    one.reviews.review_file = Some(member.review_file.clone());
+    one.reviews.panel = Vec::new();
+    if reviews.aggregation == Aggregation::PeerRank && !reviews.self_judging {
+        one.reviews.exclude_model = member.as_candidate.clone();
+    }
+    // A cache file's verdicts are taken whichever judge wrote them: never for a panel.
+    one.reviews.cache_file = None;
+    one
+}
+
 /// Every judge reviews in turn, then their verdicts are combined.
 pub async fn run_panel(
     config: &ArenaConfig,
@@ -45,17 +63,18 @@ pub async fn run_panel(
     let reviews = &config.reviews;
     let mut members = Vec::new();
     let mut total = ReviewSummary::default();
-    for member in &reviews.panel {
-        let mut one = config.clone();
-        one.reviews.judge = member.judge.clone();
-        one.reviews.prompt_file = member.prompt_file.clone();
-        one.reviews.review_file = Some(member.review_file.clone());
-        one.reviews.panel = Vec::new();
-        if reviews.aggregation == Aggregation::PeerRank && !reviews.self_judging {
-            one.reviews.exclude_model = member.as_candidate.clone();
-        }
-        // A cache file's verdicts are taken whichever judge wrote them: never for a panel.
-        one.reviews.cache_file = None;
+    // A worker doing a unit reviews one judge's share; the run's own pass combines them.
+    if let Some(Part::Reviews { judge: Some(j), .. }) = &options.part {
+        let summary = run_reviews(&member_config(config, *j), store, pool, questions, run_id, options).await?;
+        let judge = reviews.panel[*j].judge.name.clone();
+        return Ok(PanelOutcome {
+            totals: summary.clone(),
+            members: vec![PanelMember { judge, reviews: summary }],
+            peer_rank: None,
+        });
+    }
+    for (j, member) in reviews.panel.iter().enumerate() {
+        let one = member_config(config, j);
         let summary = run_reviews(&one, store, pool, questions, run_id, options).await?;
         total.add(&summary);
         members.push(PanelMember { judge: member.judge.name.clone(), reviews: summary });

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::judge::{JudgeBackend, JudgeError, JudgeService};
+use super::part::Part;
 use super::plan::{Task, plan};
 use super::progress::{Progress, RunProgress};
 use super::templates::{TemplateKind, Templates};
@@ -87,33 +88,24 @@ pub async fn run_reviews(
     let started = Instant::now();
     let reviews = &config.reviews;
     let judge = &reviews.judge;
-    let templates = match &reviews.prompt_file {
-        Some(file) => Templates::load(file)?,
-        None => Templates::builtin(),
+    let (mut tasks, templates) = match (&options.part, run_id) {
+        (Some(Part::Reviews { .. }), Some(run_id)) => planned_for_unit(config, store, questions, run_id).await?,
+        _ => planned_tasks(config, store, questions).await?,
     };
-    let mut references = match &reviews.reference_file {
-        Some(file) => read_references(file)?,
-        None => References::default(),
-    };
-    if let Some((qs, _)) = questions {
-        for q in qs {
-            if let Some(r) = &q.reference
-                && references.get(&q.id, &q.text).is_none()
-            {
-                references.insert(q.id.clone(), &q.text, r.clone());
+    let part = match &options.part {
+        Some(Part::Reviews { from, to, of, .. }) => {
+            if *of != tasks.len() {
+                return Err(ArenaError::Failed(format!(
+                    "the run planned {of} reviews but this worker finds {}: the answer files differ between \
+                     the machines (workers must share the run's folders)",
+                    tasks.len()
+                )));
             }
+            tasks = tasks.drain((*from).min(*of)..(*to).min(*of)).collect();
+            true
         }
-    }
-    let (book, baseline) = book::load_answer_book(config, store, questions, &references).await?;
-    let mut tasks = plan(&book, judge.mode, judge.position_bias, judge.random_seed, baseline.as_deref());
-    if let Some(own) = &reviews.exclude_model {
-        // A peer judge does not judge its own battles.
-        tasks.retain(|t| match t {
-            Task::Pair { a, b, .. } => &a.model != own && &b.model != own,
-            Task::Single { answer, .. } => &answer.model != own,
-        });
-    }
-    check_templates(&tasks, &templates, judge.mode)?;
+        _ => false,
+    };
     if tasks.is_empty() {
         tracing::warn!("nothing to review: the answer files share no questions (or hold fewer than two models)");
     }
@@ -135,8 +127,14 @@ pub async fn run_reviews(
         .review_file
         .clone()
         .ok_or_else(|| BadInput::one(Problem::new("reviews_gen.review_file is missing").in_file(&config.file)))?;
-    let writer = JsonlWriter::create(&review_file)
-        .map_err(|e| ArenaError::Failed(format!("cannot write {}: {e}", review_file.display())))?;
+    let writer = if part {
+        None
+    } else {
+        Some(
+            JsonlWriter::create(&review_file)
+                .map_err(|e| ArenaError::Failed(format!("cannot write {}: {e}", review_file.display())))?,
+        )
+    };
 
     let cancel = options.cancel.clone().unwrap_or_default();
     let service =
@@ -158,7 +156,8 @@ pub async fn run_reviews(
 
     let total = tasks.len() as u64;
     let progress = Progress::new(options.progress.as_ref(), "reviews", total);
-    let run_progress = RunProgress::start(store, run_id, "reviews", total);
+    // A unit's progress is counted by the run's own worker, unit by unit.
+    let run_progress = RunProgress::start(store, run_id.filter(|_| !part), "reviews", total);
     let mut failed = 0u64;
     let mut fatal = None;
     let mut done = 0u64;
@@ -221,8 +220,85 @@ pub async fn run_reviews(
         prompt_tokens: stats.prompt_tokens.load(Ordering::Relaxed),
         completion_tokens: stats.completion_tokens.load(Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
-        review_file: Some(review_file),
+        review_file: (!part).then_some(review_file),
     })
+}
+
+/// What identifies a run's planned review tasks in this process: the run, the judge's review
+/// file, and every answer file as it is on disk now (a changed file plans anew).
+type PlanKey = (i64, Option<PathBuf>, Vec<(PathBuf, u64, Option<std::time::SystemTime>)>);
+
+/// The plans of the runs this worker helped with last, so that its next unit of the same run
+/// does not read and record every answer again (for a run of thousands of answers that costs
+/// more than the unit's own work).
+static UNIT_PLANS: std::sync::Mutex<Vec<(PlanKey, Vec<Task>, Templates)>> = std::sync::Mutex::new(Vec::new());
+
+pub(crate) async fn planned_for_unit(
+    config: &ArenaConfig,
+    store: &Store,
+    questions: Option<(&[Question], i64)>,
+    run_id: i64,
+) -> Result<(Vec<Task>, Templates), ArenaError> {
+    let files = config
+        .answer_files_to_review()
+        .into_iter()
+        .chain(config.reviews.baseline_file.clone())
+        .map(|f| {
+            let meta = std::fs::metadata(&f).ok();
+            let (len, modified) = (meta.as_ref().map_or(0, |m| m.len()), meta.and_then(|m| m.modified().ok()));
+            (f, len, modified)
+        })
+        .collect();
+    let key: PlanKey = (run_id, config.reviews.review_file.clone(), files);
+    if let Some((_, tasks, templates)) = UNIT_PLANS.lock().expect("not poisoned").iter().find(|(k, ..)| *k == key) {
+        return Ok((tasks.clone(), templates.clone()));
+    }
+    let (tasks, templates) = planned_tasks(config, store, questions).await?;
+    let mut plans = UNIT_PLANS.lock().expect("not poisoned");
+    if plans.len() >= 4 {
+        plans.remove(0);
+    }
+    plans.push((key, tasks.clone(), templates.clone()));
+    Ok((tasks, templates))
+}
+
+/// Reads what the judge reviews and plans its tasks (the same list on every worker, so a
+/// unit's range means the same tasks everywhere); every task has a template.
+pub async fn planned_tasks(
+    config: &ArenaConfig,
+    store: &Store,
+    questions: Option<(&[Question], i64)>,
+) -> Result<(Vec<Task>, Templates), ArenaError> {
+    let reviews = &config.reviews;
+    let judge = &reviews.judge;
+    let templates = match &reviews.prompt_file {
+        Some(file) => Templates::load(file)?,
+        None => Templates::builtin(),
+    };
+    let mut references = match &reviews.reference_file {
+        Some(file) => read_references(file)?,
+        None => References::default(),
+    };
+    if let Some((qs, _)) = questions {
+        for q in qs {
+            if let Some(r) = &q.reference
+                && references.get(&q.id, &q.text).is_none()
+            {
+                references.insert(q.id.clone(), &q.text, r.clone());
+            }
+        }
+    }
+    let (book, baseline) = book::load_answer_book(config, store, questions, &references).await?;
+    let mut tasks = plan(&book, judge.mode, judge.position_bias, judge.random_seed, baseline.as_deref());
+    if let Some(own) = &reviews.exclude_model {
+        // A peer judge does not judge its own battles.
+        tasks.retain(|t| match t {
+            Task::Pair { a, b, .. } => &a.model != own && &b.model != own,
+            Task::Single { answer, .. } => &answer.model != own,
+        });
+    }
+    check_templates(&tasks, &templates, judge.mode)?;
+    Ok((tasks, templates))
 }
 
 /// Opens the judge, refusing OpenAI's API without a key before anything is asked.

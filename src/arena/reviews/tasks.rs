@@ -24,7 +24,8 @@ pub struct Context {
     pub store: Store,
     pub run_id: Option<i64>,
     pub judge_name: String,
-    pub writer: Mutex<JsonlWriter>,
+    /// The review file; `None` for a worker doing a unit (the run's own pass writes it whole).
+    pub writer: Mutex<Option<JsonlWriter>>,
     pub seeds: SeedIndex,
     pub consistency_pairs: AtomicU64,
     pub consistent: AtomicU64,
@@ -195,6 +196,9 @@ fn render<'t>(
 /// from this file, and a report rated from part of it would be wrong without saying so.
 async fn write(ctx: &Context, record: &ReviewRecord) -> Result<(), JudgeError> {
     let mut writer = ctx.writer.lock().await;
+    let Some(writer) = writer.as_mut() else {
+        return Ok(());
+    };
     writer
         .append(record)
         .map_err(|e| JudgeError::ReviewFile(format!("cannot append to {}: {e}", writer.path().display())))?;

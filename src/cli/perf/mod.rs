@@ -21,6 +21,48 @@ use crate::perf::tokens::{PerfTokenizer, random_prompts};
 use crate::perf::{Api, client};
 use crate::store::{DEFAULT_DATABASE_URL, RunStatus, Store};
 
+/// `--submit`: the test queued for the workers, as a test started from the pages is.
+async fn submit(args: &PerfArgs) -> anyhow::Result<ExitCode> {
+    let mut problems = crate::input::Problems::default();
+    let mut refuse = |key: &str, message: &str| problems.push(crate::input::Problem::new(message).at_key(key));
+    if args.api != Api::Openai {
+        refuse("--api", "a queued test asks chat completions (openai)");
+    }
+    if args.number.len() > 1 {
+        refuse("--number", "a queued test takes one value for all its loads");
+    }
+    if args.dataset != DatasetKind::Openqa {
+        refuse("--dataset", "a queued test sends the built-in questions");
+    }
+    if args.warmup > 0 || args.prefix_length > 0 || args.min_prompt_length > 0 || args.max_prompt_length != 131_072 {
+        refuse("--submit", "a queued test takes no warm-up and no prompt lengths");
+    }
+    problems.into_result()?;
+    let queued = crate::perf::job::QueuedPerf {
+        target: crate::perf::job::PerfTarget::Endpoint {
+            url: args.url.clone(),
+            model: args.model.clone(),
+            api_key_env: args.api_key_env.clone(),
+        },
+        stream: !args.no_stream,
+        parallel: args.parallel.clone(),
+        number: args.number[0],
+        rate: args.rate,
+        max_tokens: args.max_tokens,
+        slo: args.slo.clone(),
+    };
+    queued.check()?;
+    let name = args.name.clone().unwrap_or_else(|| args.model.replace(['/', '\\'], "_"));
+    let dir = std::path::absolute(args.outputs_dir.join(name))?;
+    std::fs::create_dir_all(&dir)?;
+    let store =
+        Store::connect(&args.db).await.map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", args.db))?;
+    let id = store
+        .enqueue_run("perf", &queued.label(), &serde_json::to_string(&queued)?, false, &dir.display().to_string())
+        .await?;
+    super::submit::announce_and_follow(&store, id, args.wait, args.json).await
+}
+
 #[derive(Debug, clap::Args)]
 #[command(
     about = "Load-test an OpenAI-compatible server: time to first token, time per output token, throughput, percentiles",
@@ -177,10 +219,24 @@ pub struct PerfArgs {
     /// Draw no live view
     #[arg(long)]
     no_progress: bool,
+
+    /// Queue the test for the workers on the database (`jury worker`, or `jury serve`'s own)
+    /// instead of running it here, and print its id: a chat-completions endpoint with the
+    /// built-in questions, --parallel values or a --rate, one --number, --max-tokens, --slo
+    #[arg(long, conflicts_with_all = ["dataset_path", "tokenizer_path", "min_tokens", "extra_args", "sweep", "sla", "duration"])]
+    submit: bool,
+
+    /// With --submit: follow the test's progress and exit as it ends (0 succeeded, 1 otherwise;
+    /// --json prints its summary)
+    #[arg(long, requires = "submit")]
+    wait: bool,
 }
 
 pub async fn run(args: PerfArgs, bars: MultiProgress) -> anyhow::Result<ExitCode> {
     let settings = check(&args)?;
+    if args.submit {
+        return submit(&args).await;
+    }
     let tokenizer = match &args.tokenizer_path {
         Some(path) => Some(PerfTokenizer::load(path)?),
         None => None,

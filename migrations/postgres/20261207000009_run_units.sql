@@ -1,0 +1,38 @@
+-- A run's stages split into units of work (a chunk of one candidate's questions, a chunk of
+-- one judge's review tasks) that any worker on the database may claim, so several workers
+-- speed up one run. A unit whose worker stopped beating is claimed again.
+CREATE TABLE run_units (
+    id            BIGSERIAL PRIMARY KEY,
+    run_id        BIGINT  NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    stage         TEXT    NOT NULL,                 -- answers | reviews
+    chunk         BIGINT  NOT NULL,                 -- its place in the stage
+    spec          TEXT    NOT NULL,                 -- JSON: which items (see arena::part)
+    size          BIGINT  NOT NULL,                 -- items in it
+    needs_model   TEXT,                             -- the local model file it needs, if any
+    status        TEXT    NOT NULL DEFAULT 'queued',-- queued | running | done
+    worker        TEXT,                             -- host:pid of the worker that took it last
+    attempts      BIGINT  NOT NULL DEFAULT 0,
+    heartbeat_at  DOUBLE PRECISION,
+    error         TEXT,                             -- what failed in it, if anything
+    outcome       TEXT,                             -- JSON: its stage summary (calls made, tokens)
+    UNIQUE (run_id, stage, chunk)
+);
+CREATE INDEX run_units_status ON run_units (status, run_id);
+
+-- Idle workers wait on the same channel as for queued runs.
+CREATE FUNCTION notify_unit_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('jury_runs_queued', 'units');
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER run_units_queued AFTER INSERT ON run_units
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_unit_queued();
+
+-- Keys every server on the database shares: the one that signs sessions and form tokens, so a
+-- browser's requests may land on any replica behind a proxy.
+CREATE TABLE server_keys (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
