@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use jury::store::{NewJudgment, NewUnit, StageProgress, Store, UnitFilter};
+use jury::store::{NEEDS_OWN_SERVER, NewJudgment, NewUnit, RunFilter, StageProgress, Store, UnitFilter};
 
 fn judgment<'a>(key: &'a str, score: Option<f64>) -> NewJudgment<'a> {
     NewJudgment {
@@ -153,5 +153,32 @@ async fn units_are_claimed_once_by_workers_that_have_their_model_and_again_when_
     }
     again.sort();
     assert_eq!(again, [("a".to_string(), 2), ("c".to_string(), 2)]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn queued_runs_go_only_to_workers_that_can_do_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&db_url(dir.path())).await.unwrap();
+    let plain = store.enqueue_run("arena", "any worker", "{}", true, "/nonexistent").await.unwrap();
+    let needs = |model| store.enqueue_run_needing("eval", "scores a local model", "{}", false, "/nonexistent", model);
+    let small = needs(Some("small.gguf")).await.unwrap();
+    let big = needs(Some("big.gguf")).await.unwrap();
+    let own = needs(Some(NEEDS_OWN_SERVER)).await.unwrap();
+
+    // A `jury worker` with small.gguf: the plain run, then the one needing its model; never a
+    // test of a server's own /v1, nor big.gguf's eval.
+    let small_only = vec!["small.gguf".to_string()];
+    let worker = RunFilter { models: Some(&small_only), own_server: false };
+    assert_eq!(store.claim_next_run_for(&worker).await.unwrap().unwrap().id, plain);
+    assert_eq!(store.claim_next_run_for(&worker).await.unwrap().unwrap().id, small);
+    assert!(store.claim_next_run_for(&worker).await.unwrap().is_none());
+    // A `jury worker` without --models takes big.gguf's eval (reading the file where it was
+    // queued), still not the own-server test.
+    let any_model = RunFilter { models: None, own_server: false };
+    assert_eq!(store.claim_next_run_for(&any_model).await.unwrap().unwrap().id, big);
+    assert!(store.claim_next_run_for(&any_model).await.unwrap().is_none());
+    // A server's worker takes that.
+    assert_eq!(store.claim_next_run().await.unwrap().unwrap().id, own);
     store.close().await;
 }

@@ -36,3 +36,7 @@ CREATE TABLE server_keys (
     name   TEXT PRIMARY KEY,
     value  TEXT NOT NULL
 );
+
+-- What a queued run needs of the worker that takes it: the local model file an eval scores
+-- (by name), or ':own-server' for a load test of a server's own /v1. NULL: any worker.
+ALTER TABLE runs ADD COLUMN needs_model TEXT;

@@ -406,7 +406,14 @@ async fn submit_eval(
     let title = format!("{} · {}", queued.target.label(), settings.datasets.join(", "));
     let work_dir = std::env::current_dir()?;
     let id = store
-        .enqueue_run("eval", &title, &serde_json::to_string(&queued)?, false, &work_dir.display().to_string())
+        .enqueue_run_needing(
+            "eval",
+            &title,
+            &serde_json::to_string(&queued)?,
+            false,
+            &work_dir.display().to_string(),
+            queued.target.needs().as_deref(),
+        )
         .await?;
     super::submit::announce_and_follow(store, id, args.wait, args.json).await
 }

@@ -37,6 +37,14 @@ impl EvalTarget {
         }
     }
 
+    /// What a worker must have to score it: the local model's name (see `jury worker --models`).
+    pub fn needs(&self) -> Option<String> {
+        match self {
+            EvalTarget::Local { path } => Some(crate::spec::local_model_name(path)),
+            EvalTarget::Endpoint { .. } => None,
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             EvalTarget::Local { path } => path.display().to_string(),

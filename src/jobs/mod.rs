@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 use crate::arena::part::{Part, Sharing};
 use crate::arena::{ArenaError, ArenaOptions, run_arena, run_unit};
 use crate::config::load_arena_config;
-use crate::eval::job::{QueuedEval, run_queued};
+use crate::eval::job::{EvalTarget, QueuedEval, run_queued};
 use crate::eval::{EvalError, EvalOptions};
 use crate::llm::ModelPool;
 use crate::perf::job::{OwnServer, PerfJobError, QueuedPerf};
-use crate::store::{RunRow, RunStatus, Store, UnitRow};
+use crate::store::{RunFilter, RunRow, RunStatus, Store, UnitRow};
 
 /// The config file every queued run keeps in its work folder.
 pub const RUN_CONFIG_FILE: &str = "config.yaml";
@@ -77,7 +77,8 @@ pub fn spawn_worker(
                 Ok(_) => {}
                 Err(e) => tracing::error!("cannot requeue interrupted runs: {e}"),
             }
-            let claimed = match store.claim_next_run().await {
+            let runs = RunFilter { models: sharing.models.as_deref(), own_server: own.is_some() };
+            let claimed = match store.claim_next_run_for(&runs).await {
                 Ok(None) => store.claim_unit(&sharing.worker, &sharing.filter(None)).await.map(|u| u.map(Claim::Unit)),
                 other => other.map(|r| r.map(Claim::Run)),
             };
@@ -135,7 +136,7 @@ fn watch_for_cancel(store: &Store, id: i64, shutdown: &CancellationToken) -> (Ca
 
 /// An eval queued from the pages or the command line: its settings are the run's config.
 async fn execute_eval(store: &Store, run: RunRow, shutdown: &CancellationToken) {
-    let queued: QueuedEval = match serde_json::from_str(&run.config) {
+    let mut queued: QueuedEval = match serde_json::from_str(&run.config) {
         Ok(q) => q,
         Err(e) => {
             let message = format!("unreadable eval settings: {e}");
@@ -143,6 +144,10 @@ async fn execute_eval(store: &Store, run: RunRow, shutdown: &CancellationToken) 
             return;
         }
     };
+    // The model where this worker keeps it (`--models`), which may not be where it was queued.
+    if let EvalTarget::Local { path } = &mut queued.target {
+        *path = crate::spec::local_model_here(path);
+    }
     let (cancel, watcher) = watch_for_cancel(store, run.id, shutdown);
     let heartbeat = store.keep_alive(run.id);
     let options = EvalOptions { progress: None, use_cache: queued.use_cache, cancel: Some(cancel) };

@@ -138,6 +138,13 @@ pub fn local_model_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
+/// Where this process has the local model a run names by `path`: its place (`--models`) when
+/// it has one under that file name, else `path` itself.
+pub fn local_model_here(path: &Path) -> PathBuf {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    LOCAL_MODEL_PLACES.get().and_then(|p| p.get(&file_name)).cloned().unwrap_or_else(|| path.to_path_buf())
+}
+
 /// Resolves `model_id_or_path` to a GGUF file. The demo model may be missing: it is fetched
 /// on first use.
 pub fn resolve_local_model(value: &str, base_dir: &Path) -> Result<PathBuf, LocalModelError> {

@@ -43,6 +43,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("work_dir", T),
             ("title", T),
             ("heartbeat_at", R),
+            ("needs_model", T),
         ],
     ),
     ("question_sets", &[("id", I), ("name", T), ("source", T), ("created_at", R)]),

@@ -41,7 +41,7 @@ pub use judgments::{JudgmentRow, NewJudgment};
 pub use perf::PerfRequestRow;
 pub use questions::{QuestionSetSummary, StoredQuestion};
 pub use revisions::Revisions;
-pub use runs::{RunRow, RunStatus};
+pub use runs::{NEEDS_OWN_SERVER, RunFilter, RunRow, RunStatus};
 pub use units::{NewUnit, StageProgress, UnitFilter, UnitRow};
 pub use votes::{AnsweredPair, VoteBattle, VoteOutcome};
 

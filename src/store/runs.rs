@@ -126,6 +126,18 @@ pub struct RunRow {
     pub config_path: Option<String>,
 }
 
+/// What a load test of a server's own `/v1` needs: that server's worker.
+pub const NEEDS_OWN_SERVER: &str = ":own-server";
+
+/// Which queued runs a worker takes.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFilter<'a> {
+    /// The local models it has, by name (`jury worker --models`); `None`: any.
+    pub models: Option<&'a [String]>,
+    /// Whether it runs beside a `/v1` of its own (a server's worker).
+    pub own_server: bool,
+}
+
 /// A running run whose last beat is older than this lost its process (its lease ran out) and
 /// is taken up again by a live worker: `JURY_RUN_LEASE_SECONDS`, 30 by default.
 pub fn run_lease_seconds() -> f64 {
@@ -177,14 +189,30 @@ impl Store {
         dry_run: bool,
         work_dir: &str,
     ) -> Result<i64, StoreError> {
+        self.enqueue_run_needing(kind, title, config, dry_run, work_dir, None).await
+    }
+
+    /// Queues a run only a worker with `needs` may take: a local model's name, or
+    /// [`NEEDS_OWN_SERVER`].
+    pub async fn enqueue_run_needing(
+        &self,
+        kind: &str,
+        title: &str,
+        config: &str,
+        dry_run: bool,
+        work_dir: &str,
+        needs: Option<&str>,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar::<_, i64>(
-            "INSERT INTO runs (kind, title, config, status, dry_run, work_dir) VALUES ($1, $2, $3, 'queued', $4, $5) RETURNING id",
+            "INSERT INTO runs (kind, title, config, status, dry_run, work_dir, needs_model) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6) RETURNING id",
         )
         .bind(kind)
         .bind(title)
         .bind(config)
         .bind(dry_run)
         .bind(work_dir)
+        .bind(needs)
         .fetch_all(self.writer())
         .await?
         .pop()
@@ -218,20 +246,41 @@ impl Store {
         .ok_or(sqlx::Error::RowNotFound)?)
     }
 
-    /// Takes the oldest queued run and marks it running. Processes claiming at once take
-    /// different runs, or none.
+    /// Takes the oldest queued run and marks it running, for a worker that can do any run.
+    /// Processes claiming at once take different runs, or none.
     pub async fn claim_next_run(&self) -> Result<Option<RunRow>, StoreError> {
-        Ok(sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(format!(
+        self.claim_next_run_for(&RunFilter { models: None, own_server: true }).await
+    }
+
+    /// The same for a worker that takes only the runs `filter` allows.
+    pub async fn claim_next_run_for(&self, filter: &RunFilter<'_>) -> Result<Option<RunRow>, StoreError> {
+        let mut conditions = vec!["status = 'queued'".to_string()];
+        if !filter.own_server {
+            conditions.push(format!("COALESCE(needs_model, '') <> '{NEEDS_OWN_SERVER}'"));
+        }
+        let models = filter.models.unwrap_or_default();
+        if filter.models.is_some() {
+            let list: Vec<String> = (1..=models.len()).map(|i| format!("${i}")).collect();
+            let mut allowed = format!("needs_model IS NULL OR needs_model = '{NEEDS_OWN_SERVER}'");
+            if !list.is_empty() {
+                allowed += &format!(" OR needs_model IN ({})", list.join(", "));
+            }
+            conditions.push(format!("({allowed})"));
+        }
+        let sql = format!(
             "UPDATE runs SET status = 'running', heartbeat_at = {now} \
              WHERE status = 'queued' \
-               AND id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1{skip_locked}) \
+               AND id = (SELECT id FROM runs WHERE {} ORDER BY id LIMIT 1{skip_locked}) \
              RETURNING {RUN_COLUMNS}",
+            conditions.join(" AND "),
             now = self.dialect().now(),
             skip_locked = self.dialect().skip_locked(),
-        )))
-        .fetch_all(self.writer())
-        .await?
-        .pop())
+        );
+        let mut query = sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql));
+        for model in models {
+            query = query.bind(model.as_str());
+        }
+        Ok(query.fetch_all(self.writer()).await?.pop())
     }
 
     /// Queued runs whose worker stopped beating (its process was killed, or its machine went

@@ -89,7 +89,11 @@ pub async fn start(state: &AppState, request: &EvalRequest) -> Result<i64, WebEr
     // A work folder, so a server that stopped without a word puts the eval back in the queue.
     let dir = state.data_dir.join("evals").join(super::security::new_session_id());
     std::fs::create_dir_all(&dir).map_err(|e| WebError::Internal(format!("cannot make {}: {e}", dir.display())))?;
-    let id = state.store.enqueue_run("eval", &title, &config, false, &dir.display().to_string()).await?;
+    let needs = queued.target.needs();
+    let id = state
+        .store
+        .enqueue_run_needing("eval", &title, &config, false, &dir.display().to_string(), needs.as_deref())
+        .await?;
     state.jobs.notify();
     Ok(id)
 }

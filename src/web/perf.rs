@@ -125,7 +125,13 @@ pub async fn start(state: &AppState, request: &PerfRequest) -> Result<i64, WebEr
     // back in the queue.
     let dir = state.data_dir.join("perf").join(super::security::new_session_id());
     std::fs::create_dir_all(&dir).map_err(|e| WebError::Internal(format!("cannot make {}: {e}", dir.display())))?;
-    let id = state.store.enqueue_run("perf", &queued.label(), &config, false, &dir.display().to_string()).await?;
+    // A test of this server's own /v1 is for a server's worker, not a `jury worker`'s.
+    let needs =
+        matches!(queued.target, crate::perf::job::PerfTarget::Own { .. }).then_some(crate::store::NEEDS_OWN_SERVER);
+    let id = state
+        .store
+        .enqueue_run_needing("perf", &queued.label(), &config, false, &dir.display().to_string(), needs)
+        .await?;
     state.jobs.notify();
     Ok(id)
 }
