@@ -301,3 +301,43 @@ async fn evals_and_load_tests_submitted_from_the_command_line_are_done_by_a_work
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("smol.gguf=/nonexistent/smol.gguf: no such file"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eval_is_shared_among_workers_fifty_documents_a_unit() {
+    const QUESTIONS: usize = 120;
+    let dir = tempfile::tempdir().unwrap();
+    common::mock_completions::arc_easy_questions(dir.path(), QUESTIONS);
+    // Examples drawn at random before each question, from one generator in document order: a
+    // unit must draw as the whole eval does, or the run's own pass would find other prompts.
+    let arc = dir.path().join("arc/ARC-Easy");
+    std::fs::copy(arc.join("test.jsonl"), arc.join("dev.jsonl")).unwrap();
+    let (completions, asked) = common::mock_completions::echo_completions().await;
+    let db = db_url(dir.path());
+    let _first = Worker::start(&db, 4);
+    let _second = Worker::start(&db, 4);
+
+    let mut eval = jury();
+    eval.args(["eval", "--api-url", &completions, "--model-name", "served-model", "--datasets", "arc_easy"])
+        .args(["--few-shot", "3", "--dataset-dir"])
+        .arg(dir.path())
+        .args(["--db", &db, "--submit", "--wait", "--json"]);
+    let out = tokio::task::spawn_blocking(move || run(&mut eval)).await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["results"]["arc_easy"]["acc,none"], 1.0, "{report}");
+    assert_eq!(report["n-samples"]["arc_easy"]["effective"], QUESTIONS, "{report}");
+    // Three units (50, 50, 20 documents), each done once; every request asked once, by the
+    // units (the right choice and the shared wrong one per question), and counted as asked.
+    let id = report["jury"]["run_id"].as_i64().unwrap();
+    let done = units(&db, id).await;
+    assert_eq!(done.len(), 3, "{done:?}");
+    assert!(done.iter().all(|(_, s, attempts)| s == "done" && *attempts == 1), "{done:?}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2 * QUESTIONS);
+    assert_eq!(report["jury"]["asked"], 2 * QUESTIONS, "{report}");
+    assert_eq!(report["jury"]["cache_hits"], QUESTIONS, "the wrong choices' second copies: {report}");
+    // The samples are the whole eval's, in order.
+    let store = Store::connect_existing(&db).await.unwrap();
+    let (samples, total) = store.eval_samples(id, "arc_easy", false, 200, 0).await.unwrap();
+    assert_eq!((samples.len(), total), (QUESTIONS, QUESTIONS as i64));
+    store.close().await;
+}

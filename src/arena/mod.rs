@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ArenaConfig;
 use crate::data::read_questions;
 use crate::input::BadInput;
+use crate::jobs::share::{UnitDone, share_stage};
 use crate::llm::{LlmError, ModelPool};
 use crate::store::{RunStatus, Store, StoreError};
 
@@ -44,7 +45,7 @@ pub struct ArenaOptions {
     /// local model once); `None` opens them for this run alone.
     pub pool: Option<Arc<ModelPool>>,
     /// Share each stage with the other workers on the database, as this worker (queued runs).
-    pub sharing: Option<part::Sharing>,
+    pub sharing: Option<crate::jobs::share::Sharing>,
     /// Do only this unit of a stage (a worker helping with another's run).
     pub part: Option<part::Part>,
 }
@@ -296,13 +297,11 @@ async fn run_stages(
             (questions.as_deref().unwrap_or_default(), question_set.as_ref().expect("validated"));
         if let Some(sharing) = &options.sharing {
             let units = part::answer_units(config, questions.len());
-            part::share_stage(store, run_id, "answers", units, sharing, options, |p| {
-                let options = options.for_part(p);
-                async move {
-                    let done =
-                        answers::generate_answers(config, store, pool, questions, ids, Some(run_id), &options).await?;
-                    Ok(part::UnitDone::answers(&done))
-                }
+            share_stage(store, run_id, "answers", units, sharing, options.cancel.as_ref(), |spec| async move {
+                let options = options.for_part(part::parse(&spec)?);
+                let done =
+                    answers::generate_answers(config, store, pool, questions, ids, Some(run_id), &options).await?;
+                Ok::<_, ArenaError>(part::answers_done(&done))
             })
             .await?;
         }
@@ -326,9 +325,9 @@ async fn run_stages(
         let qs = questions.as_deref().zip(question_set.as_ref().map(|(id, _)| *id));
         if let Some(sharing) = &options.sharing {
             let units = part::review_units(config, store, qs, run_id).await?;
-            part::share_stage(store, run_id, "reviews", units, sharing, options, |p| {
-                let options = options.for_part(p);
-                async move { review_part(config, store, pool, qs, run_id, &options).await }
+            share_stage(store, run_id, "reviews", units, sharing, options.cancel.as_ref(), |spec| async move {
+                let options = options.for_part(part::parse(&spec)?);
+                review_part(config, store, pool, qs, run_id, &options).await
             })
             .await?;
         }
@@ -393,13 +392,13 @@ async fn review_part(
     questions: Option<(&[crate::data::Question], i64)>,
     run_id: i64,
     options: &ArenaOptions,
-) -> Result<part::UnitDone, ArenaError> {
+) -> Result<UnitDone, ArenaError> {
     let done = if config.reviews.panel.is_empty() {
         reviews::run_reviews(config, store, pool, questions, Some(run_id), options).await?
     } else {
         panel::run_panel(config, store, pool, questions, Some(run_id), options).await?.totals
     };
-    Ok(part::UnitDone::reviews(&done))
+    Ok(part::reviews_done(&done))
 }
 
 /// Does one unit of another worker's run (`part`, in `options`): the questions are read and
@@ -409,7 +408,7 @@ pub async fn run_unit(
     store: &Store,
     run_id: i64,
     options: &ArenaOptions,
-) -> Result<part::UnitDone, ArenaError> {
+) -> Result<UnitDone, ArenaError> {
     let dry_run_config;
     let config = if options.dry_run {
         dry_run_config = config.for_dry_run();
@@ -436,7 +435,7 @@ pub async fn run_unit(
                 return Err(ArenaError::Failed("an answers unit of a run without questions".into()));
             };
             let done = answers::generate_answers(config, store, pool, questions, ids, Some(run_id), options).await?;
-            Ok(part::UnitDone::answers(&done))
+            Ok(part::answers_done(&done))
         }
         Some(part::Part::Reviews { .. }) => {
             let qs = questions.as_deref().zip(question_set.as_ref().map(|(id, _)| *id));

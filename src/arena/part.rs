@@ -1,18 +1,13 @@
-//! A run shared by several workers: each stage is cut into units (a chunk of one candidate's
-//! questions, a chunk of one judge's review tasks) stored in the database, which any worker
-//! may claim. The run's own worker does units too, waits until every unit is done, then makes
-//! its ordinary pass over the stage: everything is stored by then, so that pass asks no model
-//! again and writes the stage's files whole.
-
-use std::future::Future;
-use std::time::{Duration, Instant};
+//! An arena run shared by several workers (see `jobs::share`): its stages' units are a chunk
+//! of one candidate's questions, or a chunk of one judge's review tasks.
 
 use serde::{Deserialize, Serialize};
 
-use super::{AnswerSummary, ArenaError, ArenaOptions, ReviewSummary};
+use super::{AnswerSummary, ArenaError, ReviewSummary};
 use crate::config::{ArenaConfig, ModelSpec};
+use crate::jobs::share::{UnitDone, UnitError, chunks};
 use crate::spec::local_model_name;
-use crate::store::{NewUnit, Store, UnitFilter};
+use crate::store::{NewUnit, Store};
 
 /// Questions per unit of the answers stage (one candidate's).
 pub const ANSWER_CHUNK: usize = 20;
@@ -39,47 +34,11 @@ impl Part {
     }
 }
 
-/// Who this worker is, and which local models it has, for claiming units.
-#[derive(Debug, Clone)]
-pub struct Sharing {
-    /// `host:pid`, recorded on the units it does.
-    pub worker: String,
-    /// The local models it has by name (`jury worker --models`); `None`: any, at the paths
-    /// configs give.
-    pub models: Option<Vec<String>>,
-}
-
-impl Sharing {
-    /// This process, taking any unit.
-    pub fn this_process() -> Sharing {
-        Sharing { worker: worker_name(), models: None }
-    }
-
-    pub fn filter(&self, run_id: Option<i64>) -> UnitFilter<'_> {
-        UnitFilter { run_id, models: self.models.as_deref() }
-    }
-}
-
-/// `host:pid`.
-pub fn worker_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{host}:{}", std::process::id())
-}
-
 fn needs(model: &ModelSpec) -> Option<String> {
     match model {
         ModelSpec::Local { path } => Some(local_model_name(path)),
         ModelSpec::Remote { .. } => None,
     }
-}
-
-fn chunks(len: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..len).step_by(size).map(move |from| (from, (from + size).min(len)))
 }
 
 /// The answers stage's units: each enabled candidate's questions in chunks.
@@ -127,28 +86,35 @@ pub async fn review_units(
     Ok(units)
 }
 
-/// What one unit did: what failed in it (the run's own pass asks for those again), and its
-/// stage summary as JSON (what it asked of models, added to the run's summary).
-#[derive(Debug, Clone)]
-pub struct UnitDone {
-    pub failed: Option<String>,
-    pub outcome: String,
+/// What a unit of the answers stage did.
+pub fn answers_done(done: &AnswerSummary) -> UnitDone {
+    UnitDone {
+        failed: (done.failed > 0).then(|| format!("{} answers failed", done.failed)),
+        outcome: serde_json::to_string(done).unwrap_or_default(),
+    }
 }
 
-impl UnitDone {
-    pub fn answers(done: &AnswerSummary) -> UnitDone {
-        UnitDone {
-            failed: (done.failed > 0).then(|| format!("{} answers failed", done.failed)),
-            outcome: serde_json::to_string(done).unwrap_or_default(),
-        }
+/// What a unit of the reviews stage did.
+pub fn reviews_done(done: &ReviewSummary) -> UnitDone {
+    UnitDone {
+        failed: (done.failed > 0).then(|| format!("{} reviews failed", done.failed)),
+        outcome: serde_json::to_string(done).unwrap_or_default(),
+    }
+}
+
+impl UnitError for ArenaError {
+    fn cancelled() -> Self {
+        ArenaError::Cancelled
     }
 
-    pub fn reviews(done: &ReviewSummary) -> UnitDone {
-        UnitDone {
-            failed: (done.failed > 0).then(|| format!("{} reviews failed", done.failed)),
-            outcome: serde_json::to_string(done).unwrap_or_default(),
-        }
+    fn is_cancelled(&self) -> bool {
+        matches!(self, ArenaError::Cancelled)
     }
+}
+
+/// Reads a unit's spec.
+pub fn parse(spec: &str) -> Result<Part, ArenaError> {
+    serde_json::from_str(spec).map_err(|e| ArenaError::Failed(format!("unreadable unit {spec}: {e}")))
 }
 
 /// The run's own pass over a shared stage found the units' answers stored: they count as
@@ -179,85 +145,5 @@ pub fn add_review_units(summary: &mut ReviewSummary, outcomes: &[String]) {
         summary.reasks += unit.reasks;
         summary.prompt_tokens += unit.prompt_tokens;
         summary.completion_tokens += unit.completion_tokens;
-    }
-}
-
-/// Shares a stage's units out and does them alongside the other workers until every one is
-/// done. `do_part` does one unit here. A stage of one unit is left to the run's own pass.
-pub async fn share_stage<F, Fut>(
-    store: &Store,
-    run_id: i64,
-    stage: &'static str,
-    units: Vec<NewUnit>,
-    sharing: &Sharing,
-    options: &ArenaOptions,
-    mut do_part: F,
-) -> Result<(), ArenaError>
-where
-    F: FnMut(Part) -> Fut,
-    Fut: Future<Output = Result<UnitDone, ArenaError>>,
-{
-    if units.len() < 2 {
-        return Ok(());
-    }
-    store.ensure_units(run_id, stage, &units).await?;
-    let filter = sharing.filter(Some(run_id));
-    let mut reported = None::<Instant>;
-    let mut waiting_since = None::<Instant>;
-    loop {
-        if options.cancelled() {
-            return Err(ArenaError::Cancelled);
-        }
-        let progress = store.stage_progress(run_id, stage).await?;
-        if reported.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) || progress.finished() {
-            store.set_run_progress(run_id, stage, progress.items_done, progress.items).await?;
-            reported = Some(Instant::now());
-        }
-        if progress.finished() {
-            return Ok(());
-        }
-        let Some(unit) = store.claim_unit(&sharing.worker, &filter).await? else {
-            // The rest is with other workers: wait for them (or for their leases to run out).
-            // Units needing a local model no live worker has would wait for ever: say so.
-            let since = *waiting_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= Duration::from_secs(60) {
-                tracing::warn!(
-                    run = run_id,
-                    stage,
-                    units_left = progress.units - progress.units_done,
-                    "still waiting for other workers: units needing a local model go only to workers started \
-                     with --models that name it"
-                );
-                waiting_since = Some(Instant::now());
-            }
-            let cancel = options.cancel.clone().unwrap_or_default();
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = cancel.cancelled() => {}
-            }
-            continue;
-        };
-        waiting_since = None;
-        let part: Part = match serde_json::from_str(&unit.spec) {
-            Ok(part) => part,
-            Err(e) => {
-                store.finish_unit(unit.id, Some(&format!("unreadable unit: {e}")), None).await?;
-                continue;
-            }
-        };
-        let beat = store.keep_unit_alive(unit.id);
-        let result = do_part(part).await;
-        drop(beat);
-        match result {
-            Ok(done) => store.finish_unit(unit.id, done.failed.as_deref(), Some(&done.outcome)).await?,
-            Err(ArenaError::Cancelled) => {
-                store.release_unit(unit.id).await?;
-                return Err(ArenaError::Cancelled);
-            }
-            Err(e) => {
-                store.finish_unit(unit.id, Some(&e.to_string()), None).await?;
-                return Err(e);
-            }
-        }
     }
 }

@@ -429,7 +429,12 @@ async fn evaluate(
     bars: MultiProgress,
 ) -> anyhow::Result<Value> {
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    let options = EvalOptions { progress: show_progress.then_some(bars), use_cache: settings.use_cache, cancel: None };
+    let options = EvalOptions {
+        progress: show_progress.then_some(bars),
+        use_cache: settings.use_cache,
+        cancel: None,
+        part: None,
+    };
     let key = settings.endpoint.as_ref().and_then(|(_, key)| key.clone());
     let (report, summary) = crate::eval::job::score(target, key, tasks, store, run_id, &options).await?;
     let mut json = crate::eval::job::report_json(&report, &summary, run_id);

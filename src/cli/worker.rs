@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::arena::part::{Sharing, worker_name};
+use crate::jobs::share::{Sharing, worker_name};
 use crate::llm::ModelPool;
 use crate::store::{DEFAULT_DATABASE_URL, Store, redact};
 
@@ -19,7 +19,7 @@ use crate::store::{DEFAULT_DATABASE_URL, Store, redact};
         any `jury serve` on the database, and runs queued with `jury arena --submit`. Each run is \
         claimed by exactly one worker (on PostgreSQL with FOR UPDATE SKIP LOCKED; workers are told \
         of new work at once through LISTEN/NOTIFY), which cuts its stages into units (20 questions \
-        of one candidate, 100 review tasks of one judge) that every worker with nothing of its own \
+        of one candidate, 100 review tasks of one judge, 50 documents of an eval's task) that every worker with nothing of its own \
         to do helps with, so more workers finish one run sooner. Runs and units beat while they \
         are worked on; when a worker dies (killed, or its machine gone) the beats stop, and once \
         the lease has run out (JURY_RUN_LEASE_SECONDS, 30 by default) another worker takes the \

@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 
 use super::datasets::Dataset;
 use super::report::EvalReport;
-use super::runner::{DatasetPlan, EvalError, EvalOptions, EvalSummary, PlannedTask, plan_tasks, run_eval};
+use super::runner::{DatasetPlan, EvalError, EvalOptions, EvalPart, EvalSummary, PlannedTask, plan_tasks, run_eval};
 use crate::input::{BadInput, Problem};
+use crate::jobs::share::{Sharing, UnitDone, UnitError, chunks, share_stage};
 use crate::llm::LlmError;
-use crate::store::Store;
+use crate::store::{NewUnit, Store};
 
 /// Where the model is: a local file, or an endpoint that echoes log-probabilities.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,14 +188,92 @@ impl QueuedEval {
     }
 }
 
-/// Runs a queued eval (the worker's side); the report JSON.
+/// Documents per unit when an eval is shared among workers.
+pub const EVAL_CHUNK: usize = 50;
+
+/// Runs a queued eval (the worker's side); the report JSON. With `sharing`, each task's
+/// documents are shared out among the workers in units first (see `jobs::share`); the report
+/// is then made from what they stored.
 pub async fn run_queued(
     queued: &QueuedEval,
     store: &Store,
     run_id: i64,
     options: &EvalOptions,
+    sharing: Option<&Sharing>,
 ) -> Result<Value, EvalError> {
     let tasks = queued.plan()?;
-    let (report, summary) = score(&queued.target, None, &tasks, store, run_id, options).await?;
+    if let Some(sharing) = sharing {
+        let units = eval_units(queued, &tasks);
+        share_stage(store, run_id, "documents", units, sharing, options.cancel.as_ref(), |spec| {
+            let tasks = &tasks;
+            async move {
+                let part = parse_part(&spec)?;
+                let options =
+                    EvalOptions { progress: None, part: Some(part), cancel: options.cancel.clone(), ..*options };
+                let (_, summary) = score(&queued.target, None, tasks, store, run_id, &options).await?;
+                Ok::<_, EvalError>(unit_done(&summary))
+            }
+        })
+        .await?;
+    }
+    let (report, mut summary) = score(&queued.target, None, &tasks, store, run_id, options).await?;
+    if sharing.is_some() {
+        // What the units asked was asked for this eval, not found in the cache.
+        for unit in store.unit_outcomes(run_id, "documents").await? {
+            if let Ok(unit) = serde_json::from_str::<EvalSummary>(&unit) {
+                summary.asked += unit.asked;
+                summary.cache_hits = summary.cache_hits.saturating_sub(unit.asked);
+            }
+        }
+    }
     Ok(report_json(&report, &summary, run_id))
+}
+
+/// One unit of another worker's shared eval.
+pub async fn run_unit(
+    queued: &QueuedEval,
+    spec: &str,
+    store: &Store,
+    run_id: i64,
+    options: &EvalOptions,
+) -> Result<UnitDone, EvalError> {
+    let tasks = queued.plan()?;
+    let options =
+        EvalOptions { progress: None, part: Some(parse_part(spec)?), cancel: options.cancel.clone(), ..*options };
+    let (_, summary) = score(&queued.target, None, &tasks, store, run_id, &options).await?;
+    Ok(unit_done(&summary))
+}
+
+/// Each task's documents in chunks, needing the eval's local model if it has one.
+fn eval_units(queued: &QueuedEval, tasks: &[PlannedTask]) -> Vec<NewUnit> {
+    let needs = queued.target.needs();
+    let mut units = Vec::new();
+    for (task, planned) in tasks.iter().enumerate() {
+        for (from, to) in chunks(planned.task.len(), EVAL_CHUNK) {
+            units.push(NewUnit {
+                spec: serde_json::to_string(&EvalPart { task, from, to }).expect("serializable"),
+                size: (to - from) as u64,
+                needs_model: needs.clone(),
+            });
+        }
+    }
+    units
+}
+
+fn parse_part(spec: &str) -> Result<EvalPart, EvalError> {
+    serde_json::from_str(spec).map_err(|e| EvalError::Model(LlmError::Setup(format!("unreadable unit {spec}: {e}"))))
+}
+
+fn unit_done(summary: &EvalSummary) -> UnitDone {
+    UnitDone { failed: None, outcome: serde_json::to_string(summary).unwrap_or_default() }
+}
+
+impl UnitError for EvalError {
+    fn cancelled() -> Self {
+        EvalError::Cancelled
+    }
+
+    fn is_cancelled(&self) -> bool {
+        matches!(self, EvalError::Cancelled)
+    }
 }

@@ -15,4 +15,4 @@ pub mod sandbox;
 
 pub use datasets::{Dataset, McqDoc, TaskData};
 pub use report::{EvalReport, GroupResult, TaskResult};
-pub use runner::{DatasetPlan, EvalError, EvalOptions, EvalSummary, PlannedTask, plan_tasks, run_eval};
+pub use runner::{DatasetPlan, EvalError, EvalOptions, EvalPart, EvalSummary, PlannedTask, plan_tasks, run_eval};

@@ -140,9 +140,20 @@ pub struct EvalOptions {
     /// Take answered requests from the cache (`false`: ask everything again, and store it).
     pub use_cache: bool,
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// Score only these documents of one task (a worker's unit of a shared eval): requests are
+    /// asked and stored, nothing else is kept.
+    pub part: Option<EvalPart>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// Documents `from..to` of the `task`-th planned task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct EvalPart {
+    pub task: usize,
+    pub from: usize,
+    pub to: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct EvalSummary {
     pub requests: u64,
     pub cache_hits: u64,
@@ -167,14 +178,21 @@ pub async fn run_eval<M: EvalModel>(
     let started = Instant::now();
     let total: u64 = tasks.iter().map(|t| t.task.len() as u64).sum();
     let progress = crate::arena::progress::Progress::new(options.progress.as_ref(), "documents", total);
-    let run_progress = crate::arena::progress::RunProgress::start(store, Some(run_id), "documents", total);
+    // A unit's progress is counted by the eval's own worker, unit by unit.
+    let reported = options.part.is_none().then_some(run_id);
+    let run_progress = crate::arena::progress::RunProgress::start(store, reported, "documents", total);
     let mut summary = EvalSummary::default();
     let mut results = Vec::new();
     let mut done = 0u64;
     let mut sandboxes = LazySandbox::default();
     let mut ask =
         Asker { model, model_key, store, use_cache: options.use_cache, summary: &mut summary, by_generation: false };
-    for planned in tasks {
+    for (index, planned) in tasks.iter().enumerate() {
+        let docs = match &options.part {
+            Some(part) if part.task != index => continue,
+            Some(part) => part.from.min(planned.task.len())..part.to.min(planned.task.len()),
+            None => 0..planned.task.len(),
+        };
         let mut samples: Vec<(bool, Value)> = Vec::with_capacity(planned.task.len());
         let mut tagged: Vec<(String, f64)> = Vec::new();
         let mut scored_by_generation = false;
@@ -189,7 +207,21 @@ pub async fn run_eval<M: EvalModel>(
         };
         // lm-eval draws every document's examples from one generator seeded 1234, in order.
         let mut fewshot_rng = crate::eval::sampling::PyRandom::new(FEWSHOT_SEED);
-        for doc_id in 0..planned.task.len() {
+        for doc_id in 0..docs.end {
+            if doc_id < docs.start {
+                // Before a unit's documents: draw their examples as scoring them would, so the
+                // unit's prompts are the whole eval's.
+                match &planned.task {
+                    LoadedTask::Choice(data) => {
+                        data.sampler.pick(&mut fewshot_rng, data.fewshot.len(), planned.shots);
+                    }
+                    LoadedTask::Generate(data) => {
+                        data.sampler.pick(&mut fewshot_rng, data.fewshot.len(), planned.shots);
+                    }
+                    LoadedTask::Rolling(_) => {}
+                }
+                continue;
+            }
             if options.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
                 progress.finish();
                 run_progress.finish().await;
@@ -316,6 +348,9 @@ pub async fn run_eval<M: EvalModel>(
             done += 1;
             progress.inc();
             run_progress.set(done);
+        }
+        if options.part.is_some() {
+            continue;
         }
         let texts: Vec<String> = samples.iter().map(|(_, s)| s.to_string()).collect();
         let rows: Vec<NewSample<'_>> = samples

@@ -1,7 +1,10 @@
 //! Background runs: arena rounds started from the web are queued in the `runs` table and run
 //! here one at a time. They keep going when the page is closed, can be cancelled, and after a
 //! restart resume where they stopped (every answer and judgment is already stored). Several
-//! servers on one database share the queue: each run is claimed by one of them.
+//! servers on one database share the queue: each run is claimed by one of them, and its
+//! stages may be shared out among all of them (`share`).
+
+pub mod share;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::arena::part::{Part, Sharing};
+use crate::arena::part::Part;
 use crate::arena::{ArenaError, ArenaOptions, run_arena, run_unit};
 use crate::config::load_arena_config;
 use crate::eval::job::{EvalTarget, QueuedEval, run_queued};
@@ -19,6 +22,7 @@ use crate::eval::{EvalError, EvalOptions};
 use crate::llm::ModelPool;
 use crate::perf::job::{OwnServer, PerfJobError, QueuedPerf};
 use crate::store::{RunFilter, RunRow, RunStatus, Store, UnitRow};
+use share::Sharing;
 
 /// The config file every queued run keeps in its work folder.
 pub const RUN_CONFIG_FILE: &str = "config.yaml";
@@ -135,23 +139,18 @@ fn watch_for_cancel(store: &Store, id: i64, shutdown: &CancellationToken) -> (Ca
 }
 
 /// An eval queued from the pages or the command line: its settings are the run's config.
-async fn execute_eval(store: &Store, run: RunRow, shutdown: &CancellationToken) {
-    let mut queued: QueuedEval = match serde_json::from_str(&run.config) {
+async fn execute_eval(store: &Store, run: RunRow, shutdown: &CancellationToken, sharing: &Sharing) {
+    let queued = match queued_eval(&run) {
         Ok(q) => q,
-        Err(e) => {
-            let message = format!("unreadable eval settings: {e}");
+        Err(message) => {
             let _ = store.finish_run(run.id, RunStatus::Failed, None, Some(&message)).await;
             return;
         }
     };
-    // The model where this worker keeps it (`--models`), which may not be where it was queued.
-    if let EvalTarget::Local { path } = &mut queued.target {
-        *path = crate::spec::local_model_here(path);
-    }
     let (cancel, watcher) = watch_for_cancel(store, run.id, shutdown);
     let heartbeat = store.keep_alive(run.id);
-    let options = EvalOptions { progress: None, use_cache: queued.use_cache, cancel: Some(cancel) };
-    let result = run_queued(&queued, store, run.id, &options).await;
+    let options = EvalOptions { progress: None, use_cache: queued.use_cache, cancel: Some(cancel), part: None };
+    let result = run_queued(&queued, store, run.id, &options, Some(sharing)).await;
     drop(heartbeat);
     watcher.abort();
     let _ = match result {
@@ -219,37 +218,79 @@ async fn execute_unit(
     pool: &Arc<ModelPool>,
 ) {
     tracing::info!(run = unit.run_id, stage = %unit.stage, chunk = unit.chunk, "helping with a unit");
-    let prepared = async {
-        let run = store.run(unit.run_id).await.map_err(|e| e.to_string())?.ok_or("the run is gone")?;
-        let part: Part = serde_json::from_str(&unit.spec).map_err(|e| format!("unreadable unit: {e}"))?;
-        Ok::<_, String>((run.dry_run, load_run_config(&run)?, part))
-    };
-    let (dry_run, config, part) = match prepared.await {
-        Ok(p) => p,
+    let run = match store.run(unit.run_id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => return,
         Err(e) => {
-            let _ = store.finish_unit(unit.id, Some(&e), None).await;
+            tracing::error!("cannot read the unit's run: {e}");
+            let _ = store.release_unit(unit.id).await;
             return;
         }
     };
     let (cancel, watcher) = watch_for_cancel(store, unit.run_id, shutdown);
     let beat = store.keep_unit_alive(unit.id);
+    let outcome = match run.kind.as_str() {
+        "eval" => eval_unit(store, &run, &unit.spec, cancel).await,
+        _ => arena_unit(store, &run, &unit.spec, cancel, concurrency, pool).await,
+    };
+    drop(beat);
+    watcher.abort();
+    let _ = match outcome {
+        Ok(done) => store.finish_unit(unit.id, done.failed.as_deref(), Some(&done.outcome)).await,
+        Err(None) => store.release_unit(unit.id).await,
+        Err(Some(e)) => store.finish_unit(unit.id, Some(&e), None).await,
+    };
+}
+
+/// A unit's outcome as `execute_unit` records it: `Err(None)` when it was cancelled (it goes
+/// back to the queue), `Err(Some(why))` when it failed.
+type UnitOutcome = Result<share::UnitDone, Option<String>>;
+
+async fn arena_unit(
+    store: &Store,
+    run: &RunRow,
+    spec: &str,
+    cancel: CancellationToken,
+    concurrency: usize,
+    pool: &Arc<ModelPool>,
+) -> UnitOutcome {
+    let config = load_run_config(run).map_err(Some)?;
+    let part: Part = serde_json::from_str(spec).map_err(|e| Some(format!("unreadable unit: {e}")))?;
     let options = ArenaOptions {
-        dry_run,
+        dry_run: run.dry_run,
         concurrency,
-        run_id: Some(unit.run_id),
+        run_id: Some(run.id),
         cancel: Some(cancel),
         pool: Some(pool.clone()),
         part: Some(part),
         ..ArenaOptions::default()
     };
-    let result = run_unit(&config, store, unit.run_id, &options).await;
-    drop(beat);
-    watcher.abort();
-    let _ = match result {
-        Ok(done) => store.finish_unit(unit.id, done.failed.as_deref(), Some(&done.outcome)).await,
-        Err(ArenaError::Cancelled) => store.release_unit(unit.id).await,
-        Err(e) => store.finish_unit(unit.id, Some(&e.to_string()), None).await,
-    };
+    match run_unit(&config, store, run.id, &options).await {
+        Ok(done) => Ok(done),
+        Err(ArenaError::Cancelled) => Err(None),
+        Err(e) => Err(Some(e.to_string())),
+    }
+}
+
+async fn eval_unit(store: &Store, run: &RunRow, spec: &str, cancel: CancellationToken) -> UnitOutcome {
+    let queued = queued_eval(run).map_err(Some)?;
+    let options = EvalOptions { progress: None, use_cache: queued.use_cache, cancel: Some(cancel), part: None };
+    match crate::eval::job::run_unit(&queued, spec, store, run.id, &options).await {
+        Ok(done) => Ok(done),
+        Err(EvalError::Cancelled) => Err(None),
+        Err(e) => Err(Some(e.to_string())),
+    }
+}
+
+/// A queued eval's settings, its local model where this worker keeps it (`--models`), which
+/// may not be where it was queued.
+fn queued_eval(run: &RunRow) -> Result<QueuedEval, String> {
+    let mut queued: QueuedEval =
+        serde_json::from_str(&run.config).map_err(|e| format!("unreadable eval settings: {e}"))?;
+    if let EvalTarget::Local { path } = &mut queued.target {
+        *path = crate::spec::local_model_here(path);
+    }
+    Ok(queued)
 }
 
 async fn execute(
@@ -262,7 +303,7 @@ async fn execute(
 ) {
     tracing::info!(run = run.id, title = run.title.as_deref().unwrap_or(""), "starting run");
     if run.kind == "eval" {
-        return execute_eval(store, run, shutdown).await;
+        return execute_eval(store, run, shutdown, sharing).await;
     }
     let config = match load_run_config(&run) {
         Ok(c) => c,

@@ -160,7 +160,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
         (crate::jobs::Jobs::none(), tokio::spawn(async {}))
     } else {
         let own = crate::perf::job::OwnServer { base_url: own_base_url(addr), api_key: api_keys.first().cloned() };
-        let sharing = crate::arena::part::Sharing::this_process();
+        let sharing = crate::jobs::share::Sharing::this_process();
         crate::jobs::spawn_worker(
             store.clone(),
             shutdown.clone(),

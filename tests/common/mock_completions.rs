@@ -58,14 +58,19 @@ pub async fn echo_completions() -> (String, Arc<AtomicUsize>) {
 
 /// Three ARC-Easy questions whose right choice is "the right one", under `dir/arc/ARC-Easy`.
 pub fn arc_easy_file(dir: &std::path::Path) {
-    let docs: String = (0..3)
+    arc_easy_questions(dir, 3);
+}
+
+/// `n` such questions (the right one in turn first, second, third).
+pub fn arc_easy_questions(dir: &std::path::Path, n: usize) {
+    let docs: String = (0..n)
         .map(|i| {
             let choices: Vec<Value> = ["A", "B", "C"]
                 .iter()
                 .enumerate()
-                .map(|(k, l)| json!({"label": l, "text": if k == i { "the right one" } else { "a wrong one" }}))
+                .map(|(k, l)| json!({"label": l, "text": if k == i % 3 { "the right one" } else { "a wrong one" }}))
                 .collect();
-            let key = ["A", "B", "C"][i];
+            let key = ["A", "B", "C"][i % 3];
             json!({"id": format!("q{i}"), "question": {"stem": format!("Question {i}?"), "choices": choices},
                    "answerKey": key})
             .to_string()
