@@ -340,4 +340,19 @@ async fn an_eval_is_shared_among_workers_fifty_documents_a_unit() {
     let (samples, total) = store.eval_samples(id, "arc_easy", false, 200, 0).await.unwrap();
     assert_eq!((samples.len(), total), (QUESTIONS, QUESTIONS as i64));
     store.close().await;
+
+    // Asked afresh (--use-cache false): the units ask everything again, once; the eval's own
+    // pass reads back what they stored rather than asking a third time.
+    let mut again = jury();
+    again
+        .args(["eval", "--api-url", &completions, "--model-name", "served-model", "--datasets", "arc_easy"])
+        .args(["--few-shot", "3", "--use-cache", "false", "--dataset-dir"])
+        .arg(dir.path())
+        .args(["--db", &db, "--submit", "--wait", "--json"]);
+    let out = tokio::task::spawn_blocking(move || run(&mut again)).await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["results"]["arc_easy"]["acc,none"], 1.0, "{report}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 4 * QUESTIONS);
+    assert_eq!(report["jury"]["asked"], 2 * QUESTIONS, "{report}");
 }

@@ -85,7 +85,7 @@ pub async fn score(
                     .map_err(|e| LlmError::Setup(e.to_string()))?
                     .map_err(|e| LlmError::Setup(e.to_string()))?;
             }
-            let scorer = crate::llm::scoring::LocalScorer::load(path).await?;
+            let scorer = kept_scorer(path).await?;
             let (results, mut summary) = run_eval(scorer.as_ref(), &identity, tasks, store, run_id, options).await?;
             summary.local_model = Some(scorer.describe());
             (results, summary)
@@ -100,6 +100,23 @@ pub async fn score(
         }
     };
     Ok((EvalReport::new(target.label(), identity, results), summary))
+}
+
+/// The last local model this process scored with, kept for its next eval or unit: a shared
+/// eval's units and its own pass would otherwise load the model once each.
+#[cfg(feature = "local")]
+async fn kept_scorer(path: &std::path::Path) -> Result<std::sync::Arc<crate::llm::scoring::LocalScorer>, LlmError> {
+    type Kept = tokio::sync::Mutex<Option<std::sync::Arc<crate::llm::scoring::LocalScorer>>>;
+    static KEPT: std::sync::OnceLock<Kept> = std::sync::OnceLock::new();
+    let mut kept = KEPT.get_or_init(Default::default).lock().await;
+    if let Some(scorer) = kept.as_ref().filter(|s| s.path() == path) {
+        return Ok(scorer.clone());
+    }
+    // The previous model goes before the next one loads.
+    *kept = None;
+    let scorer = crate::llm::scoring::LocalScorer::load(path).await?;
+    *kept = Some(scorer.clone());
+    Ok(scorer)
 }
 
 /// The report as stored with the run and printed by `--json`: lm-eval's `results.json` with
@@ -202,8 +219,9 @@ pub async fn run_queued(
     sharing: Option<&Sharing>,
 ) -> Result<Value, EvalError> {
     let tasks = queued.plan()?;
-    if let Some(sharing) = sharing {
-        let units = eval_units(queued, &tasks);
+    let units = eval_units(queued, &tasks);
+    let shared = units.len() >= 2 && sharing.is_some();
+    if let Some(sharing) = sharing.filter(|_| shared) {
         share_stage(store, run_id, "documents", units, sharing, options.cancel.as_ref(), |spec| {
             let tasks = &tasks;
             async move {
@@ -216,8 +234,16 @@ pub async fn run_queued(
         })
         .await?;
     }
-    let (report, mut summary) = score(&queued.target, None, &tasks, store, run_id, options).await?;
-    if sharing.is_some() {
+    // After the units, everything is stored: read it back even when the eval asks afresh
+    // (`use_cache: false`), which the units did.
+    let options = EvalOptions {
+        progress: options.progress.clone(),
+        use_cache: options.use_cache || shared,
+        cancel: options.cancel.clone(),
+        part: None,
+    };
+    let (report, mut summary) = score(&queued.target, None, &tasks, store, run_id, &options).await?;
+    if shared {
         // What the units asked was asked for this eval, not found in the cache.
         for unit in store.unit_outcomes(run_id, "documents").await? {
             if let Ok(unit) = serde_json::from_str::<EvalSummary>(&unit) {

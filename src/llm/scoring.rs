@@ -115,6 +115,11 @@ impl LocalScorer {
         Ok(scored.into_iter().map(|s| s.expect("every request is scored")).collect())
     }
 
+    /// The file it scores with.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Forward passes run since the model was loaded.
     pub fn forward_passes(&self) -> u64 {
         self.passes.load(std::sync::atomic::Ordering::Relaxed)
