@@ -60,7 +60,7 @@ async fn fill(db: &str, dir: &Path, judge_url: &str) {
     ];
     store.ensure_units(shared, "reviews", &units).await.unwrap();
     let unit = store.claim_unit("host:1", &UnitFilter::default()).await.unwrap().unwrap();
-    store.finish_unit(unit.id, Some("1 reviews failed"), Some("{\"judge_calls\": 99}")).await.unwrap();
+    store.finish_unit(&unit, Some("1 reviews failed"), Some("{\"judge_calls\": 99}")).await.unwrap();
     store.close().await;
 }
 

@@ -106,9 +106,9 @@ async fn units_are_claimed_once_by_workers_that_have_their_model_and_again_when_
     let plain = UnitFilter { run_id: None, models: Some(&none) };
     let mut taken = Vec::new();
     while let Some(u) = store.claim_unit("w1", &plain).await.unwrap() {
-        taken.push(u.spec);
+        taken.push(u);
     }
-    assert_eq!(taken, ["a", "c"]);
+    assert_eq!(taken.iter().map(|u| u.spec.as_str()).collect::<Vec<_>>(), ["a", "c"]);
     // One that has small.gguf takes its unit and not big.gguf's.
     let small = vec!["small.gguf".to_string()];
     let with_small = UnitFilter { run_id: Some(run), models: Some(&small) };
@@ -123,8 +123,8 @@ async fn units_are_claimed_once_by_workers_that_have_their_model_and_again_when_
         StageProgress { units: 4, units_done: 0, items: 40, items_done: 0 }
     );
 
-    store.finish_unit(u.id, None, None).await.unwrap();
-    store.finish_unit(b.id, Some("2 reviews failed"), None).await.unwrap();
+    store.finish_unit(&u, None, None).await.unwrap();
+    store.finish_unit(&b, Some("2 reviews failed"), None).await.unwrap();
     let progress = store.stage_progress(run, "reviews").await.unwrap();
     assert_eq!((progress.units_done, progress.items_done), (2, 20));
     assert!(!progress.finished());
@@ -153,6 +153,12 @@ async fn units_are_claimed_once_by_workers_that_have_their_model_and_again_when_
     }
     again.sort();
     assert_eq!(again, [("a".to_string(), 2), ("c".to_string(), 2)]);
+    // The first claims, late, can neither finish nor hand back what others now hold.
+    store.finish_unit(&taken[0], None, Some("{}")).await.unwrap();
+    store.release_unit(&taken[1]).await.unwrap();
+    let after = store.stage_progress(run, "reviews").await.unwrap();
+    assert_eq!((after.units_done, after.items_done), (2, 20));
+    assert!(store.claim_unit("w4", &UnitFilter::default()).await.unwrap().is_none(), "nothing went back to the queue");
     store.close().await;
 }
 

@@ -190,3 +190,26 @@ async fn a_session_begun_at_one_replica_holds_at_another() {
     second.stop().await;
     first.stop().await;
 }
+
+/// With `--secret-key` the replicas sign with it (the same on each), not with the key kept in
+/// the database: a replica given another secret refuses the others' tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_given_one_secret_share_sessions_and_another_secret_does_not() {
+    let settings = |secret: &str| Settings {
+        admin_token: Some("tok".into()),
+        secret_key: Some(secret.into()),
+        ..Settings::default()
+    };
+    let first = TestServer::start(settings("one secret")).await;
+    let second = first.replica(settings("one secret")).await;
+    let other = first.replica(settings("another secret")).await;
+    let mut browser = Browser::new();
+    let csrf = browser.csrf(&first.url("/login")).await;
+    let (status, _, _) = browser.post_form(&second.url("/login"), &[("csrf", &csrf), ("token", "tok")]).await;
+    assert_eq!(status, 303);
+    let (status, _, _) = browser.post_form(&other.url("/logout"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 403);
+    for server in [other, second, first] {
+        server.stop().await;
+    }
+}

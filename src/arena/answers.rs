@@ -75,7 +75,8 @@ pub async fn generate_answers(
     // A worker doing a unit answers one candidate's share of the questions.
     let (only, range) = match &options.part {
         Some(Part::Answers { candidate, from, to }) => {
-            (Some(candidate.as_str()), (*from).min(questions.len())..(*to).min(questions.len()))
+            let to = (*to).min(questions.len());
+            (Some(candidate.as_str()), (*from).min(to)..to)
         }
         _ => (None, 0..questions.len()),
     };

@@ -40,6 +40,12 @@ pub struct ServeArgs {
     #[arg(long, env = "JURY_ADMIN_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     admin_token: Option<String>,
 
+    /// A secret the sessions, form tokens and voters' pseudonyms are signed with; give every
+    /// replica the same. Without it a key kept in the database is used, which anyone able to
+    /// read the database could use to tie votes to addresses
+    #[arg(long, env = "JURY_SECRET_KEY", hide_env_values = true, value_name = "SECRET")]
+    secret_key: Option<String>,
+
     /// Folder for the files of runs started from the web
     #[arg(long, env = "JURY_DATA_DIR", default_value = "jury-data", value_name = "DIR")]
     data_dir: PathBuf,
@@ -136,6 +142,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         addr: args.addr,
         db: args.db,
         admin_token: args.admin_token,
+        secret_key: args.secret_key,
         data_dir: args.data_dir,
         registry_dir: args.registry.unwrap_or_else(find_registry),
         max_upload_bytes: args.max_upload_bytes,

@@ -190,7 +190,10 @@ pub async fn run_eval<M: EvalModel>(
     for (index, planned) in tasks.iter().enumerate() {
         let docs = match &options.part {
             Some(part) if part.task != index => continue,
-            Some(part) => part.from.min(planned.task.len())..part.to.min(planned.task.len()),
+            Some(part) => {
+                let to = part.to.min(planned.task.len());
+                part.from.min(to)..to
+            }
             None => 0..planned.task.len(),
         };
         let mut samples: Vec<(bool, Value)> = Vec::with_capacity(planned.task.len());

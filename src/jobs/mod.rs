@@ -87,11 +87,35 @@ pub fn spawn_worker(
                 other => other.map(|r| r.map(Claim::Run)),
             };
             match claimed {
-                Ok(Some(Claim::Run(run))) if run.kind == "perf" => {
-                    execute_perf(&store, run, &shutdown, own.as_ref()).await
+                Ok(Some(claim)) => {
+                    // On a task of its own, so that a panic in the work fails that work, not
+                    // this worker (which would stop taking any).
+                    let failed = match &claim {
+                        Claim::Run(run) => Failed::Run(run.id),
+                        Claim::Unit(unit) => Failed::Unit(unit.clone()),
+                    };
+                    let job = {
+                        let (store, shutdown, pool, own, sharing) =
+                            (store.clone(), shutdown.clone(), pool.clone(), own.clone(), sharing.clone());
+                        tokio::spawn(async move {
+                            match claim {
+                                Claim::Run(run) if run.kind == "perf" => {
+                                    execute_perf(&store, run, &shutdown, own.as_ref()).await
+                                }
+                                Claim::Run(run) => execute(&store, run, &shutdown, concurrency, &pool, &sharing).await,
+                                Claim::Unit(unit) => execute_unit(&store, unit, &shutdown, concurrency, &pool).await,
+                            }
+                        })
+                    };
+                    if let Err(e) = job.await {
+                        let why = format!("the worker failed: {e}");
+                        tracing::error!("{why}");
+                        let _ = match failed {
+                            Failed::Run(id) => store.finish_run(id, RunStatus::Failed, None, Some(&why)).await,
+                            Failed::Unit(unit) => store.finish_unit(&unit, Some(&why), None).await,
+                        };
+                    }
                 }
-                Ok(Some(Claim::Run(run))) => execute(&store, run, &shutdown, concurrency, &pool, &sharing).await,
-                Ok(Some(Claim::Unit(unit))) => execute_unit(&store, unit, &shutdown, concurrency, &pool).await,
                 Ok(None) => {
                     tokio::select! {
                         _ = wake.notified() => {}
@@ -112,6 +136,12 @@ pub fn spawn_worker(
 /// What a worker took from the queue: a run of its own, or a unit of another worker's run.
 enum Claim {
     Run(RunRow),
+    Unit(UnitRow),
+}
+
+/// What to mark failed when the work on a claim panicked.
+enum Failed {
+    Run(i64),
     Unit(UnitRow),
 }
 
@@ -223,12 +253,12 @@ async fn execute_unit(
         Ok(None) => return,
         Err(e) => {
             tracing::error!("cannot read the unit's run: {e}");
-            let _ = store.release_unit(unit.id).await;
+            let _ = store.release_unit(&unit).await;
             return;
         }
     };
     let (cancel, watcher) = watch_for_cancel(store, unit.run_id, shutdown);
-    let beat = store.keep_unit_alive(unit.id);
+    let beat = store.keep_unit_alive(&unit);
     let outcome = match run.kind.as_str() {
         "eval" => eval_unit(store, &run, &unit.spec, cancel).await,
         _ => arena_unit(store, &run, &unit.spec, cancel, concurrency, pool).await,
@@ -236,9 +266,9 @@ async fn execute_unit(
     drop(beat);
     watcher.abort();
     let _ = match outcome {
-        Ok(done) => store.finish_unit(unit.id, done.failed.as_deref(), Some(&done.outcome)).await,
-        Err(None) => store.release_unit(unit.id).await,
-        Err(Some(e)) => store.finish_unit(unit.id, Some(&e), None).await,
+        Ok(done) => store.finish_unit(&unit, done.failed.as_deref(), Some(&done.outcome)).await,
+        Err(None) => store.release_unit(&unit).await,
+        Err(Some(e)) => store.finish_unit(&unit, Some(&e), None).await,
     };
 }
 

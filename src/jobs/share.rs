@@ -122,17 +122,17 @@ where
             continue;
         };
         waiting_since = None;
-        let beat = store.keep_unit_alive(unit.id);
-        let result = do_unit(unit.spec).await;
+        let beat = store.keep_unit_alive(&unit);
+        let result = do_unit(unit.spec.clone()).await;
         drop(beat);
         match result {
-            Ok(done) => store.finish_unit(unit.id, done.failed.as_deref(), Some(&done.outcome)).await?,
+            Ok(done) => store.finish_unit(&unit, done.failed.as_deref(), Some(&done.outcome)).await?,
             Err(e) if e.is_cancelled() => {
-                store.release_unit(unit.id).await?;
+                store.release_unit(&unit).await?;
                 return Err(e);
             }
             Err(e) => {
-                store.finish_unit(unit.id, Some(&e.to_string()), None).await?;
+                store.finish_unit(&unit, Some(&e.to_string()), None).await?;
                 return Err(e);
             }
         }

@@ -115,15 +115,18 @@ impl Store {
     }
 
     /// Beats for the unit while the returned guard lives (as [`Store::keep_alive`] for runs).
-    pub fn keep_unit_alive(&self, unit_id: i64) -> tokio_util::task::AbortOnDropHandle<()> {
-        let store = self.clone();
+    /// Only this claim of it beats: once another worker has claimed it again (this one's beats
+    /// were late past the lease), these change nothing.
+    pub fn keep_unit_alive(&self, unit: &UnitRow) -> tokio_util::task::AbortOnDropHandle<()> {
+        let (store, id, attempt) = (self.clone(), unit.id, unit.attempts);
         tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
             loop {
                 let beat = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE run_units SET heartbeat_at = {} WHERE id = $1 AND status = 'running'",
+                    "UPDATE run_units SET heartbeat_at = {} WHERE id = $1 AND attempts = $2 AND status = 'running'",
                     store.dialect().now()
                 )))
-                .bind(unit_id)
+                .bind(id)
+                .bind(attempt)
                 .execute(store.writer())
                 .await;
                 if let Err(e) = beat {
@@ -136,25 +139,31 @@ impl Store {
 
     /// The unit is done: its items are stored (or, with `error`, some failed; the run's own
     /// pass over the stage asks for those again). `outcome` is its stage summary, as JSON.
+    /// A claim another worker has taken over changes nothing: that worker finishes the unit.
     pub async fn finish_unit(
         &self,
-        unit_id: i64,
+        unit: &UnitRow,
         error: Option<&str>,
         outcome: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE run_units SET status = 'done', error = $1, outcome = $2 WHERE id = $3")
-            .bind(error)
-            .bind(outcome)
-            .bind(unit_id)
-            .execute(self.writer())
-            .await?;
+        sqlx::query(
+            "UPDATE run_units SET status = 'done', error = $1, outcome = $2 \
+             WHERE id = $3 AND attempts = $4 AND status = 'running'",
+        )
+        .bind(error)
+        .bind(outcome)
+        .bind(unit.id)
+        .bind(unit.attempts)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 
     /// Gives a unit back to the queue (its worker is stopping); the work it stored stays.
-    pub async fn release_unit(&self, unit_id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE run_units SET status = 'queued' WHERE id = $1 AND status = 'running'")
-            .bind(unit_id)
+    pub async fn release_unit(&self, unit: &UnitRow) -> Result<(), StoreError> {
+        sqlx::query("UPDATE run_units SET status = 'queued' WHERE id = $1 AND attempts = $2 AND status = 'running'")
+            .bind(unit.id)
+            .bind(unit.attempts)
             .execute(self.writer())
             .await?;
         Ok(())

@@ -22,6 +22,7 @@ mod state;
 mod uploads;
 mod voting;
 
+use sha2::Digest;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,6 +52,9 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     pub db: String,
     pub admin_token: Option<String>,
+    /// Signs sessions, form tokens and voters' pseudonyms (the same on every replica);
+    /// `None`: a key kept in the database.
+    pub secret_key: Option<String>,
     /// Where web-started runs keep their files.
     pub data_dir: PathBuf,
     /// The shipped configs and demo data (`registry/`).
@@ -90,6 +94,7 @@ impl ServeOptions {
             addr,
             db: db.to_string(),
             admin_token: None,
+            secret_key: None,
             data_dir: PathBuf::from("jury-data"),
             registry_dir: PathBuf::from("registry"),
             max_upload_bytes: 10 * 1024 * 1024,
@@ -180,7 +185,10 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Server> {
     );
     let state = AppState {
         store: store.clone(),
-        secrets: Secrets::shared(store.server_key("sessions").await?),
+        secrets: match options.secret_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+            Some(secret) => Secrets::shared(sha2::Sha256::digest(secret.as_bytes()).into()),
+            None => Secrets::shared(store.server_key("sessions").await?),
+        },
         admin: AdminGate::new(options.admin_token.clone()),
         boards: Default::default(),
         vote_pairs: Default::default(),

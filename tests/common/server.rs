@@ -29,6 +29,8 @@ pub struct Settings {
     pub dataset_dir: Option<PathBuf>,
     /// Leave queued runs to other processes (`jury serve --no-worker`).
     pub no_worker: bool,
+    /// `--secret-key`
+    pub secret_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             registry_dir: None,
             dataset_dir: None,
             no_worker: false,
+            secret_key: None,
         }
     }
 }
@@ -92,6 +95,7 @@ impl TestServer {
             secure_cookies: settings.secure_cookies,
             dataset_dir: settings.dataset_dir.clone().unwrap_or_else(|| dir.join("datasets")),
             no_worker: settings.no_worker,
+            secret_key: settings.secret_key.clone(),
             ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), db)
         })
         .await

@@ -65,6 +65,9 @@ pub async fn run_panel(
     let mut total = ReviewSummary::default();
     // A worker doing a unit reviews one judge's share; the run's own pass combines them.
     if let Some(Part::Reviews { judge: Some(j), .. }) = &options.part {
+        if *j >= reviews.panel.len() {
+            return Err(ArenaError::Failed(format!("the run's panel has no judge {j}: its config changed")));
+        }
         let summary = run_reviews(&member_config(config, *j), store, pool, questions, run_id, options).await?;
         let judge = reviews.panel[*j].judge.name.clone();
         return Ok(PanelOutcome {

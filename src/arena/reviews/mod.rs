@@ -101,7 +101,8 @@ pub async fn run_reviews(
                     tasks.len()
                 )));
             }
-            tasks = tasks.drain((*from).min(*of)..(*to).min(*of)).collect();
+            let to = (*to).min(*of);
+            tasks = tasks.drain((*from).min(to)..to).collect();
             true
         }
         _ => false,
