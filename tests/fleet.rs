@@ -205,6 +205,8 @@ async fn two_workers_share_one_run_and_a_unit_whose_worker_is_killed_is_done_by_
     let out = run(jury().args(["arena", "-c"]).arg(&cfg).args(["--db", &db, "--submit"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let id: i64 = stdout(&out).trim().parse().unwrap();
+    // The workers follow the config as it was queued, whatever becomes of its file.
+    std::fs::write(&cfg, "reviews_gen: [this is not the config any more").unwrap();
 
     // The first worker takes the run and cuts its reviews into units; the second helps.
     let _first = Worker::start(&db, CONCURRENCY);

@@ -227,15 +227,22 @@ async fn execute_perf(store: &Store, run: RunRow, shutdown: &CancellationToken, 
     };
 }
 
-/// An arena run's config: a command-line run (submitted, or resumed from the runs page) reads
-/// its config file where it was; web runs keep theirs in their work folder.
+/// An arena run's config, as stored with the run; its file (where a command-line run's was,
+/// in the work folder for web runs) gives the folder relative paths resolve from.
 fn load_run_config(run: &RunRow) -> Result<crate::config::ArenaConfig, String> {
     let config_file = match (&run.config_path, &run.work_dir) {
         (Some(path), _) => Path::new(path).to_path_buf(),
         (None, Some(dir)) => Path::new(dir).join(RUN_CONFIG_FILE),
         (None, None) => return Err("the run has no config to resume from".into()),
     };
-    load_arena_config(&config_file).map_err(|e| e.to_string())
+    if run.config.trim().is_empty() {
+        return load_arena_config(&config_file).map_err(|e| e.to_string());
+    }
+    // The config as the run was queued with: every worker, and every unit, follows the same
+    // settings even if the file is edited meanwhile. Relative paths resolve from its folder.
+    let file = crate::config::normalize(&std::path::absolute(&config_file).unwrap_or(config_file));
+    let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    crate::config::parse_arena_config(&run.config, &file, &base_dir).map_err(|e| e.to_string())
 }
 
 /// A unit of another worker's run: done, given back when this worker stops, or marked done
