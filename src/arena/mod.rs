@@ -217,13 +217,8 @@ pub async fn run_arena(
     options: &ArenaOptions,
 ) -> Result<ArenaSummary, ArenaError> {
     let started = Instant::now();
-    let dry_run_config;
-    let config = if options.dry_run {
-        dry_run_config = config.for_dry_run();
-        &dry_run_config
-    } else {
-        config
-    };
+    let config = config_for(config, options);
+    let config = config.as_ref();
     // Read every input before anything is generated or paid for.
     let questions = match &config.question_file {
         Some(file) => Some(read_questions(file)?),
@@ -282,14 +277,8 @@ async fn run_stages(
     run_id: i64,
     summary: &mut ArenaSummary,
 ) -> Result<(), ArenaError> {
-    let own_pool;
-    let pool = match &options.pool {
-        Some(shared) => shared.as_ref(),
-        None => {
-            own_pool = ModelPool::new();
-            &own_pool
-        }
-    };
+    let pool = pool_for(options);
+    let pool = pool.as_ref();
     let question_set = record_questions(config, store, questions.as_deref()).await?;
 
     if config.enabled_candidates().next().is_some() {
@@ -363,6 +352,16 @@ async fn run_stages(
     Ok(())
 }
 
+/// The config the run follows: a dry run's own, whose reviews and reports go beside the real ones.
+fn config_for<'a>(config: &'a ArenaConfig, options: &ArenaOptions) -> std::borrow::Cow<'a, ArenaConfig> {
+    if options.dry_run { std::borrow::Cow::Owned(config.for_dry_run()) } else { std::borrow::Cow::Borrowed(config) }
+}
+
+/// The models the run uses: the process's shared pool, or one of its own.
+fn pool_for(options: &ArenaOptions) -> Arc<ModelPool> {
+    options.pool.clone().unwrap_or_else(|| Arc::new(ModelPool::new()))
+}
+
 /// Makes sure the run's questions have rows; returns their set and ids.
 async fn record_questions(
     config: &ArenaConfig,
@@ -409,21 +408,10 @@ pub async fn run_unit(
     run_id: i64,
     options: &ArenaOptions,
 ) -> Result<UnitDone, ArenaError> {
-    let dry_run_config;
-    let config = if options.dry_run {
-        dry_run_config = config.for_dry_run();
-        &dry_run_config
-    } else {
-        config
-    };
-    let own_pool;
-    let pool = match &options.pool {
-        Some(shared) => shared.as_ref(),
-        None => {
-            own_pool = ModelPool::new();
-            &own_pool
-        }
-    };
+    let config = config_for(config, options);
+    let config = config.as_ref();
+    let pool = pool_for(options);
+    let pool = pool.as_ref();
     let questions = match &config.question_file {
         Some(file) => Some(read_questions(file)?),
         None => None,

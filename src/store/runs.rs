@@ -203,24 +203,12 @@ impl Store {
         work_dir: &str,
         needs: Option<&str>,
     ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar::<_, i64>(
-            "INSERT INTO runs (kind, title, config, status, dry_run, work_dir, needs_model) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6) RETURNING id",
-        )
-        .bind(kind)
-        .bind(title)
-        .bind(config)
-        .bind(dry_run)
-        .bind(work_dir)
-        .bind(needs)
-        .fetch_all(self.writer())
-        .await?
-        .pop()
-        .ok_or(sqlx::Error::RowNotFound)?)
+        self.insert_queued_run(kind, title, config, None, dry_run, work_dir, needs).await
     }
 
-    /// Queues a command-line run for the workers (`jury arena --submit`): they read its config
-    /// file at `config_path` (relative paths in it resolve against its folder, `work_dir`).
+    /// Queues a command-line run for the workers (`jury arena --submit`): they follow the
+    /// config text stored with it; relative paths in it resolve against the folder of its file,
+    /// `config_path`.
     pub async fn submit_run(
         &self,
         kind: &str,
@@ -230,9 +218,23 @@ impl Store {
         dry_run: bool,
         work_dir: &str,
     ) -> Result<i64, StoreError> {
+        self.insert_queued_run(kind, title, config, Some(config_path), dry_run, work_dir, None).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_queued_run(
+        &self,
+        kind: &str,
+        title: &str,
+        config: &str,
+        config_path: Option<&str>,
+        dry_run: bool,
+        work_dir: &str,
+        needs: Option<&str>,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar::<_, i64>(
-            "INSERT INTO runs (kind, title, config, config_path, status, dry_run, work_dir) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6) RETURNING id",
+            "INSERT INTO runs (kind, title, config, config_path, status, dry_run, work_dir, needs_model) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) RETURNING id",
         )
         .bind(kind)
         .bind(title)
@@ -240,6 +242,7 @@ impl Store {
         .bind(config_path)
         .bind(dry_run)
         .bind(work_dir)
+        .bind(needs)
         .fetch_all(self.writer())
         .await?
         .pop()
