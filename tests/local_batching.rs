@@ -147,3 +147,52 @@ fn q8_0_products_in_tiles_equal_each_row_and_column_alone() {
         }
     }
 }
+
+/// `vendor/candle-core` quantizes activations to Q8_0 eight values at a time. Every block must
+/// be exactly what the published scalar code writes (reproduced here): the same scale, and
+/// halves rounded away from zero. Blocks cover exact halves of both signs, zeros, negative
+/// zeros, subnormals, huge values, and values that are not finite.
+#[test]
+fn q8_0_quantized_activations_equal_the_scalar_code() {
+    use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
+    fn scalar(xs: &[f32]) -> (u16, [i8; 32]) {
+        let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let mut qs = [0i8; 32];
+        for (q, x) in qs.iter_mut().zip(xs) {
+            *q = f32::round(x * id) as i8;
+        }
+        (half::f16::from_f32(d).to_bits(), qs)
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut blocks: Vec<Vec<f32>> = vec![vec![0.0; 32], vec![-0.0; 32], vec![f32::MIN_POSITIVE / 4.0; 32]];
+    // 127 as the largest magnitude makes the scale 1, so k + 0.5 is an exact half.
+    let mut halves: Vec<f32> = (0..31).map(|i| (i as f32 - 15.0) + 0.5).collect();
+    halves.push(127.0);
+    blocks.push(halves.clone());
+    blocks.push(halves.iter().map(|x| -x).collect());
+    blocks.push((0..32).map(|i| if i == 3 { f32::NAN } else { i as f32 }).collect());
+    blocks.push((0..32).map(|i| if i == 5 { f32::INFINITY } else { -(i as f32) }).collect());
+    blocks.push((0..32).map(|i| i as f32 * 1e30).collect());
+    for _ in 0..2000 {
+        let scale = f32::powi(2.0, (random() % 40) as i32 - 20);
+        blocks.push((0..32).map(|_| ((random() >> 40) as f32 / (1u64 << 23) as f32 - 1.0) * scale).collect());
+    }
+    for (b, xs) in blocks.iter().enumerate() {
+        let mut out = [BlockQ8_0::zeros()];
+        BlockQ8_0::from_float(xs, &mut out);
+        let mut bytes = [0u8; 34];
+        // SAFETY: BlockQ8_0 is its f16 scale followed by 32 bytes, `repr(C)`.
+        unsafe { std::ptr::copy_nonoverlapping(out.as_ptr() as *const u8, bytes.as_mut_ptr(), 34) };
+        let (d, qs) = scalar(xs);
+        assert_eq!(u16::from_le_bytes([bytes[0], bytes[1]]), d, "block {b}: scale");
+        assert_eq!(bytes[2..].iter().map(|&q| q as i8).collect::<Vec<_>>(), qs.to_vec(), "block {b}: {xs:?}");
+    }
+}

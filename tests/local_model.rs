@@ -231,7 +231,9 @@ async fn choices_scored_together_share_passes_and_match_alone() {
     }
 
     // " Paris" is scored from the context's last logits, which the pass for " Paris, France"
-    // holds; " Lyon, France" needs a pass of its own.
+    // holds; " Lyon, France" needs a pass of its own. (Another question: the engine keeps the
+    // passes above, and a context it holds whole costs one more pass for its last logits.)
+    let context = scorer.tokenize("Question: Which city is the capital of France?\nAnswer:").await.unwrap();
     let mut words = Vec::new();
     for word in [" Paris", " Paris, France", " Lyon, France"] {
         words.push(scorer.tokenize(word).await.unwrap());
@@ -245,4 +247,50 @@ async fn choices_scored_together_share_passes_and_match_alone() {
         assert_eq!(t.tokens, word.len());
     }
     assert!(together[1].logprob > together[2].logprob, "Paris before Lyon: {together:?}");
+}
+
+/// The scorer keeps its passes' keys and values, so a question's choices compute only what
+/// follows the shared context. Every log-likelihood must still be what passes computed from
+/// the first token give: questions with several choices, one-letter choices, a context scored
+/// twice in a row (the engine then holds more than the call's own passes), and choices that
+/// share their first words.
+#[tokio::test]
+async fn reused_passes_score_as_passes_from_scratch() {
+    use jury::llm::scoring::LocalScorer;
+    jury::llm::demo::ensure_demo_model(&model_path()).unwrap();
+    let reused = LocalScorer::load(&model_path()).await.unwrap();
+    let scratch = LocalScorer::load_without_reuse(&model_path()).await.unwrap();
+    let questions: [(&str, &[&str]); 6] = [
+        (
+            "Question: Which gas do plants take in from the air to make food?\nAnswer:",
+            &[" oxygen", " carbon dioxide", " nitrogen", " helium"],
+        ),
+        (
+            "Question: Which gas do plants give off into the air?\nAnswer:",
+            &[" oxygen", " carbon dioxide", " carbon monoxide", " water vapor"],
+        ),
+        (
+            "Question: Which gas do plants give off into the air?\nAnswer:",
+            &[" oxygen gas", " carbon", " carbon dioxide gas"],
+        ),
+        (
+            "The following are multiple choice questions (with answers) about astronomy.\n\nWhich planet is largest?\nA. Mars\nB. Jupiter\nC. Venus\nD. Mercury\nAnswer:",
+            &[" A", " B", " C", " D"],
+        ),
+        ("Question: What do you call a baby cat?\nAnswer:", &[" a kitten", " a kitten that is small", " a puppy"]),
+        ("Q: 2+2=\nA:", &[" 4", " 5", " four"]),
+    ];
+    for (context, choices) in questions {
+        let context_tokens = reused.tokenize(context).await.unwrap();
+        let mut continuations = Vec::new();
+        for choice in choices {
+            continuations.push(reused.tokenize(choice).await.unwrap());
+        }
+        let with_reuse = reused.loglikelihoods(&context_tokens, &continuations).await.unwrap();
+        let from_scratch = scratch.loglikelihoods(&context_tokens, &continuations).await.unwrap();
+        for ((choice, r), s) in choices.iter().zip(&with_reuse).zip(&from_scratch) {
+            assert!((r.logprob - s.logprob).abs() < 1e-3, "{context:?} {choice:?}: reused {r:?}, from scratch {s:?}");
+            assert_eq!((r.greedy, r.tokens), (s.greedy, s.tokens), "{context:?} {choice:?}");
+        }
+    }
 }

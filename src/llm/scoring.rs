@@ -3,8 +3,10 @@
 //! and the ones it reports for generated tokens are wrong in 0.8.1).
 //!
 //! The scoring model is an engine of its own: raw-logit requests may not share a batch with
-//! normal ones. Its prefix cache is off, as for every local engine (a cache hit would return the
-//! logits of the tail only).
+//! normal ones. Unlike the chat engines it keeps the keys and values of its last passes (the
+//! engine's prefix cache, bounded): a pass that begins as a kept one computes, and returns the
+//! logits of, only the positions after the shared prefix; the rows before come from the
+//! earlier pass.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +25,14 @@ use super::LlmError;
 
 pub use super::LogLikelihood;
 
+/// Passes whose keys and values the engine keeps for the next ones (about 24 MB each for the
+/// demo model): enough for the choices of one question, and the next question's shared
+/// few-shot examples.
+const KEPT_PASSES: usize = 2;
+
+/// Contexts from this many tokens on are computed once by `prime` before their choices' passes.
+const PRIMED_CONTEXT: usize = 8;
+
 /// The longest window a rolling log-likelihood sends at once (models with longer contexts are
 /// scored in windows of this many tokens, each conditioned on the token before it).
 const ROLLING_WINDOW: usize = 4096;
@@ -37,12 +47,25 @@ pub struct LocalScorer {
     /// One raw request at a time: the engine must never batch them.
     turn: Mutex<()>,
     passes: std::sync::atomic::AtomicU64,
+    /// Whether the engine keeps passes for the next ones (see the module's comment).
+    reuse: bool,
 }
 
 impl LocalScorer {
     pub async fn load(path: &Path) -> Result<Arc<Self>, LlmError> {
+        Self::load_with(path, true).await
+    }
+
+    /// The model with every pass computed from its first token (nothing kept between passes):
+    /// the reference that reused passes are checked against, and the speed before them.
+    pub async fn load_without_reuse(path: &Path) -> Result<Arc<Self>, LlmError> {
+        Self::load_with(path, false).await
+    }
+
+    async fn load_with(path: &Path, reuse: bool) -> Result<Arc<Self>, LlmError> {
         let (builder, weights) = super::local::gguf_builder(path, 1).await?;
         let model = builder
+            .with_prefix_cache_n(reuse.then_some(KEPT_PASSES))
             .build()
             .await
             .map_err(|e| LlmError::Local(format!("cannot load {} for scoring: {e:#}", path.display())))?;
@@ -52,6 +75,7 @@ impl LocalScorer {
             path: path.to_path_buf(),
             max_len,
             weights,
+            reuse,
             turn: Mutex::new(()),
             passes: Default::default(),
         }))
@@ -78,10 +102,12 @@ impl LocalScorer {
         Ok(scored.remove(0))
     }
 
-    /// The log-likelihoods of several continuations after one context, with as few forward
-    /// passes as the causal mask allows: a request whose tokens (context and continuation but
-    /// its last token) begin another's is read from the other's logits, as lm-eval's logits
-    /// cache does. Choices of one token each (MMLU's " A".." D") cost one pass for all.
+    /// The log-likelihoods of several continuations after one context, each position computed
+    /// once: a request whose tokens (context and continuation but its last token) begin
+    /// another's is read from the other's logits, as lm-eval's logits cache does (choices of one
+    /// token each, MMLU's " A".." D", cost one pass for all), and the engine keeps each pass's
+    /// keys and values, so the next choice's pass computes only what follows the tokens it
+    /// shares with an earlier one (ARC's choices compute the question once).
     pub async fn loglikelihoods(
         &self,
         context: &[u32],
@@ -96,20 +122,29 @@ impl LocalScorer {
         // Longest first: each request is served by the first one it begins.
         let mut order: Vec<usize> = (0..requests.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(requests[i].tokens.len()));
-        let mut passes: Vec<(usize, Vec<Vec<f32>>)> = Vec::new();
+        if self.reuse && first_row >= PRIMED_CONTEXT {
+            let shortest =
+                requests.iter().find(|r| r.context_len - 1 == first_row).expect("the minimum is one of them");
+            self.prime(&shortest.tokens[..first_row]).await?;
+        }
+        let mut passes: Vec<Pass> = Vec::new();
         let mut scored = vec![None; requests.len()];
         for i in order {
             let request = &requests[i];
-            let served_by = passes.iter().position(|(j, _)| requests[*j].tokens.starts_with(&request.tokens));
-            let rows = match served_by {
-                Some(p) => &passes[p].1,
-                None => {
-                    let rows = self.forward(&request.tokens, first_row).await?;
-                    passes.push((i, rows));
-                    &passes.last().expect("just pushed").1
-                }
-            };
-            scored[i] = Some(score_rows(rows, request.context_len - 1 - first_row, request.continuation)?);
+            let wanted = request.context_len - 1..request.tokens.len();
+            if wanted.clone().any(|p| row_at(&passes, &request.tokens, p).is_none()) {
+                passes.push(self.forward(&request.tokens, first_row).await?);
+            }
+            // The engine may have reused a longer prefix than this call's passes cover (the
+            // same context scored just before): a pass that ends at the last missing row
+            // computes them all (the engine then holds nothing that begins it and ends later).
+            if let Some(last) = wanted.clone().rev().find(|&p| row_at(&passes, &request.tokens, p).is_none()) {
+                passes.push(self.forward(&request.tokens[..=last], first_row).await?);
+            }
+            let rows = wanted
+                .map(|p| row_at(&passes, &request.tokens, p).ok_or_else(|| missing_row(p)))
+                .collect::<Result<Vec<_>, _>>()?;
+            scored[i] = Some(score_rows(&rows, request.continuation)?);
         }
         self.passes.fetch_add(passes.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(scored.into_iter().map(|s| s.expect("every request is scored")).collect())
@@ -145,24 +180,77 @@ impl LocalScorer {
         Ok(ScoreRequest { tokens, context_len: context.len(), continuation })
     }
 
-    /// The logits of the positions of `tokens` from `first_row` on, one forward pass.
-    async fn forward(&self, tokens: &[u32], first_row: usize) -> Result<Vec<Vec<f32>>, LlmError> {
+    /// Has the engine compute and keep the keys and values of `tokens`, for the passes that
+    /// follow, without the logits of every position that a raw pass computes (the output layer,
+    /// 49,152 × 576 for the demo model, is a fifth of a position's work): a generation of one
+    /// token computes the logits of the last position only, and the engine keeps what it ran.
+    async fn prime(&self, tokens: &[u32]) -> Result<(), LlmError> {
+        let mut params = SamplingParams::deterministic();
+        params.max_len = Some(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let request = mistralrs::Request::Normal(Box::new(mistralrs::NormalRequest::new_simple(
+            RequestMessage::CompletionTokens(tokens.to_vec()),
+            params,
+            tx,
+            0,
+            None,
+            None,
+        )));
+        let fail = |e: String| LlmError::Local(format!("{}: scoring failed: {e}", self.path.display()));
+        let _turn = self.turn.lock().await;
+        let sender = self.model.inner().get_sender(None).map_err(|e| fail(e.to_string()))?;
+        sender.send(request).await.map_err(|e| fail(e.to_string()))?;
+        match rx.recv().await.ok_or_else(|| fail("the engine closed the channel".into()))? {
+            mistralrs::Response::CompletionDone(_) | mistralrs::Response::Done(_) => Ok(()),
+            mistralrs::Response::CompletionModelError(e, _) | mistralrs::Response::ModelError(e, _) => Err(fail(e)),
+            mistralrs::Response::InternalError(e) | mistralrs::Response::ValidationError(e) => Err(fail(e.to_string())),
+            _ => Err(fail("an unexpected reply".into())),
+        }
+    }
+
+    /// One forward pass over `tokens`: the logits of the positions the engine computed (those
+    /// after the longest prefix it kept from an earlier pass), from `first_row` on.
+    async fn forward(&self, tokens: &[u32], first_row: usize) -> Result<Pass, LlmError> {
         let _turn = self.turn.lock().await;
         let (chunks, _) = self
             .model
             .send_raw_chat_request(TokenPrompt { tokens: Some(tokens.to_vec()) })
             .await
             .map_err(|e| LlmError::Local(format!("{}: scoring failed: {e}", self.path.display())))?;
-        let rows = logit_rows(&chunks, first_row).map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
-        if rows.len() + first_row != tokens.len() {
+        let positions = logit_positions(&chunks).map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
+        if positions == 0 || positions > tokens.len() {
             return Err(LlmError::Local(format!(
-                "the engine returned logits for {} positions, {} were sent",
-                rows.len() + first_row,
+                "the engine returned logits for {positions} positions, {} were sent",
                 tokens.len()
             )));
         }
-        Ok(rows)
+        let computed_from = tokens.len() - positions;
+        let start = computed_from.max(first_row.min(tokens.len() - 1));
+        let rows = logit_rows(&chunks, start - computed_from)
+            .map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
+        Ok(Pass { tokens: tokens.to_vec(), start, rows })
     }
+}
+
+/// The logits a forward pass returned: `rows[i]` is the row of position `start + i` of `tokens`
+/// (it predicts the token after it).
+struct Pass {
+    tokens: Vec<u32>,
+    start: usize,
+    rows: Vec<Vec<f32>>,
+}
+
+/// The row of `position` for a sequence beginning with `tokens[..=position]`, from any pass
+/// over the same tokens up to there (a causal model's row depends on nothing after it).
+fn row_at<'a>(passes: &'a [Pass], tokens: &[u32], position: usize) -> Option<&'a [f32]> {
+    passes.iter().find_map(|pass| {
+        let row = pass.rows.get(position.checked_sub(pass.start)?)?;
+        (pass.tokens.get(..=position)? == tokens.get(..=position)?).then_some(row.as_slice())
+    })
+}
+
+fn missing_row(position: usize) -> LlmError {
+    LlmError::Local(format!("the engine returned no logits for position {position}"))
 }
 
 /// One continuation to score: the tokens to send and where the continuation starts.
@@ -172,16 +260,14 @@ struct ScoreRequest<'a> {
     continuation: &'a [u32],
 }
 
-/// The continuation's log-likelihood from the logits of a pass over tokens that begin with the
-/// context and the continuation, `rows[predicting_first]` being the row of the context's last
-/// token (each row predicts the token after its own).
-fn score_rows(rows: &[Vec<f32>], predicting_first: usize, continuation: &[u32]) -> Result<LogLikelihood, LlmError> {
+/// The continuation's log-likelihood from the rows that predict its tokens, one per token.
+fn score_rows(rows: &[&[f32]], continuation: &[u32]) -> Result<LogLikelihood, LlmError> {
+    if rows.len() != continuation.len() {
+        return Err(LlmError::Local("the pass is shorter than the continuation".into()));
+    }
     let mut logprob = 0.0;
     let mut greedy = true;
-    for (k, &token) in continuation.iter().enumerate() {
-        let row = rows
-            .get(predicting_first + k)
-            .ok_or_else(|| LlmError::Local("the pass is shorter than the continuation".into()))?;
+    for (row, &token) in rows.iter().zip(continuation) {
         let (lp, is_max) = log_softmax_at(row, token as usize)
             .ok_or_else(|| LlmError::Local(format!("token {token} is outside the vocabulary")))?;
         logprob += lp;
@@ -271,6 +357,18 @@ impl LocalScorer {
         };
         Ok(super::completions_scoring::cut_at_stop(&text.unwrap_or_default(), until))
     }
+}
+
+/// How many positions the chunks hold logits for.
+fn logit_positions(chunks: &[mistralrs::Tensor]) -> mistralrs::Result<usize> {
+    let mut positions = 0;
+    for chunk in chunks {
+        positions += match chunk.rank() {
+            1 => 1,
+            rank => chunk.dims()[..rank - 1].iter().product(),
+        };
+    }
+    Ok(positions)
 }
 
 /// The logits as one row of f32 per position, whatever shape the chunks come in, without the

@@ -1,6 +1,5 @@
-use candle_core::{Device, Result};
+use candle_core::Result;
 use indexmap::IndexMap;
-use itertools::Itertools;
 use tracing::info;
 
 use crate::{
@@ -101,9 +100,24 @@ impl PrefixCacheManagerV2 {
         // PrefixCacheManagerV2 only handles non-paged attention caching.
         if !self.has_paged_attention {
             let cache = seq.normal_cache().to_vec();
+            // A finished generation's last token was sampled but never run through the model:
+            // its keys and values are not in the cache, so the key stops where the cache does.
+            let mut toks = seq.get_toks().to_vec();
+            let computed = cache
+                .iter()
+                .flatten()
+                .filter(|layer| matches!(layer, KvCache::Normal { .. }))
+                .map(|layer| layer.current_seq_len())
+                .min();
+            if let Some(computed) = computed {
+                toks.truncate(computed);
+            }
+            if toks.is_empty() {
+                return;
+            }
 
             self.caches.insert(
-                seq.get_toks().to_vec().into(),
+                toks.into(),
                 CacheElement {
                     cache,
                     recurrent_snapshots,
@@ -115,69 +129,17 @@ impl PrefixCacheManagerV2 {
         }
     }
 
-    /// Evict the caches. This will evict the first k seqs such that the number of sequences on device after the copy is
-    /// the maximum allowed. Returns the number of evicted sequences.
+    /// Evict the oldest caches beyond the `n_on_device` most recent. Returns how many went.
+    ///
+    /// Upstream counted only caches held on an accelerator, so on the CPU nothing was ever
+    /// evicted and every finished sequence's cache stayed for the life of the process.
     pub fn evict_caches(&mut self) -> Result<usize> {
         if self.no_prefix_cache {
             return Ok(0);
         }
-        let mut n_on_device = 0;
-        for cache in self.caches.values() {
-            let first_non_none = cache
-                .cache
-                .iter()
-                .find_or_first(|x| x.as_ref().is_some_and(|kv| kv.k().ok().flatten().is_some()));
-            let Some(Some(first_non_none)) = first_non_none else {
-                continue;
-            };
-
-            let cache_device = match first_non_none {
-                KvCache::Normal { k, .. } => {
-                    k.all_data().as_ref().expect("No KV cache data").device()
-                }
-                KvCache::Rotating { k, .. } => {
-                    k.all_data().as_ref().expect("No KV cache data").device()
-                }
-                KvCache::Shared { .. } => continue,
-            };
-
-            if !matches!(cache_device, Device::Cpu) {
-                n_on_device += 1;
-            }
-        }
-        let mut n_evicted = 0;
-        // Intentionally evict the first ones first, as they are the oldest
-        for cache in self.caches.values_mut() {
-            if n_on_device - n_evicted <= self.n_on_device {
-                break;
-            }
-            let first_non_none = cache
-                .cache
-                .iter()
-                .find_or_first(|x| x.as_ref().is_some_and(|kv| kv.k().ok().flatten().is_some()));
-            let Some(Some(first_non_none)) = first_non_none else {
-                continue;
-            };
-
-            let cache_device = match first_non_none {
-                KvCache::Normal { k, .. } => {
-                    k.all_data().as_ref().expect("No KV cache data").device()
-                }
-                KvCache::Rotating { k, .. } => {
-                    k.all_data().as_ref().expect("No KV cache data").device()
-                }
-                KvCache::Shared { .. } => continue,
-            };
-
-            if !matches!(cache_device, Device::Cpu) {
-                cache.cache.clear();
-                n_evicted += 1;
-            }
-        }
-
-        self.caches.retain(|_tokens, cache| !cache.cache.is_empty());
-
-        Ok(n_evicted)
+        let excess = self.caches.len().saturating_sub(self.n_on_device);
+        self.caches.drain(..excess);
+        Ok(excess)
     }
 
     /// Evict all the caches.

@@ -712,3 +712,59 @@ pub(crate) unsafe fn q8_0_tile<const R: usize, const C: usize>(
     }
     out
 }
+
+/// Quantizes one block of 32 activations to Q8_0 exactly as the scalar `BlockQ8_0::from_float`
+/// does (the same scale, `f32::round`'s halves away from zero), eight values per instruction.
+/// Returns false, writing nothing, when a value is not finite or the block's scale overflows:
+/// the caller then takes the scalar path, whose saturating casts this does not reproduce.
+#[inline(always)]
+pub(crate) fn quantize_block_q8_0(xs: &[f32], ys: &mut BlockQ8_0) -> bool {
+    debug_assert_eq!(xs.len(), QK8_0);
+    // SAFETY: `xs` holds 32 floats and `ys.qs` 32 bytes; the loads and the store are unaligned.
+    unsafe {
+        let sign_bit = _mm256_set1_ps(-0.0);
+        let v: [__m256; 4] = std::array::from_fn(|j| _mm256_loadu_ps(xs.as_ptr().add(8 * j)));
+        let abs: [__m256; 4] = std::array::from_fn(|j| _mm256_andnot_ps(sign_bit, v[j]));
+        let finite_max = _mm256_set1_ps(f32::MAX);
+        for a in abs {
+            // Ordered comparison: false for NaN and for infinities.
+            if _mm256_movemask_ps(_mm256_cmp_ps(a, finite_max, _CMP_LE_OQ)) != 0xff {
+                return false;
+            }
+        }
+        let m = _mm256_max_ps(_mm256_max_ps(abs[0], abs[1]), _mm256_max_ps(abs[2], abs[3]));
+        let m = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        let amax = _mm_cvtss_f32(m);
+
+        let d = amax / ((1 << 7) - 1) as f32;
+        let id = if d != 0f32 { 1. / d } else { 0. };
+        if !id.is_finite() {
+            // Subnormal values: the products overflow, which only the scalar casts saturate.
+            return false;
+        }
+        ys.d = f16::from_f32(d);
+
+        let id = _mm256_set1_ps(id);
+        let half = _mm256_set1_ps(0.5);
+        let one = _mm256_set1_ps(1.0);
+        let q: [__m256i; 4] = std::array::from_fn(|j| {
+            let x = _mm256_mul_ps(v[j], id);
+            // Round half away from zero: truncate, then step away from zero when the dropped
+            // part is at least a half (exact: both are representable).
+            let t = _mm256_round_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            let dropped = _mm256_andnot_ps(sign_bit, _mm256_sub_ps(x, t));
+            let step = _mm256_and_ps(_mm256_cmp_ps(dropped, half, _CMP_GE_OQ), one);
+            let step = _mm256_or_ps(step, _mm256_and_ps(x, sign_bit));
+            _mm256_cvtps_epi32(_mm256_add_ps(t, step))
+        });
+        let q01 = _mm256_packs_epi32(q[0], q[1]);
+        let q23 = _mm256_packs_epi32(q[2], q[3]);
+        let q = _mm256_packs_epi16(q01, q23);
+        // The packs interleave the 128-bit lanes; put the eight groups of four back in order.
+        let q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(ys.qs.as_mut_ptr() as *mut __m256i, q);
+    }
+    true
+}

@@ -631,8 +631,14 @@ impl GgmlType for BlockQ8_0 {
             Self::BLCK_SIZE
         );
         for (i, ys) in ys.iter_mut().enumerate() {
-            let mut amax = 0f32;
             let xs = &xs[i * Self::BLCK_SIZE..(i + 1) * Self::BLCK_SIZE];
+            // Every activation row of a quantized product goes through here; the scalar loop
+            // (a `roundf` call per value) took 6% of a prompt's time.
+            #[cfg(target_feature = "avx2")]
+            if super::avx::quantize_block_q8_0(xs, ys) {
+                continue;
+            }
+            let mut amax = 0f32;
             for &x in xs.iter() {
                 amax = amax.max(x.abs())
             }

@@ -491,8 +491,13 @@ impl Engine {
                                 SeqStepType::OneShot => {
                                     seq.set_state(SequenceState::Done(StopReason::GeneratedImage))
                                 }
+                                // A sequence that the prompt step finished (a raw-logit
+                                // prompt, a stop at the first token) stays finished: set
+                                // running again, it cost one more forward step.
                                 SeqStepType::PromptAndDecode => {
-                                    seq.set_state(SequenceState::RunningCompletion)
+                                    if !matches!(seq.getstate(), SequenceState::Done(_)) {
+                                        seq.set_state(SequenceState::RunningCompletion)
+                                    }
                                 }
                             }
                             let now = SystemTime::now()

@@ -548,6 +548,17 @@ pub trait Pipeline:
                     let end = Instant::now();
                     exec_duration += end.duration_since(start);
 
+                    // A raw-logit prompt (log-likelihood scoring) leaves its keys and values for
+                    // later prompts that begin alike, as a finished generation does: the choices
+                    // of one question then compute their shared context once.
+                    if matches!(post_op, CacheInstruction::Out) && !self.cache().is_hybrid() {
+                        for seq in input_seqs.iter_mut() {
+                            seq.reset_prefill_toks();
+                            prefix_cacher.add_sequence(seq, None);
+                        }
+                        prefix_cacher.evict_caches()?;
+                    }
+
                     return Ok(exec_duration);
                 }
                 if embedding_logits[0].is_some() {
