@@ -294,3 +294,26 @@ async fn reused_passes_score_as_passes_from_scratch() {
         }
     }
 }
+
+/// The demo model's vocabulary was trained with GPT-2's pre-tokenizer split (its GGUF says
+/// `tokenizer.ggml.pre = smollm`): "\n\n" before a word is two tokens, runs of spaces keep their
+/// last space for the word after. The expected ids are what transformers gives for the same
+/// GGUF (`AutoTokenizer.from_pretrained("models", gguf_file=...)`, transformers 4.57, as
+/// lm-evaluation-harness loads it in scripts/parity-lm-eval.sh).
+#[tokio::test]
+async fn the_demo_tokenizer_splits_text_as_its_vocabulary_was_trained() {
+    use jury::llm::scoring::LocalScorer;
+    jury::llm::demo::ensure_demo_model(&model_path()).unwrap();
+    let scorer = LocalScorer::load(&model_path()).await.unwrap();
+    let cases: [(&str, &[u32]); 6] = [
+        ("about philosophy.\n\nMill claims", &[10097, 6360, 30, 198, 198, 27052, 5912]),
+        ("In 2024, 1,450,000 people", &[788, 216, 34, 32, 34, 36, 28, 216, 33, 28, 36, 37, 32, 28, 32, 32, 32, 701]),
+        ("a  b   c\n\n\ny", &[81, 216, 278, 256, 265, 1116, 198, 105]),
+        ("x\n \ny", &[104, 3805, 198, 105]),
+        ("def f(x):\n    return x**2\n\n", &[1604, 275, 24, 104, 727, 472, 1003, 1792, 828, 34, 1116]),
+        ("Hello world's 'tis", &[19556, 905, 506, 637, 34818]),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(scorer.tokenize(text).await.unwrap(), expected, "{text:?}");
+    }
+}

@@ -43,15 +43,21 @@ pub use retry::{Backoff, RetryStats};
 use crate::spec::ModelSpec;
 
 /// What tells this model's answers apart in caches: `spec.identity()`, plus the weights' quant
-/// type where jury runs a local file transcoded (`transcode`), whose answers differ slightly.
+/// type where jury runs a local file transcoded (`transcode`), whose answers differ slightly, and
+/// for local files a mark of how the engine tokenizes.
 pub fn model_identity(spec: &ModelSpec) -> String {
-    let identity = spec.identity();
+    #[cfg_attr(not(feature = "local"), allow(unused_mut))]
+    let mut identity = spec.identity();
     #[cfg(feature = "local")]
-    if let ModelSpec::Local { path } = spec
-        && let Ok(weights) = transcode::plan(path)
-        && let Some(to) = weights.transcoded_to()
-    {
-        return format!("{identity} as {to:?}");
+    if let ModelSpec::Local { path } = spec {
+        // Local engines split text as the file's vocabulary was trained (`tokenizer.ggml.pre`,
+        // vendor/README.md); what was cached before that was computed from other tokens.
+        identity.push_str(" split per tokenizer.ggml.pre");
+        if let Ok(weights) = transcode::plan(path)
+            && let Some(to) = weights.transcoded_to()
+        {
+            identity = format!("{identity} as {to:?}");
+        }
     }
     identity
 }

@@ -713,6 +713,54 @@ pub(crate) unsafe fn q8_0_tile<const R: usize, const C: usize>(
     out
 }
 
+/// `q8_0_tile` for CPUs with AVX-VNNI, each element bit-identical to it. One `vpdpbusd` per
+/// pair of blocks replaces the sign trick and the two multiply-add steps: the weights are made
+/// unsigned by adding 128, and the accumulator starts at −128 × (the activations summed by fours),
+/// so each lane holds the same exact integer sum of four products as before (no step saturates:
+/// Q8_0 values lie in −127..=127); the float steps after it are unchanged.
+///
+/// # Safety
+/// The CPU must have AVX2, FMA and AVX-VNNI, and every slice of `rows` and `cols` must hold at
+/// least `n_blocks` blocks.
+#[target_feature(enable = "avx2,fma,avxvnni")]
+pub(crate) unsafe fn q8_0_tile_vnni<const R: usize, const C: usize>(
+    n_blocks: usize,
+    rows: [&[BlockQ8_0]; R],
+    cols: [&[BlockQ8_0]; C],
+) -> [[f32; C]; R] {
+    let zero = _mm256_setzero_si256();
+    // 0x80: −128 as a signed byte (what flips a weight to weight + 128), 128 as an unsigned one.
+    let offset = _mm256_set1_epi8(-128);
+    let mut acc = [[_mm256_setzero_ps(); C]; R];
+    for b in 0..n_blocks {
+        let mut w_u = [zero; C];
+        let mut w_d = [0f32; C];
+        for c in 0..C {
+            let w = cols[c].get_unchecked(b);
+            w_u[c] = _mm256_xor_si256(_mm256_loadu_si256(w.qs.as_ptr() as *const __m256i), offset);
+            w_d[c] = f16::to_f32(w.d);
+        }
+        for r in 0..R {
+            let a = rows[r].get_unchecked(b);
+            let a_q = _mm256_loadu_si256(a.qs.as_ptr() as *const __m256i);
+            let a_d = f16::to_f32(a.d);
+            let start = _mm256_sub_epi32(zero, _mm256_dpbusd_avx_epi32(zero, offset, a_q));
+            for c in 0..C {
+                let q = _mm256_cvtepi32_ps(_mm256_dpbusd_avx_epi32(start, w_u[c], a_q));
+                let d = _mm256_set1_ps(w_d[c] * a_d);
+                acc[r][c] = _mm256_fmadd_ps(d, q, acc[r][c]);
+            }
+        }
+    }
+    let mut out = [[0f32; C]; R];
+    for r in 0..R {
+        for c in 0..C {
+            out[r][c] = hsum_float_8(acc[r][c]);
+        }
+    }
+    out
+}
+
 /// Quantizes one block of 32 activations to Q8_0 exactly as the scalar `BlockQ8_0::from_float`
 /// does (the same scale, `f32::round`'s halves away from zero), eight values per instruction.
 /// Returns false, writing nothing, when a value is not finite or the block's scale overflows:

@@ -2353,6 +2353,25 @@ const TILE_COLS: usize = 3;
 #[cfg(target_feature = "avx2")]
 const COLS_PER_TASK: usize = 16 * TILE_COLS;
 
+/// `avx::q8_0_tile`, or its twin `avx::q8_0_tile_vnni` (bit-identical) when `vnni`.
+///
+/// # Safety
+/// As `avx::q8_0_tile`; `vnni` only where the CPU has AVX-VNNI.
+#[cfg(target_feature = "avx2")]
+#[inline(always)]
+unsafe fn q8_0_tile<const R: usize, const C: usize>(
+    vnni: bool,
+    n_blocks: usize,
+    rows: [&[BlockQ8_0]; R],
+    cols: [&[BlockQ8_0]; C],
+) -> [[f32; C]; R] {
+    if vnni {
+        super::avx::q8_0_tile_vnni::<R, C>(n_blocks, rows, cols)
+    } else {
+        super::avx::q8_0_tile::<R, C>(n_blocks, rows, cols)
+    }
+}
+
 /// `dst = lhs · rhs_tᵀ` for Q8_0 weights and activations (`(m, k_in_blocks, n)`), computed in
 /// tiles by `avx::q8_0_tile`. Every element equals what `vec_dot` gives for its row and column,
 /// bit for bit, whatever the number of rows (so a sequence gets the same logits alone or in a
@@ -2364,7 +2383,8 @@ fn matmul_q8_0_tiled(
     rhs_t: &[BlockQ8_0],
     dst: &mut [f32],
 ) {
-    use super::avx::q8_0_tile;
+    // The same products with fewer instructions where the CPU has AVX-VNNI.
+    let vnni = std::arch::is_x86_feature_detected!("avxvnni");
     let row = |i: usize| &lhs[i * k_in_blocks..(i + 1) * k_in_blocks];
     let col = |j: usize| &rhs_t[j * k_in_blocks..(j + 1) * k_in_blocks];
     let tasks = n.div_ceil(COLS_PER_TASK);
@@ -2382,10 +2402,12 @@ fn matmul_q8_0_tiled(
                 let mut c = first;
                 while c < first + width {
                     let cols = TILE_COLS.min(first + width - c);
-                    // SAFETY: avx2 is enabled (cfg), and every slice holds `k_in_blocks` blocks.
+                    // SAFETY: avx2 and fma are enabled (cfg), avxvnni only where detected, and every
+                    // slice holds `k_in_blocks` blocks.
                     unsafe {
                         if rows == TILE_ROWS && cols == TILE_COLS {
                             let out = q8_0_tile::<TILE_ROWS, TILE_COLS>(
+                                vnni,
                                 k_in_blocks,
                                 std::array::from_fn(|i| row(r + i)),
                                 std::array::from_fn(|j| col(c + j)),
@@ -2398,6 +2420,7 @@ fn matmul_q8_0_tiled(
                         } else if cols == TILE_COLS {
                             for i in 0..rows {
                                 let out = q8_0_tile::<1, TILE_COLS>(
+                                    vnni,
                                     k_in_blocks,
                                     [row(r + i)],
                                     std::array::from_fn(|j| col(c + j)),
@@ -2410,7 +2433,7 @@ fn matmul_q8_0_tiled(
                             for i in 0..rows {
                                 for j in 0..cols {
                                     let out =
-                                        q8_0_tile::<1, 1>(k_in_blocks, [row(r + i)], [col(c + j)]);
+                                        q8_0_tile::<1, 1>(vnni, k_in_blocks, [row(r + i)], [col(c + j)]);
                                     put(r + i, c + j, out[0][0]);
                                 }
                             }

@@ -42,6 +42,8 @@ struct PropsGGUF {
     unk: Option<u32>,
     bos: Option<u32>,
     eos: u32,
+    /// `tokenizer.ggml.pre`: which pre-tokenizer a BPE vocabulary was trained with.
+    pre: Option<String>,
 }
 
 impl TryFrom<ContentMetadata<'_>> for PropsGGUF {
@@ -60,6 +62,7 @@ impl TryFrom<ContentMetadata<'_>> for PropsGGUF {
             unk: c.get_value("unknown_token_id").ok(),
             eos: c.get_value("eos_token_id")?,
             bos: c.get_value("bos_token_id").ok(),
+            pre: c.get_value("pre").ok(),
         };
 
         Ok(props)
@@ -238,21 +241,27 @@ fn bpe_tokenizer(p: &PropsGGUF) -> Result<(Tokenizer, TokenizerKind)> {
         None,
     )?;
 
-    let split = Split::new(
-        SplitPattern::Regex("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+".to_string()),
-        SplitDelimiterBehavior::Isolated,
-        false,
-    ).unwrap();
-
     // example:
     // "type": "ByteLevel",
     // "add_prefix_space": false,
     // "trim_offsets": false,
     // "use_regex": false
-    let pre_tokenizer = Sequence::new(vec![
-        PreTokenizerWrapper::Split(split),
-        PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, false, false)),
-    ]);
+    let mut pre_tokenizers = bpe_splits(p.pre.as_deref())
+        .iter()
+        .map(|pattern| {
+            Split::new(
+                SplitPattern::Regex(pattern.to_string()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map(PreTokenizerWrapper::Split)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    pre_tokenizers.push(PreTokenizerWrapper::ByteLevel(ByteLevel::new(
+        false, false, false,
+    )));
+    let pre_tokenizer = Sequence::new(pre_tokenizers);
 
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
 
@@ -269,6 +278,29 @@ fn bpe_tokenizer(p: &PropsGGUF) -> Result<(Tokenizer, TokenizerKind)> {
     }
 
     Ok((tokenizer, TokenizerKind::Bpe))
+}
+
+/// GPT-2's pre-tokenizer split (what a `ByteLevel` pre-tokenizer with `use_regex` applies).
+const GPT2_SPLIT: &str =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+/// Llama 3's split, upstream's choice for every BPE vocabulary.
+const LLAMA3_SPLIT: &str = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/// The splits, in order, that the vocabulary named by `tokenizer.ggml.pre` was trained with, as
+/// llama.cpp reads that key. Upstream applied Llama 3's to every BPE vocabulary, which keeps
+/// "\n\n" before a word as one token where GPT-2-style tokenizers (SmolLM, StarCoder, GPT-2)
+/// make it two: the model then reads text it never saw in training.
+fn bpe_splits(pre: Option<&str>) -> &'static [&'static str] {
+    match pre {
+        // Digits one by one, then GPT-2's split.
+        Some(
+            "starcoder" | "refact" | "command-r" | "smollm" | "codeshell" | "exaone"
+            | "minerva-7b",
+        ) => &["\\p{N}", GPT2_SPLIT],
+        Some("gpt-2" | "phi-2" | "mpt" | "olmo" | "jais" | "roberta-bpe") => &[GPT2_SPLIT],
+        _ => &[LLAMA3_SPLIT],
+    }
 }
 
 // This is a workaround to have a better builder API.
