@@ -137,7 +137,8 @@ impl LocalScorer {
             }
             // The engine may have reused a longer prefix than this call's passes cover (the
             // same context scored just before): a pass that ends at the last missing row
-            // computes them all (the engine then holds nothing that begins it and ends later).
+            // computes them all, since a kept pass (this request's own) holds its tokens whole
+            // and the engine recomputes a prompt it holds whole from the first token.
             if let Some(last) = wanted.clone().rev().find(|&p| row_at(&passes, &request.tokens, p).is_none()) {
                 passes.push(self.forward(&request.tokens[..=last], first_row).await?);
             }
