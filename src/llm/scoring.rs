@@ -188,25 +188,7 @@ impl LocalScorer {
     async fn prime(&self, tokens: &[u32]) -> Result<(), LlmError> {
         let mut params = SamplingParams::deterministic();
         params.max_len = Some(1);
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-        let request = mistralrs::Request::Normal(Box::new(mistralrs::NormalRequest::new_simple(
-            RequestMessage::CompletionTokens(tokens.to_vec()),
-            params,
-            tx,
-            0,
-            None,
-            None,
-        )));
-        let fail = |e: String| LlmError::Local(format!("{}: scoring failed: {e}", self.path.display()));
-        let _turn = self.turn.lock().await;
-        let sender = self.model.inner().get_sender(None).map_err(|e| fail(e.to_string()))?;
-        sender.send(request).await.map_err(|e| fail(e.to_string()))?;
-        match rx.recv().await.ok_or_else(|| fail("the engine closed the channel".into()))? {
-            mistralrs::Response::CompletionDone(_) | mistralrs::Response::Done(_) => Ok(()),
-            mistralrs::Response::CompletionModelError(e, _) | mistralrs::Response::ModelError(e, _) => Err(fail(e)),
-            mistralrs::Response::InternalError(e) | mistralrs::Response::ValidationError(e) => Err(fail(e.to_string())),
-            _ => Err(fail("an unexpected reply".into())),
-        }
+        self.complete(tokens.to_vec(), params, "scoring").await.map(drop)
     }
 
     /// One forward pass over `tokens`: the logits of the positions the engine computed (those
@@ -218,7 +200,7 @@ impl LocalScorer {
             .send_raw_chat_request(TokenPrompt { tokens: Some(tokens.to_vec()) })
             .await
             .map_err(|e| LlmError::Local(format!("{}: scoring failed: {e}", self.path.display())))?;
-        let positions = logit_positions(&chunks).map_err(|e| LlmError::Local(format!("unexpected logits: {e}")))?;
+        let positions = logit_positions(&chunks);
         if positions == 0 || positions > tokens.len() {
             return Err(LlmError::Local(format!(
                 "the engine returned logits for {positions} positions, {} were sent",
@@ -332,6 +314,13 @@ impl LocalScorer {
         if !until.is_empty() {
             params.stop_toks = Some(mistralrs::StopTokens::Seqs(until.to_vec()));
         }
+        let text = self.complete(tokens, params, "generation").await?;
+        Ok(super::completions_scoring::cut_at_stop(&text, until))
+    }
+
+    /// The engine's completion of `tokens` (raw, no chat template) under `params`, in turn with
+    /// the scoring passes; `what` names the work in errors ("generation failed: …").
+    async fn complete(&self, tokens: Vec<u32>, params: SamplingParams, what: &str) -> Result<String, LlmError> {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         let request = mistralrs::Request::Normal(Box::new(mistralrs::NormalRequest::new_simple(
             RequestMessage::CompletionTokens(tokens),
@@ -341,7 +330,7 @@ impl LocalScorer {
             None,
             None,
         )));
-        let fail = |e: String| LlmError::Local(format!("{}: generation failed: {e}", self.path.display()));
+        let fail = |e: String| LlmError::Local(format!("{}: {what} failed: {e}", self.path.display()));
         let _turn = self.turn.lock().await;
         let sender = self.model.inner().get_sender(None).map_err(|e| fail(e.to_string()))?;
         sender.send(request).await.map_err(|e| fail(e.to_string()))?;
@@ -356,20 +345,19 @@ impl LocalScorer {
             }
             _ => return Err(fail("an unexpected reply".into())),
         };
-        Ok(super::completions_scoring::cut_at_stop(&text.unwrap_or_default(), until))
+        Ok(text.unwrap_or_default())
     }
 }
 
 /// How many positions the chunks hold logits for.
-fn logit_positions(chunks: &[mistralrs::Tensor]) -> mistralrs::Result<usize> {
-    let mut positions = 0;
-    for chunk in chunks {
-        positions += match chunk.rank() {
+fn logit_positions(chunks: &[mistralrs::Tensor]) -> usize {
+    chunks
+        .iter()
+        .map(|chunk| match chunk.rank() {
             1 => 1,
             rank => chunk.dims()[..rank - 1].iter().product(),
-        };
-    }
-    Ok(positions)
+        })
+        .sum()
 }
 
 /// The logits as one row of f32 per position, whatever shape the chunks come in, without the
