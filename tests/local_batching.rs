@@ -109,8 +109,11 @@ async fn jurys_local_model_batches_requests_and_answers_each_as_alone() {
 }
 
 /// `vendor/candle-core` computes Q8_0 products of several rows (prompts, batches) in tiles.
-/// Every element must be exactly what the published crate computes for it: the Q8_0 dot product
-/// of its row and column. Shapes cover whole tiles, partial ones and a single row.
+/// Every element must be exactly what the Q8_0 dot product of its row and column gives alone
+/// (the published crate's, or on CPUs with AVX-512 VNNI the patched one that adds the same
+/// products in another order), and that must be the exact sum of the blocks' products up to
+/// float rounding. Shapes cover whole tiles, partial ones, odd numbers of blocks and a single
+/// row.
 #[test]
 fn q8_0_products_in_tiles_equal_each_row_and_column_alone() {
     use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType, matmul};
@@ -126,7 +129,22 @@ fn q8_0_products_in_tiles_equal_each_row_and_column_alone() {
         BlockQ8_0::from_float(values, &mut blocks);
         blocks
     };
-    for (m, k, n) in [(1, 64, 50), (4, 576, 192), (5, 96, 49), (17, 1536, 100), (3, 32, 1)] {
+    // The sum of the blocks' integer products times their scales, in f64, and the sum of the
+    // terms' magnitudes (what float rounding is relative to).
+    let exact = |weights: &[BlockQ8_0], inputs: &[BlockQ8_0]| {
+        let (mut sum, mut magnitude) = (0f64, 0f64);
+        for (w, a) in weights.iter().zip(inputs) {
+            let ((w_d, w_qs), (a_d, a_qs)) = (q8_0_block_parts(w), q8_0_block_parts(a));
+            let dot: i64 = w_qs.iter().zip(&a_qs).map(|(&x, &y)| x as i64 * y as i64).sum();
+            let term = f64::from(half::f16::from_bits(w_d).to_f32())
+                * f64::from(half::f16::from_bits(a_d).to_f32())
+                * dot as f64;
+            sum += term;
+            magnitude += term.abs();
+        }
+        (sum, magnitude)
+    };
+    for (m, k, n) in [(1, 64, 50), (4, 576, 192), (5, 96, 49), (17, 1536, 100), (3, 32, 1), (6, 224, 7)] {
         let weights: Vec<f32> = (0..n * k).map(|_| random()).collect();
         let inputs: Vec<f32> = (0..m * k).map(|_| random() * 4.0).collect();
         let weight_blocks = quantize(&weights);
@@ -136,7 +154,13 @@ fn q8_0_products_in_tiles_equal_each_row_and_column_alone() {
         for row in 0..m {
             let input_blocks = quantize(&inputs[row * k..(row + 1) * k]);
             for col in 0..n {
-                let alone = BlockQ8_0::vec_dot(k, &weight_blocks[col * blocks..(col + 1) * blocks], &input_blocks);
+                let column = &weight_blocks[col * blocks..(col + 1) * blocks];
+                let alone = BlockQ8_0::vec_dot(k, column, &input_blocks);
+                let (sum, magnitude) = exact(column, &input_blocks);
+                assert!(
+                    (f64::from(alone) - sum).abs() <= 1e-6 * magnitude + 1e-30,
+                    "({m}, {k}, {n}) row {row} column {col}: {alone} vs exactly {sum}"
+                );
                 assert_eq!(
                     product[row * n + col].to_bits(),
                     alone.to_bits(),
@@ -188,11 +212,93 @@ fn q8_0_quantized_activations_equal_the_scalar_code() {
     for (b, xs) in blocks.iter().enumerate() {
         let mut out = [BlockQ8_0::zeros()];
         BlockQ8_0::from_float(xs, &mut out);
-        let mut bytes = [0u8; 34];
-        // SAFETY: BlockQ8_0 is its f16 scale followed by 32 bytes, `repr(C)`.
-        unsafe { std::ptr::copy_nonoverlapping(out.as_ptr() as *const u8, bytes.as_mut_ptr(), 34) };
         let (d, qs) = scalar(xs);
-        assert_eq!(u16::from_le_bytes([bytes[0], bytes[1]]), d, "block {b}: scale");
-        assert_eq!(bytes[2..].iter().map(|&q| q as i8).collect::<Vec<_>>(), qs.to_vec(), "block {b}: {xs:?}");
+        let (out_d, out_qs) = q8_0_block_parts(&out[0]);
+        assert_eq!(out_d, d, "block {b}: scale");
+        assert_eq!(out_qs, qs, "block {b}: {xs:?}");
+    }
+}
+
+/// A Q8_0 block's scale (f16 bits) and values (its fields are private to candle).
+fn q8_0_block_parts(block: &candle_core::quantized::k_quants::BlockQ8_0) -> (u16, [i8; 32]) {
+    let mut bytes = [0u8; 34];
+    // SAFETY: BlockQ8_0 is its f16 scale followed by 32 bytes, `repr(C)`.
+    unsafe { std::ptr::copy_nonoverlapping(block as *const _ as *const u8, bytes.as_mut_ptr(), 34) };
+    (u16::from_le_bytes([bytes[0], bytes[1]]), std::array::from_fn(|i| bytes[2 + i] as i8))
+}
+
+/// Q4_1 weights (the demo model's) run natively on CPUs with AVX-512 VNNI, in tiles for any
+/// number of rows (`vendor/candle-core`). Each row's product must be bit for bit the same alone
+/// as in a batch, and equal the exact sum of the blocks' terms (d_w·d_a·Σ q_w·q_a + m_w·s_a,
+/// in f64) up to float rounding. Shapes cover whole tiles, partial ones, odd numbers of blocks
+/// and a single row.
+#[test]
+fn q4_1_products_are_exact_and_the_same_alone_or_in_a_batch() {
+    use candle_core::quantized::k_quants::{BlockQ4_1, BlockQ8_1, GgmlType, matmul};
+    let mut state = 0x1234_5678_9abc_def1u64;
+    let mut random = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let bytes_of = |block: *const u8, len: usize| {
+        // SAFETY: the blocks are `repr(C)`: two f16 then their values, `len` bytes in all.
+        unsafe { std::slice::from_raw_parts(block, len).to_vec() }
+    };
+    let f16_at = |bytes: &[u8], at: usize| {
+        f64::from(half::f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32())
+    };
+    for (m, k, n) in [
+        (1, 64, 50),
+        (4, 576, 192),
+        (5, 96, 49),
+        (9, 1536, 100),
+        (3, 32, 1),
+        (6, 224, 7),
+        (16, 576, 576),
+        (2, 576, 1536),
+    ] {
+        let weights: Vec<f32> = (0..n * k).map(|_| random()).collect();
+        let inputs: Vec<f32> = (0..m * k).map(|_| random() * 4.0).collect();
+        let mut weight_blocks = vec![BlockQ4_1::zeros(); n * k / 32];
+        BlockQ4_1::from_float(&weights, &mut weight_blocks);
+        let mut product = vec![0f32; m * n];
+        matmul((m, k, n), &inputs, &weight_blocks, &mut product).unwrap();
+        let blocks = k / 32;
+        for row in 0..m {
+            let row_inputs = &inputs[row * k..(row + 1) * k];
+            let mut alone = vec![0f32; n];
+            matmul((1, k, n), row_inputs, &weight_blocks, &mut alone).unwrap();
+            let mut input_blocks = vec![BlockQ8_1::zeros(); blocks];
+            BlockQ8_1::from_float(row_inputs, &mut input_blocks);
+            for col in 0..n {
+                let got = product[row * n + col];
+                assert_eq!(
+                    got.to_bits(),
+                    alone[col].to_bits(),
+                    "({m}, {k}, {n}) row {row} column {col}: {got} vs {} alone",
+                    alone[col]
+                );
+                let (mut sum, mut magnitude) = (0f64, 0f64);
+                for b in 0..blocks {
+                    let w = bytes_of(&weight_blocks[col * blocks + b] as *const _ as *const u8, 20);
+                    let a = bytes_of(&input_blocks[b] as *const _ as *const u8, 36);
+                    let dot: i64 = (0..32)
+                        .map(|i| {
+                            let q_w = if i < 16 { w[4 + i] & 0x0F } else { w[4 + i - 16] >> 4 };
+                            q_w as i64 * a[4 + i] as i8 as i64
+                        })
+                        .sum();
+                    let terms = [f16_at(&w, 0) * f16_at(&a, 0) * dot as f64, f16_at(&w, 2) * f16_at(&a, 2)];
+                    sum += terms[0] + terms[1];
+                    magnitude += terms[0].abs() + terms[1].abs();
+                }
+                assert!(
+                    (f64::from(got) - sum).abs() <= 1e-6 * magnitude + 1e-30,
+                    "({m}, {k}, {n}) row {row} column {col}: {got} vs exactly {sum}"
+                );
+            }
+        }
     }
 }

@@ -4,7 +4,9 @@
 //! Q8_0 and the K-quants, but computes Q4_1, Q5_0 and Q5_1 one scalar at a time. A GGUF with
 //! those weights is transcoded at load into Q8_0, which holds each of their values to within
 //! half a step of 1/127 of the block's largest (Q4_1 has 16 levels per block, Q5 32): the demo
-//! model decodes and scores about 1.45× faster for 1.5× the weights' memory.
+//! model decodes and scores about 1.45× faster for 1.5× the weights' memory. (jury's copy of
+//! candle computes Q4_1 in SIMD tiles where the CPU has AVX-512 VNNI; the copy stays the
+//! default there too, for the reasons the README gives under Local models.)
 //! The original file is never touched; the result is cached beside jury's other caches, keyed
 //! by the original's digest, and reused by every later load. `JURY_TRANSCODE=off` loads files
 //! as they are. CUDA builds load them as they are too (the GPU kernels cover every type).

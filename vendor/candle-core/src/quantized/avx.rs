@@ -1,5 +1,6 @@
 use super::k_quants::{
-    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ5K, BlockQ6K, BlockQ8K, BlockQ8_0, QK8_0, QK_K,
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ6K, BlockQ8K, BlockQ8_0,
+    BlockQ8_1, QK8_0, QK_K,
 };
 use byteorder::{ByteOrder, LittleEndian};
 use half::f16;
@@ -73,6 +74,14 @@ pub(crate) fn vec_dot_q8_0_q8_0(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) ->
         n.is_multiple_of(QK8_0),
         "vec_dot_q8_0_q8_0: {n} is not divisible by {QK8_0}"
     );
+    if has_avx512_vnni() {
+        // SAFETY: the CPU has the features (checked above).
+        let n_blocks = xs.len().min(ys.len());
+        let (xs, ys) = (&xs[..n_blocks], &ys[..n_blocks]);
+        return unsafe {
+            q8_0_tile_avx512::<1, 1, _>(n_blocks, [ys], [&BlockScales(ys)], [xs], [&BlockScales(xs)])[0][0]
+        };
+    }
     unsafe {
         let mut acc = _mm256_setzero_ps();
         for (x, y) in xs.iter().zip(ys.iter()) {
@@ -759,6 +768,262 @@ pub(crate) unsafe fn q8_0_tile_vnni<const R: usize, const C: usize>(
         }
     }
     out
+}
+
+/// Whether the CPU runs `q8_0_tile_avx512` (AVX-512 with VNNI). Where it does, every Q8_0 product
+/// (`vec_dot_q8_0_q8_0` included) takes that path, so a row computes the same bits alone or in a
+/// tile.
+#[inline(always)]
+pub(crate) fn has_avx512_vnni() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512vnni")
+}
+
+/// The scales of a row of Q8_0 blocks, two blocks at a time, for `q8_0_tile_avx512`.
+pub(crate) trait Q8_0PairScales {
+    /// The scales of blocks `b` and `b + 1` (0 for the second when `b + 1` is past the row), each
+    /// over the eight lanes its block's values sum into.
+    ///
+    /// # Safety
+    /// The CPU must have what `has_avx512_vnni` checks, and block `b` must exist.
+    unsafe fn pair(&self, b: usize) -> __m512;
+}
+
+/// Scales read from the blocks, converted as they are needed (one row's product).
+pub(crate) struct BlockScales<'a>(pub &'a [BlockQ8_0]);
+
+impl Q8_0PairScales for BlockScales<'_> {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+    unsafe fn pair(&self, b: usize) -> __m512 {
+        let first = _mm256_set1_ps(f16::to_f32(self.0.get_unchecked(b).d));
+        let second = match self.0.get(b + 1) {
+            Some(block) => _mm256_set1_ps(f16::to_f32(block.d)),
+            None => _mm256_setzero_ps(),
+        };
+        _mm512_insertf32x8::<1>(_mm512_castps256_ps512(first), second)
+    }
+}
+
+/// Scales converted to f32 beforehand (`q8_0_scales`): a tile reads each many times.
+pub(crate) struct ConvertedScales<'a>(pub &'a [f32]);
+
+impl Q8_0PairScales for ConvertedScales<'_> {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+    unsafe fn pair(&self, b: usize) -> __m512 {
+        // Both scales in the two low lanes, then lane i takes lane i / 8.
+        let two = _mm_castpd_ps(_mm_load_sd(self.0.as_ptr().add(b) as *const f64));
+        let spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two))
+    }
+}
+
+/// The scales of `blocks` as f32, with a 0 after an odd number of blocks, for `ConvertedScales`
+/// (sixteen per instruction: a tile converts those of every block it reads).
+///
+/// # Safety
+/// The CPU must have what `has_avx512_vnni` checks.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+pub(crate) unsafe fn q8_0_scales(blocks: &[BlockQ8_0], scales: &mut Vec<f32>) {
+    let mut chunks = blocks.chunks_exact(16);
+    for chunk in &mut chunks {
+        let bits: [u16; 16] = std::array::from_fn(|i| chunk[i].d.to_bits());
+        let converted = _mm512_cvtph_ps(_mm256_loadu_si256(bits.as_ptr() as *const __m256i));
+        let mut out = [0f32; 16];
+        _mm512_storeu_ps(out.as_mut_ptr(), converted);
+        scales.extend_from_slice(&out);
+    }
+    scales.extend(chunks.remainder().iter().map(|b| f16::to_f32(b.d)));
+    if blocks.len() % 2 == 1 {
+        scales.push(0.0);
+    }
+}
+
+/// The 64 values of blocks `b` and `b + 1` (the second block's zero when `b + 1` is past
+/// `n_blocks`), block `b` in the low 256 bits.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+unsafe fn q8_0_value_pair(blocks: &[BlockQ8_0], b: usize, n_blocks: usize) -> __m512i {
+    let q = _mm256_loadu_si256(blocks.get_unchecked(b).qs.as_ptr() as *const __m256i);
+    if b + 1 < n_blocks {
+        let q2 = _mm256_loadu_si256(blocks.get_unchecked(b + 1).qs.as_ptr() as *const __m256i);
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q), q2)
+    } else {
+        _mm512_zextsi256_si512(q)
+    }
+}
+
+/// `q8_0_tile_vnni` on 512-bit registers, two blocks per instruction: the low eight lanes of
+/// each accumulator sum the even blocks, the high eight the odd ones, and the two halves are
+/// added before the final sum. The integer sums are the same exact ones; only the order of the
+/// float additions differs from the 256-bit kernels (`vec_dot_q8_0_q8_0` follows this one on
+/// such CPUs). The blocks' scales come from `row_d` and `col_d`: the same values whether
+/// converted beforehand or on the way.
+///
+/// # Safety
+/// The CPU must have what `has_avx512_vnni` checks, and every slice of `rows` and `cols` (and
+/// of the scales) must hold at least `n_blocks` blocks.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+pub(crate) unsafe fn q8_0_tile_avx512<const R: usize, const C: usize, S: Q8_0PairScales>(
+    n_blocks: usize,
+    rows: [&[BlockQ8_0]; R],
+    row_d: [&S; R],
+    cols: [&[BlockQ8_0]; C],
+    col_d: [&S; C],
+) -> [[f32; C]; R] {
+    let zero = _mm512_setzero_si512();
+    // As in `q8_0_tile_vnni`: weights + 128 as unsigned bytes, the accumulator started at
+    // −128 × (the activations summed by fours).
+    let offset = _mm512_set1_epi8(-128);
+    let mut acc = [[_mm512_setzero_ps(); C]; R];
+    let mut b = 0;
+    while b < n_blocks {
+        let mut w_u = [zero; C];
+        let mut w_d = [_mm512_setzero_ps(); C];
+        for c in 0..C {
+            w_u[c] = _mm512_xor_si512(q8_0_value_pair(cols[c], b, n_blocks), offset);
+            w_d[c] = col_d[c].pair(b);
+        }
+        for r in 0..R {
+            let a_q = q8_0_value_pair(rows[r], b, n_blocks);
+            let a_d = row_d[r].pair(b);
+            let start = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, offset, a_q));
+            for c in 0..C {
+                let q = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, w_u[c], a_q));
+                acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(w_d[c], a_d), q, acc[r][c]);
+            }
+        }
+        b += 2;
+    }
+    let mut out = [[0f32; C]; R];
+    for r in 0..R {
+        for c in 0..C {
+            let a = acc[r][c];
+            out[r][c] = hsum_float_8(_mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps::<1>(a)));
+        }
+    }
+    out
+}
+
+/// The two f16 that begin blocks `first` and `second` (a block's scale, then its minimum or its
+/// values' sum; 0 for a missing second block) as f32: the scales each over the eight lanes their
+/// block's values sum into, the others in lanes 0 and 8 alone.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+unsafe fn block_pair_header(first: *const u8, second: Option<*const u8>) -> (__m512, __m512) {
+    let first = (first as *const i32).read_unaligned();
+    let second = second.map_or(0, |p| (p as *const i32).read_unaligned());
+    // [scale, other] of the first block, then of the second.
+    let both = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_set_epi32(0, 0, second, first)));
+    let scales = _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), both);
+    let others = _mm512_maskz_permutexvar_ps(
+        0x0101,
+        _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+        both,
+    );
+    (scales, others)
+}
+
+/// The 64 values of Q8_1 blocks `b` and `b + 1` (the second's zero past `n_blocks`), block `b` in
+/// the low 256 bits.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+unsafe fn q8_1_value_pair(blocks: &[BlockQ8_1], b: usize, n_blocks: usize) -> __m512i {
+    let q = _mm256_loadu_si256(blocks.get_unchecked(b).qs.as_ptr() as *const __m256i);
+    if b + 1 < n_blocks {
+        let q2 = _mm256_loadu_si256(blocks.get_unchecked(b + 1).qs.as_ptr() as *const __m256i);
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q), q2)
+    } else {
+        _mm512_zextsi256_si512(q)
+    }
+}
+
+/// The 64 values (0..=15) of Q4_1 blocks `b` and `b + 1` in the order `q8_1_value_pair` puts
+/// theirs: a block's byte `j` holds value `j` in its low half and value `j + 16` in its high one.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+unsafe fn q4_1_value_pair(blocks: &[BlockQ4_1], b: usize, n_blocks: usize) -> __m512i {
+    let first = _mm_loadu_si128(blocks.get_unchecked(b).qs.as_ptr() as *const __m128i);
+    let second = if b + 1 < n_blocks {
+        _mm_loadu_si128(blocks.get_unchecked(b + 1).qs.as_ptr() as *const __m128i)
+    } else {
+        _mm_setzero_si128()
+    };
+    // 128-bit lanes [first, first, second, second]; the second copy of each shifted down by a
+    // nibble, then every byte's low nibble kept.
+    let both = _mm512_castsi256_si512(_mm256_set_m128i(second, first));
+    let spread = _mm512_shuffle_i64x2::<0b01_01_00_00>(both, both);
+    let shifted = _mm512_srlv_epi64(spread, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
+    _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F))
+}
+
+/// `R` rows of Q8_1 activations times `C` columns of Q4_1 weights, two blocks per instruction as
+/// `q8_0_tile_avx512`. A pair of blocks adds `d_w·d_a·Σ q_w·q_a` (the values 0..=15 need no
+/// offset: `vpdpbusd` takes them as the unsigned operand) and `m_w·s_a`, the weights' minimum
+/// times the activations' scaled sum, as the published `vec_dot` does per block. Each element is
+/// the same operations whatever `R` and `C`, so a row gets the same bits alone or in a batch.
+///
+/// # Safety
+/// The CPU must have what `has_avx512_vnni` checks, and every slice of `rows` and `cols` must
+/// hold at least `n_blocks` blocks.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
+pub(crate) unsafe fn q4_1_tile_avx512<const R: usize, const C: usize>(
+    n_blocks: usize,
+    rows: [&[BlockQ8_1]; R],
+    cols: [&[BlockQ4_1]; C],
+) -> [[f32; C]; R] {
+    let zero = _mm512_setzero_si512();
+    let mut acc = [[_mm512_setzero_ps(); C]; R];
+    let mut b = 0;
+    while b < n_blocks {
+        let next = b + 1 < n_blocks;
+        let mut w_q = [zero; C];
+        let mut w_d = [_mm512_setzero_ps(); C];
+        let mut w_m = [_mm512_setzero_ps(); C];
+        for c in 0..C {
+            w_q[c] = q4_1_value_pair(cols[c], b, n_blocks);
+            let block = cols[c].as_ptr().add(b) as *const u8;
+            (w_d[c], w_m[c]) = block_pair_header(block, next.then(|| block.add(size_of::<BlockQ4_1>())));
+        }
+        for r in 0..R {
+            let a_q = q8_1_value_pair(rows[r], b, n_blocks);
+            let block = rows[r].as_ptr().add(b) as *const u8;
+            let (a_d, a_s) = block_pair_header(block, next.then(|| block.add(size_of::<BlockQ8_1>())));
+            for c in 0..C {
+                let q = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, w_q[c], a_q));
+                let scaled = _mm512_fmadd_ps(_mm512_mul_ps(w_d[c], a_d), q, acc[r][c]);
+                acc[r][c] = _mm512_fmadd_ps(w_m[c], a_s, scaled);
+            }
+        }
+        b += 2;
+    }
+    let mut out = [[0f32; C]; R];
+    for r in 0..R {
+        for c in 0..C {
+            let a = acc[r][c];
+            out[r][c] = hsum_float_8(_mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps::<1>(a)));
+        }
+    }
+    out
+}
+
+/// Quantizes one block of 32 activations to Q8_1 exactly as the scalar `BlockQ8_1::from_float`
+/// does: the values and scale as `quantize_block_q8_0` (the same rules), and the sum of the
+/// values times the scale in half precision. False, writing nothing, where that one is.
+#[inline(always)]
+pub(crate) fn quantize_block_q8_1(xs: &[f32], ys: &mut BlockQ8_1) -> bool {
+    let mut block = BlockQ8_0 { d: f16::ZERO, qs: [0; QK8_0] };
+    if !quantize_block_q8_0(xs, &mut block) {
+        return false;
+    }
+    let sum: i32 = block.qs.iter().map(|&q| q as i32).sum();
+    ys.d = block.d;
+    ys.s = f16::from_f32(sum as f32) * block.d;
+    ys.qs = block.qs;
+    true
 }
 
 /// Quantizes one block of 32 activations to Q8_0 exactly as the scalar `BlockQ8_0::from_float`

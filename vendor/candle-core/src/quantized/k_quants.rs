@@ -728,6 +728,11 @@ impl GgmlType for BlockQ8_1 {
         for (i, ys) in ys.iter_mut().enumerate() {
             let mut amax = 0f32;
             let xs = &xs[i * Self::BLCK_SIZE..(i + 1) * Self::BLCK_SIZE];
+            // The activations of every Q4_1 product, as for Q8_0 above.
+            #[cfg(target_feature = "avx2")]
+            if super::avx::quantize_block_q8_1(xs, ys) {
+                continue;
+            }
             for &x in xs.iter() {
                 amax = amax.max(x.abs())
             }
@@ -2315,6 +2320,20 @@ pub fn matmul<T: GgmlType>(
         matmul_q8_0_tiled((m, k_in_blocks, n), lhs_b, rhs_t, dst);
         return Ok(());
     }
+    // Q4_1 (whose published `vec_dot` is scalar) in tiles, any number of rows, where the CPU has
+    // AVX-512 VNNI.
+    #[cfg(target_feature = "avx2")]
+    if super::avx::has_avx512_vnni() && is_block::<T, BlockQ4_1>() && is_block::<T::VecDotType, BlockQ8_1>() {
+        // SAFETY: the element types are those (dtype, size and alignment checked).
+        let (lhs, rhs_t) = unsafe {
+            (
+                std::slice::from_raw_parts(lhs_b.as_ptr() as *const BlockQ8_1, lhs_b.len()),
+                std::slice::from_raw_parts(rhs_t.as_ptr() as *const BlockQ4_1, rhs_t.len()),
+            )
+        };
+        matmul_tiled(&Q4_1Tiles { k_in_blocks, lhs, rhs_t }, (m, n), dst);
+        return Ok(());
+    }
 
     for row_idx in 0..m {
         let lhs_row = &lhs_b[row_idx * k_in_blocks..(row_idx + 1) * k_in_blocks];
@@ -2337,15 +2356,21 @@ pub fn matmul<T: GgmlType>(
 /// (`GgmlType` is a public trait).
 #[cfg(target_feature = "avx2")]
 fn is_block_q8_0<B: GgmlType>() -> bool {
-    B::DTYPE == GgmlDType::Q8_0
-        && std::mem::size_of::<B>() == std::mem::size_of::<BlockQ8_0>()
-        && std::mem::align_of::<B>() == std::mem::align_of::<BlockQ8_0>()
+    is_block::<B, BlockQ8_0>()
 }
 
-/// Rows of a Q8_0 tiled product: four rows share each block of weights they are multiplied by.
+/// Whether `B` is laid out as `Block`: its dtype says so, and its size and alignment agree.
+#[cfg(target_feature = "avx2")]
+fn is_block<B: GgmlType, Block: GgmlType>() -> bool {
+    B::DTYPE == Block::DTYPE
+        && std::mem::size_of::<B>() == std::mem::size_of::<Block>()
+        && std::mem::align_of::<B>() == std::mem::align_of::<Block>()
+}
+
+/// Rows of a tiled product: four rows share each block of weights they are multiplied by.
 #[cfg(target_feature = "avx2")]
 const TILE_ROWS: usize = 4;
-/// Columns of a Q8_0 tiled product: three columns share each block of activations.
+/// Columns of a tiled product: three columns share each block of activations.
 #[cfg(target_feature = "avx2")]
 const TILE_COLS: usize = 3;
 /// Columns of the weights one parallel task computes for every row: 48 × k/32 blocks of 34 bytes
@@ -2353,46 +2378,173 @@ const TILE_COLS: usize = 3;
 #[cfg(target_feature = "avx2")]
 const COLS_PER_TASK: usize = 16 * TILE_COLS;
 
-/// `avx::q8_0_tile`, or its twin `avx::q8_0_tile_vnni` (bit-identical) when `vnni`.
-///
-/// # Safety
-/// As `avx::q8_0_tile`; `vnni` only where the CPU has AVX-VNNI.
+/// Which instructions compute a Q8_0 tile: the CPU's best of `avx::q8_0_tile`, its bit-identical
+/// twin `avx::q8_0_tile_vnni`, and `avx::q8_0_tile_avx512` (which `vec_dot` follows on the CPUs
+/// that run it).
 #[cfg(target_feature = "avx2")]
-#[inline(always)]
-unsafe fn q8_0_tile<const R: usize, const C: usize>(
-    vnni: bool,
-    n_blocks: usize,
-    rows: [&[BlockQ8_0]; R],
-    cols: [&[BlockQ8_0]; C],
-) -> [[f32; C]; R] {
-    if vnni {
-        super::avx::q8_0_tile_vnni::<R, C>(n_blocks, rows, cols)
-    } else {
-        super::avx::q8_0_tile::<R, C>(n_blocks, rows, cols)
+#[derive(Clone, Copy)]
+enum Q8_0Kernel {
+    Avx2,
+    AvxVnni,
+    Avx512Vnni,
+}
+
+#[cfg(target_feature = "avx2")]
+impl Q8_0Kernel {
+    fn detect() -> Self {
+        if super::avx::has_avx512_vnni() {
+            Q8_0Kernel::Avx512Vnni
+        } else if std::arch::is_x86_feature_detected!("avxvnni") {
+            Q8_0Kernel::AvxVnni
+        } else {
+            Q8_0Kernel::Avx2
+        }
     }
 }
 
-/// `dst = lhs · rhs_tᵀ` for Q8_0 weights and activations (`(m, k_in_blocks, n)`), computed in
-/// tiles by `avx::q8_0_tile`. Every element equals what `vec_dot` gives for its row and column,
-/// bit for bit, whatever the number of rows (so a sequence gets the same logits alone or in a
-/// batch, and a prompt the same as token by token).
+/// A product computed in tiles by `matmul_tiled`: rows of activations times columns of weights.
 #[cfg(target_feature = "avx2")]
-fn matmul_q8_0_tiled(
-    (m, k_in_blocks, n): (usize, usize, usize),
-    lhs: &[BlockQ8_0],
-    rhs_t: &[BlockQ8_0],
-    dst: &mut [f32],
-) {
-    // The same products with fewer instructions where the CPU has AVX-VNNI.
-    let vnni = std::arch::is_x86_feature_detected!("avxvnni");
-    let row = |i: usize| &lhs[i * k_in_blocks..(i + 1) * k_in_blocks];
-    let col = |j: usize| &rhs_t[j * k_in_blocks..(j + 1) * k_in_blocks];
+trait Tiles: Sync {
+    /// What a parallel task prepares once for its columns `first..first + width`.
+    type Columns<'a>
+    where
+        Self: 'a;
+
+    fn columns(&self, first: usize, width: usize) -> Self::Columns<'_>;
+
+    /// `out[r][c]` = row `rows[r]` times column `cols[c]` (indices into the whole product; the
+    /// columns among the task's).
+    ///
+    /// # Safety
+    /// The indices are in range; the kernel is one the CPU runs.
+    unsafe fn tile<const R: usize, const C: usize>(
+        &self,
+        columns: &Self::Columns<'_>,
+        rows: [usize; R],
+        cols: [usize; C],
+    ) -> [[f32; C]; R];
+}
+
+/// Q8_0 weights and activations, with `kernel`. The AVX-512 kernel reads the blocks' scales
+/// from f32 copies (`avx::q8_0_scales`): the activations' made once, each task's columns' once.
+#[cfg(target_feature = "avx2")]
+struct Q8_0Tiles<'a> {
+    kernel: Q8_0Kernel,
+    k_in_blocks: usize,
+    lhs: &'a [BlockQ8_0],
+    lhs_d: Vec<f32>,
+    rhs_t: &'a [BlockQ8_0],
+}
+
+#[cfg(target_feature = "avx2")]
+impl Q8_0Tiles<'_> {
+    /// Scales per row in `q8_0_tile_scales`' copies.
+    fn scales_per_row(&self) -> usize {
+        self.k_in_blocks.next_multiple_of(2)
+    }
+
+    /// The scales of `blocks`, rows of `k_in_blocks` blocks, as the AVX-512 kernel reads them
+    /// (each row `avx::q8_0_scales`), or nothing for the other kernels.
+    fn scales(kernel: Q8_0Kernel, blocks: &[BlockQ8_0], k_in_blocks: usize) -> Vec<f32> {
+        match kernel {
+            Q8_0Kernel::Avx512Vnni => {
+                let mut scales = Vec::with_capacity(blocks.len() / k_in_blocks * k_in_blocks.next_multiple_of(2));
+                for row in blocks.chunks(k_in_blocks) {
+                    // SAFETY: the CPU runs this kernel.
+                    unsafe { super::avx::q8_0_scales(row, &mut scales) };
+                }
+                scales
+            }
+            Q8_0Kernel::AvxVnni | Q8_0Kernel::Avx2 => Vec::new(),
+        }
+    }
+}
+
+#[cfg(target_feature = "avx2")]
+impl Tiles for Q8_0Tiles<'_> {
+    /// The first column, and its columns' scales as `Q8_0Tiles::scales` makes them.
+    type Columns<'b>
+        = (usize, Vec<f32>)
+    where
+        Self: 'b;
+
+    fn columns(&self, first: usize, width: usize) -> (usize, Vec<f32>) {
+        let blocks = &self.rhs_t[first * self.k_in_blocks..(first + width) * self.k_in_blocks];
+        (first, Self::scales(self.kernel, blocks, self.k_in_blocks))
+    }
+
+    #[inline(always)]
+    unsafe fn tile<const R: usize, const C: usize>(
+        &self,
+        (first, col_d): &(usize, Vec<f32>),
+        rows: [usize; R],
+        cols: [usize; C],
+    ) -> [[f32; C]; R] {
+        use super::avx::ConvertedScales;
+        let kb = self.k_in_blocks;
+        let row_q = rows.map(|i| &self.lhs[i * kb..(i + 1) * kb]);
+        let col_q = cols.map(|j| &self.rhs_t[j * kb..(j + 1) * kb]);
+        match self.kernel {
+            Q8_0Kernel::Avx512Vnni => {
+                let per_row = self.scales_per_row();
+                let row_d = rows.map(|i| ConvertedScales(&self.lhs_d[i * per_row..(i + 1) * per_row]));
+                let col_d = cols.map(|j| ConvertedScales(&col_d[(j - first) * per_row..(j - first + 1) * per_row]));
+                super::avx::q8_0_tile_avx512::<R, C, _>(
+                    kb,
+                    row_q,
+                    std::array::from_fn(|i| &row_d[i]),
+                    col_q,
+                    std::array::from_fn(|j| &col_d[j]),
+                )
+            }
+            Q8_0Kernel::AvxVnni => super::avx::q8_0_tile_vnni::<R, C>(kb, row_q, col_q),
+            Q8_0Kernel::Avx2 => super::avx::q8_0_tile::<R, C>(kb, row_q, col_q),
+        }
+    }
+}
+
+/// Q4_1 weights and Q8_1 activations, on CPUs with AVX-512 VNNI (`avx::q4_1_tile_avx512`).
+#[cfg(target_feature = "avx2")]
+struct Q4_1Tiles<'a> {
+    k_in_blocks: usize,
+    lhs: &'a [BlockQ8_1],
+    rhs_t: &'a [BlockQ4_1],
+}
+
+#[cfg(target_feature = "avx2")]
+impl Tiles for Q4_1Tiles<'_> {
+    type Columns<'b>
+        = ()
+    where
+        Self: 'b;
+
+    fn columns(&self, _first: usize, _width: usize) {}
+
+    #[inline(always)]
+    unsafe fn tile<const R: usize, const C: usize>(&self, _: &(), rows: [usize; R], cols: [usize; C]) -> [[f32; C]; R] {
+        let kb = self.k_in_blocks;
+        super::avx::q4_1_tile_avx512::<R, C>(
+            kb,
+            rows.map(|i| &self.lhs[i * kb..(i + 1) * kb]),
+            cols.map(|j| &self.rhs_t[j * kb..(j + 1) * kb]),
+        )
+    }
+}
+
+/// `dst = lhs · rhs_tᵀ` (`m` rows, `n` columns) computed in tiles of `TILE_ROWS × TILE_COLS`
+/// (smaller at the edges), each parallel task taking `COLS_PER_TASK` columns for every row so
+/// that their weights stay in cache. Every element is computed by the same operations whatever
+/// the tile it falls in (the kernels' promise), so a row gets the same bits alone or in a batch,
+/// and a prompt the same as token by token.
+#[cfg(target_feature = "avx2")]
+fn matmul_tiled<T: Tiles>(tiles: &T, (m, n): (usize, usize), dst: &mut [f32]) {
     let tasks = n.div_ceil(COLS_PER_TASK);
     let blocks: Vec<Vec<f32>> = (0..tasks)
         .into_par_iter()
         .map(|task| {
             let first = task * COLS_PER_TASK;
             let width = COLS_PER_TASK.min(n - first);
+            let columns = tiles.columns(first, width);
             // This task's columns for every row, row-major.
             let mut block = vec![0f32; m * width];
             let mut put = |r: usize, c: usize, value: f32| block[r * width + c - first] = value;
@@ -2402,15 +2554,14 @@ fn matmul_q8_0_tiled(
                 let mut c = first;
                 while c < first + width {
                     let cols = TILE_COLS.min(first + width - c);
-                    // SAFETY: avx2 and fma are enabled (cfg), avxvnni only where detected, and every
-                    // slice holds `k_in_blocks` blocks.
+                    // SAFETY: every index is below `m` or `n`, within the task's columns; the
+                    // kernel is the CPU's (`Tiles` implementations pick it).
                     unsafe {
                         if rows == TILE_ROWS && cols == TILE_COLS {
-                            let out = q8_0_tile::<TILE_ROWS, TILE_COLS>(
-                                vnni,
-                                k_in_blocks,
-                                std::array::from_fn(|i| row(r + i)),
-                                std::array::from_fn(|j| col(c + j)),
+                            let out = tiles.tile::<TILE_ROWS, TILE_COLS>(
+                                &columns,
+                                std::array::from_fn(|i| r + i),
+                                std::array::from_fn(|j| c + j),
                             );
                             for (i, values) in out.iter().enumerate() {
                                 for (j, value) in values.iter().enumerate() {
@@ -2419,12 +2570,7 @@ fn matmul_q8_0_tiled(
                             }
                         } else if cols == TILE_COLS {
                             for i in 0..rows {
-                                let out = q8_0_tile::<1, TILE_COLS>(
-                                    vnni,
-                                    k_in_blocks,
-                                    [row(r + i)],
-                                    std::array::from_fn(|j| col(c + j)),
-                                );
+                                let out = tiles.tile::<1, TILE_COLS>(&columns, [r + i], std::array::from_fn(|j| c + j));
                                 for (j, value) in out[0].iter().enumerate() {
                                     put(r + i, c + j, *value);
                                 }
@@ -2432,8 +2578,7 @@ fn matmul_q8_0_tiled(
                         } else {
                             for i in 0..rows {
                                 for j in 0..cols {
-                                    let out =
-                                        q8_0_tile::<1, 1>(vnni, k_in_blocks, [row(r + i)], [col(c + j)]);
+                                    let out = tiles.tile::<1, 1>(&columns, [r + i], [c + j]);
                                     put(r + i, c + j, out[0][0]);
                                 }
                             }
@@ -2450,10 +2595,23 @@ fn matmul_q8_0_tiled(
         let first = task * COLS_PER_TASK;
         let width = COLS_PER_TASK.min(n - first);
         for r in 0..m {
-            dst[r * n + first..r * n + first + width]
-                .copy_from_slice(&block[r * width..(r + 1) * width]);
+            dst[r * n + first..r * n + first + width].copy_from_slice(&block[r * width..(r + 1) * width]);
         }
     }
+}
+
+/// `dst = lhs · rhs_tᵀ` for Q8_0 weights and activations (`(m, k_in_blocks, n)`). Every element
+/// equals what `vec_dot` gives for its row and column, bit for bit.
+#[cfg(target_feature = "avx2")]
+fn matmul_q8_0_tiled(
+    (m, k_in_blocks, n): (usize, usize, usize),
+    lhs: &[BlockQ8_0],
+    rhs_t: &[BlockQ8_0],
+    dst: &mut [f32],
+) {
+    let kernel = Q8_0Kernel::detect();
+    let lhs_d = Q8_0Tiles::scales(kernel, lhs, k_in_blocks);
+    matmul_tiled(&Q8_0Tiles { kernel, k_in_blocks, lhs, lhs_d, rhs_t }, (m, n), dst);
 }
 
 pub fn matmul_f16<T: GgmlType>(
