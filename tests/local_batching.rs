@@ -179,16 +179,54 @@ fn q8_0_products_in_tiles_equal_each_row_and_column_alone() {
 #[test]
 fn q8_0_quantized_activations_equal_the_scalar_code() {
     use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
-    fn scalar(xs: &[f32]) -> (u16, [i8; 32]) {
-        let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let mut qs = [0i8; 32];
-        for (q, x) in qs.iter_mut().zip(xs) {
-            *q = f32::round(x * id) as i8;
-        }
-        (half::f16::from_f32(d).to_bits(), qs)
+    for (b, xs) in activation_blocks().iter().enumerate() {
+        let mut out = [BlockQ8_0::zeros()];
+        BlockQ8_0::from_float(xs, &mut out);
+        let (d, qs) = scalar_q8(xs);
+        let (out_d, out_qs) = q8_0_block_parts(&out[0]);
+        assert_eq!(out_d, d, "block {b}: scale");
+        assert_eq!(out_qs, qs, "block {b}: {xs:?}");
     }
+}
+
+/// The same for Q8_1 (Q4_1's activations), whose blocks also hold the values' sum times the
+/// scale, in half precision as the published code computes it.
+#[test]
+fn q8_1_quantized_activations_equal_the_scalar_code() {
+    use candle_core::quantized::k_quants::{BlockQ8_1, GgmlType};
+    for (b, xs) in activation_blocks().iter().enumerate() {
+        let mut out = [BlockQ8_1::zeros()];
+        BlockQ8_1::from_float(xs, &mut out);
+        let (d, qs) = scalar_q8(xs);
+        let sum: i32 = qs.iter().map(|&q| q as i32).sum();
+        let s = half::f16::from_f32(sum as f32) * half::f16::from_bits(d);
+        let mut bytes = [0u8; 36];
+        // SAFETY: BlockQ8_1 is its f16 scale, its f16 sum and 32 bytes, `repr(C)`.
+        unsafe { std::ptr::copy_nonoverlapping(out.as_ptr() as *const u8, bytes.as_mut_ptr(), 36) };
+        assert_eq!(u16::from_le_bytes([bytes[0], bytes[1]]), d, "block {b}: scale");
+        assert_eq!(u16::from_le_bytes([bytes[2], bytes[3]]), s.to_bits(), "block {b}: sum");
+        let out_qs: Vec<i8> = bytes[4..].iter().map(|&q| q as i8).collect();
+        assert_eq!(out_qs, qs.to_vec(), "block {b}: {xs:?}");
+    }
+}
+
+/// The published scalar quantization of a block to 8 bits (Q8_0's and Q8_1's values and
+/// scale): the scale's f16 bits and the values.
+fn scalar_q8(xs: &[f32]) -> (u16, [i8; 32]) {
+    let amax = xs.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let mut qs = [0i8; 32];
+    for (q, x) in qs.iter_mut().zip(xs) {
+        *q = f32::round(x * id) as i8;
+    }
+    (half::f16::from_f32(d).to_bits(), qs)
+}
+
+/// Blocks of 32 activations: exact halves of both signs, zeros, negative zeros, subnormals,
+/// huge values, values that are not finite, and 2,000 random blocks over 40 binary orders of
+/// magnitude.
+fn activation_blocks() -> Vec<Vec<f32>> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut random = move || {
         state ^= state << 13;
@@ -209,14 +247,7 @@ fn q8_0_quantized_activations_equal_the_scalar_code() {
         let scale = f32::powi(2.0, (random() % 40) as i32 - 20);
         blocks.push((0..32).map(|_| ((random() >> 40) as f32 / (1u64 << 23) as f32 - 1.0) * scale).collect());
     }
-    for (b, xs) in blocks.iter().enumerate() {
-        let mut out = [BlockQ8_0::zeros()];
-        BlockQ8_0::from_float(xs, &mut out);
-        let (d, qs) = scalar(xs);
-        let (out_d, out_qs) = q8_0_block_parts(&out[0]);
-        assert_eq!(out_d, d, "block {b}: scale");
-        assert_eq!(out_qs, qs, "block {b}: {xs:?}");
-    }
+    blocks
 }
 
 /// A Q8_0 block's scale (f16 bits) and values (its fields are private to candle).
