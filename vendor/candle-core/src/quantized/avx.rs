@@ -815,7 +815,7 @@ impl Q8_0PairScales for ConvertedScales<'_> {
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
     unsafe fn pair(&self, b: usize) -> __m512 {
         // Both scales in the two low lanes, then lane i takes lane i / 8.
-        let two = _mm_castpd_ps(_mm_load_sd(self.0.as_ptr().add(b) as *const f64));
+        let two = _mm_castsi128_ps(_mm_loadl_epi64(self.0.as_ptr().add(b) as *const __m128i));
         let spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
         _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two))
     }
@@ -864,8 +864,9 @@ unsafe fn q8_0_value_pair(blocks: &[BlockQ8_0], b: usize, n_blocks: usize) -> __
 /// converted beforehand or on the way.
 ///
 /// # Safety
-/// The CPU must have what `has_avx512_vnni` checks, and every slice of `rows` and `cols` (and
-/// of the scales) must hold at least `n_blocks` blocks.
+/// The CPU must have what `has_avx512_vnni` checks, every slice of `rows` and `cols` must hold
+/// at least `n_blocks` blocks, and converted scales `n_blocks` rounded up to even (what
+/// `q8_0_scales` writes).
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub(crate) unsafe fn q8_0_tile_avx512<const R: usize, const C: usize, S: Q8_0PairScales>(
     n_blocks: usize,
@@ -963,7 +964,8 @@ unsafe fn q4_1_value_pair(blocks: &[BlockQ4_1], b: usize, n_blocks: usize) -> __
 /// `R` rows of Q8_1 activations times `C` columns of Q4_1 weights, two blocks per instruction as
 /// `q8_0_tile_avx512`. A pair of blocks adds `d_w·d_a·Σ q_w·q_a` (the values 0..=15 need no
 /// offset: `vpdpbusd` takes them as the unsigned operand) and `m_w·s_a`, the weights' minimum
-/// times the activations' scaled sum, as the published `vec_dot` does per block. Each element is
+/// times the activations' scaled sum: the published `vec_dot`'s terms (not its rounding: it
+/// adds them one block at a time in scalar code). Each element is
 /// the same operations whatever `R` and `C`, so a row gets the same bits alone or in a batch.
 ///
 /// # Safety

@@ -2373,8 +2373,8 @@ const TILE_ROWS: usize = 4;
 /// Columns of a tiled product: three columns share each block of activations.
 #[cfg(target_feature = "avx2")]
 const TILE_COLS: usize = 3;
-/// Columns of the weights one parallel task computes for every row: 48 × k/32 blocks of 34 bytes
-/// (about 30 KiB for k = 576), read from memory once and then from cache for each further row.
+/// Columns of the weights one parallel task computes for every row: 48 × k/32 blocks (about
+/// 30 KiB of Q8_0 for k = 576), read from memory once and then from cache for each further row.
 #[cfg(target_feature = "avx2")]
 const COLS_PER_TASK: usize = 16 * TILE_COLS;
 
@@ -2416,7 +2416,7 @@ trait Tiles: Sync {
     /// columns among the task's).
     ///
     /// # Safety
-    /// The indices are in range; the kernel is one the CPU runs.
+    /// The CPU has the instructions of the implementation's kernel (indices are checked).
     unsafe fn tile<const R: usize, const C: usize>(
         &self,
         columns: &Self::Columns<'_>,
@@ -2438,7 +2438,7 @@ struct Q8_0Tiles<'a> {
 
 #[cfg(target_feature = "avx2")]
 impl Q8_0Tiles<'_> {
-    /// Scales per row in `q8_0_tile_scales`' copies.
+    /// Scales per row in `Q8_0Tiles::scales`' copies (`avx::q8_0_scales` pads to even).
     fn scales_per_row(&self) -> usize {
         self.k_in_blocks.next_multiple_of(2)
     }
@@ -2447,6 +2447,8 @@ impl Q8_0Tiles<'_> {
     /// (each row `avx::q8_0_scales`), or nothing for the other kernels.
     fn scales(kernel: Q8_0Kernel, blocks: &[BlockQ8_0], k_in_blocks: usize) -> Vec<f32> {
         match kernel {
+            // A product over nothing (k = 0) has no scales to convert.
+            Q8_0Kernel::Avx512Vnni if k_in_blocks == 0 => Vec::new(),
             Q8_0Kernel::Avx512Vnni => {
                 let mut scales = Vec::with_capacity(blocks.len() / k_in_blocks * k_in_blocks.next_multiple_of(2));
                 for row in blocks.chunks(k_in_blocks) {
