@@ -117,13 +117,7 @@ async fn jurys_local_model_batches_requests_and_answers_each_as_alone() {
 #[test]
 fn q8_0_products_in_tiles_equal_each_row_and_column_alone() {
     use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType, matmul};
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut random = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    };
+    let mut random = uniform(0x2545_f491_4f6c_dd1du64);
     let quantize = |values: &[f32]| {
         let mut blocks = vec![BlockQ8_0::zeros(); values.len() / 32];
         BlockQ8_0::from_float(values, &mut blocks);
@@ -200,9 +194,8 @@ fn q8_1_quantized_activations_equal_the_scalar_code() {
         let (d, qs) = scalar_q8(xs);
         let sum: i32 = qs.iter().map(|&q| q as i32).sum();
         let s = half::f16::from_f32(sum as f32) * half::f16::from_bits(d);
-        let mut bytes = [0u8; 36];
-        // SAFETY: BlockQ8_1 is its f16 scale, its f16 sum and 32 bytes, `repr(C)`.
-        unsafe { std::ptr::copy_nonoverlapping(out.as_ptr() as *const u8, bytes.as_mut_ptr(), 36) };
+        // Its f16 scale, its f16 sum and 32 values.
+        let bytes = block_bytes(&out[0]);
         assert_eq!(u16::from_le_bytes([bytes[0], bytes[1]]), d, "block {b}: scale");
         assert_eq!(u16::from_le_bytes([bytes[2], bytes[3]]), s.to_bits(), "block {b}: sum");
         let out_qs: Vec<i8> = bytes[4..].iter().map(|&q| q as i8).collect();
@@ -228,13 +221,7 @@ fn scalar_q8(xs: &[f32]) -> (u16, [i8; 32]) {
 /// random blocks over 40 binary orders of
 /// magnitude.
 fn activation_blocks() -> Vec<Vec<f32>> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut random = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut random = xorshift(0x9e37_79b9_7f4a_7c15u64);
     let mut blocks: Vec<Vec<f32>> = vec![vec![0.0; 32], vec![-0.0; 32], vec![f32::MIN_POSITIVE / 4.0; 32]];
     // 127 as the largest magnitude makes the scale 1, so k + 0.5 is an exact half.
     let mut halves: Vec<f32> = (0..31).map(|i| (i as f32 - 15.0) + 0.5).collect();
@@ -255,9 +242,7 @@ fn activation_blocks() -> Vec<Vec<f32>> {
 
 /// A Q8_0 block's scale (f16 bits) and values (its fields are private to candle).
 fn q8_0_block_parts(block: &candle_core::quantized::k_quants::BlockQ8_0) -> (u16, [i8; 32]) {
-    let mut bytes = [0u8; 34];
-    // SAFETY: BlockQ8_0 is its f16 scale followed by 32 bytes, `repr(C)`.
-    unsafe { std::ptr::copy_nonoverlapping(block as *const _ as *const u8, bytes.as_mut_ptr(), 34) };
+    let bytes = block_bytes(block);
     (u16::from_le_bytes([bytes[0], bytes[1]]), std::array::from_fn(|i| bytes[2 + i] as i8))
 }
 
@@ -269,17 +254,7 @@ fn q8_0_block_parts(block: &candle_core::quantized::k_quants::BlockQ8_0) -> (u16
 #[test]
 fn q4_1_products_are_exact_and_the_same_alone_or_in_a_batch() {
     use candle_core::quantized::k_quants::{BlockQ4_1, BlockQ8_1, GgmlType, matmul};
-    let mut state = 0x1234_5678_9abc_def1u64;
-    let mut random = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    };
-    let bytes_of = |block: *const u8, len: usize| {
-        // SAFETY: the blocks are `repr(C)`: two f16 then their values, `len` bytes in all.
-        unsafe { std::slice::from_raw_parts(block, len).to_vec() }
-    };
+    let mut random = uniform(0x1234_5678_9abc_def1u64);
     let f16_at = |bytes: &[u8], at: usize| {
         f64::from(half::f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32())
     };
@@ -317,8 +292,8 @@ fn q4_1_products_are_exact_and_the_same_alone_or_in_a_batch() {
                 );
                 let (mut sum, mut magnitude) = (0f64, 0f64);
                 for b in 0..blocks {
-                    let w = bytes_of(&weight_blocks[col * blocks + b] as *const _ as *const u8, 20);
-                    let a = bytes_of(&input_blocks[b] as *const _ as *const u8, 36);
+                    let w = block_bytes(&weight_blocks[col * blocks + b]);
+                    let a = block_bytes(&input_blocks[b]);
                     let dot: i64 = (0..32)
                         .map(|i| {
                             let q_w = if i < 16 { w[4 + i] & 0x0F } else { w[4 + i - 16] >> 4 };
@@ -336,4 +311,27 @@ fn q4_1_products_are_exact_and_the_same_alone_or_in_a_batch() {
             }
         }
     }
+}
+
+/// The bytes of a quantized block (candle's block fields are private; every block type is
+/// `repr(C)`: its f16 header fields, then its values).
+fn block_bytes<B>(block: &B) -> Vec<u8> {
+    // SAFETY: a block is plain bytes of its own size, with no padding (candle asserts the sizes).
+    unsafe { std::slice::from_raw_parts(block as *const B as *const u8, std::mem::size_of::<B>()).to_vec() }
+}
+
+/// A xorshift64 stream: the same numbers on every run.
+fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
+/// Floats in [-1, 1) from `xorshift(seed)`.
+fn uniform(seed: u64) -> impl FnMut() -> f32 {
+    let mut next = xorshift(seed);
+    move || (next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
 }
