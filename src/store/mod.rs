@@ -126,10 +126,13 @@ impl Store {
                 .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        // Another process (a second `jury`) may hold the write lock for a while.
+                        // Another process (a second `jury`) may hold the write lock for a while:
+                        // the wait is set first, since switching to WAL needs that lock too (set
+                        // last, a worker migrating a new database made `--submit` fail at once
+                        // with "database is locked").
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 30000;",
+                            "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON;",
                         )
                         .await?;
                         Ok(())
