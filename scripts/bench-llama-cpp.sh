@@ -9,7 +9,8 @@
 # the first time); jury answers over its own /v1/completions (raw prompt, no chat template).
 #
 # usage: scripts/bench-llama-cpp.sh [MODEL.gguf]   (default: the demo model; needs a built jury)
-#        JURY=path/to/jury  BENCH_DIR=/tmp/jury-llama-bench  JURY_TRANSCODE=off (jury as the file is)
+#        JURY=path/to/jury  BENCH_DIR=/tmp/jury-llama-bench  JURY_TRANSCODE=on or off (jury from a
+#        Q8_0 copy, or on the file as it is; unset: as jury loads it on this CPU, see the README)
 #        ARC_LIMIT=N  DATASETS=../shared/datasets (where arc/ARC-Easy/test.jsonl is)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -211,9 +211,10 @@ fn perplexity_of_a_text_on_the_real_model() {
     assert_eq!(samples, 3, "one request per document");
 }
 
-/// The demo file's Q4_1 weights have no fast CPU kernel: jury writes a Q8_0 copy once into its
-/// cache and scores with it. The copy must choose as the file itself does, with close
-/// log-likelihoods, and the cache must keep results of the two apart.
+/// Q4_1 weights have no fast kernel on CPUs without AVX-512 VNNI: jury writes a Q8_0 copy once
+/// into its cache and scores with it (`JURY_TRANSCODE=on` makes it do so on any CPU). The copy
+/// must choose as the file itself does, with close log-likelihoods, and the cache must keep
+/// results of the two apart.
 #[test]
 fn q4_1_weights_are_transcoded_once_and_choose_as_the_file_does() {
     let dir = tempfile::tempdir().unwrap();
@@ -233,7 +234,7 @@ fn q4_1_weights_are_transcoded_once_and_choose_as_the_file_does() {
     let copies: Vec<_> = std::fs::read_dir(cache.join("transcoded")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(copies.len(), 1, "one cached copy, no temporary left: {copies:?}");
     let copy = &copies[0];
-    assert!(copy.to_string_lossy().ends_with(".q8_0.gguf"), "{copy:?}");
+    assert!(copy.to_string_lossy().ends_with(".q4_1.q8_0.gguf"), "{copy:?}");
     let written = std::fs::metadata(copy).unwrap().modified().unwrap();
 
     let (as_is, as_is_samples) = run("off", "off");
@@ -270,7 +271,7 @@ fn q4_1_weights_are_transcoded_once_and_choose_as_the_file_does() {
     assert_eq!(std::fs::metadata(copy).unwrap().modified().unwrap(), written);
 }
 
-/// An eval's page says what ran the local model: file, weights (here transcoded), threads and
+/// An eval's page says what ran the local model: file, weights (and any transcoding), threads and
 /// sequences; an endpoint's page has no such line (`tests/eval_endpoint.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_eval_page_says_what_ran_the_local_model() {
@@ -283,9 +284,8 @@ async fn an_eval_page_says_what_ran_the_local_model() {
     .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let threads = jury::llm::engine_threads();
-    let line = format!(
-        "SmolLM2-135M-Instruct.Q4_1.gguf: Q4_1 → Q8_0 (transcoded at load), {threads} threads, 1 sequence at a time"
-    );
+    let weights = common::demo_weights();
+    let line = format!("SmolLM2-135M-Instruct.Q4_1.gguf: {weights}, {threads} threads, 1 sequence at a time");
     assert!(stderr(&out).contains(&format!("local model: {line}")), "{}", stderr(&out));
     let id = server.get_json("/api/evals").await[0]["id"].as_i64().unwrap();
     let (_, page) = common::server::Browser::new().get(&server.url(&format!("/evals/{id}"))).await;

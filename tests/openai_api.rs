@@ -4,6 +4,8 @@
 
 #![cfg(feature = "local")]
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -206,9 +208,10 @@ async fn models_only_serves_v1_and_nothing_else() {
     let base = format!("http://{}", server.addr);
     let models: Value = http.get(format!("{base}/v1/models")).send().await.unwrap().json().await.unwrap();
     assert_eq!(models["data"][0]["id"], "smol");
-    // What runs: the demo file's Q4_1 weights transcoded (no fast CPU kernel), one sequence at a time.
+    // What runs: the demo file's weights (transcoded where this CPU has no fast Q4_1 kernel), one
+    // sequence at a time.
     assert_eq!(models["data"][0]["file"], "SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert_eq!(models["data"][0]["weights"], "Q4_1 → Q8_0 (transcoded at load)", "{models}");
+    assert_eq!(models["data"][0]["weights"], common::demo_weights(), "{models}");
     assert_eq!(models["data"][0]["max_sequences"], 1);
     assert!(models["data"][0]["threads"].as_u64().unwrap() >= 1);
     for path in ["/", "/runs", "/api/leaderboard", "/perf"] {

@@ -1,15 +1,17 @@
-//! Weights whose quant type has no fast CPU kernel, rewritten once into one that has.
+//! Weights whose quant type has no fast kernel on this CPU, rewritten once into one that has.
 //!
 //! candle 0.10.2 (mistral.rs's tensor library) has SIMD dot products (AVX2, NEON) for Q4_0,
-//! Q8_0 and the K-quants, but computes Q4_1, Q5_0 and Q5_1 one scalar at a time. A GGUF with
-//! those weights is transcoded at load into Q8_0, which holds each of their values to within
-//! half a step of 1/127 of the block's largest (Q4_1 has 16 levels per block, Q5 32): the demo
-//! model decodes and scores about 1.45× faster for 1.5× the weights' memory. (jury's copy of
-//! candle computes Q4_1 in SIMD tiles where the CPU has AVX-512 VNNI; the copy stays the
-//! default there too, for the reasons the README gives under Local models.)
+//! Q8_0 and the K-quants, but computes Q4_1, Q5_0 and Q5_1 one scalar at a time. jury's copy of
+//! candle computes Q4_1 in SIMD tiles where the CPU has AVX-512 VNNI (vendor/README.md); there
+//! Q4_1 files run as they are. Elsewhere, and for Q5_0 and Q5_1, the weights are transcoded at
+//! load into Q8_0, which holds each of their values to within half a step of 1/127 of the
+//! block's largest (Q4_1 has 16 levels per block, Q5 32): without AVX-512 the demo model decodes
+//! and scores about 1.45× faster so, for 1.5× the weights' memory.
 //! The original file is never touched; the result is cached beside jury's other caches, keyed
-//! by the original's digest, and reused by every later load. `JURY_TRANSCODE=off` loads files
-//! as they are. CUDA builds load them as they are too (the GPU kernels cover every type).
+//! by the original's digest and the types converted, and reused by every later load.
+//! `JURY_TRANSCODE=off` loads files as they are, `JURY_TRANSCODE=on` transcodes all three types
+//! whatever the CPU (unset or `auto`: as above). CUDA builds load files as they are (the GPU
+//! kernels cover every type).
 
 use std::path::{Path, PathBuf};
 
@@ -24,42 +26,69 @@ use super::LlmError;
 pub struct Weights {
     /// The quant types of the original's weight matrices, most common first.
     types: Vec<GgmlDType>,
-    /// Whether those without a fast kernel are loaded as Q8_0.
-    transcoded: bool,
+    /// Those loaded as Q8_0 instead, in the same order.
+    transcoded: Vec<GgmlDType>,
 }
 
 impl Weights {
     /// The quant type the slow matrices run as, when they are transcoded.
     pub fn transcoded_to(&self) -> Option<GgmlDType> {
-        self.transcoded.then_some(GgmlDType::Q8_0)
+        (!self.transcoded.is_empty()).then_some(GgmlDType::Q8_0)
     }
 
     /// A short account for pages and logs: "Q4_1 → Q8_0 (transcoded at load)" or "Q4_K, Q6_K".
     pub fn describe(&self) -> String {
         match self.transcoded_to() {
-            Some(to) => format!("{} → {to:?} (transcoded at load)", self.slow_types()),
-            None => self.types.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", "),
+            Some(to) => format!("{} → {to:?} (transcoded at load)", list(&self.transcoded)),
+            None => list(&self.types),
         }
-    }
-
-    /// The types without a fast kernel among the file's, as in "Q4_1, Q5_0".
-    fn slow_types(&self) -> String {
-        self.types.iter().filter(|t| has_no_fast_kernel(**t)).map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
     }
 }
 
-/// Quant types candle computes without SIMD.
-fn has_no_fast_kernel(dtype: GgmlDType) -> bool {
-    matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
+/// Quant types as in "Q4_1, Q5_0".
+fn list(types: &[GgmlDType]) -> String {
+    types.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Which quant types are transcoded (`JURY_TRANSCODE`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Policy {
+    /// Those this CPU computes without SIMD (unset or `auto`).
+    Auto,
+    /// Every type the published candle computes without SIMD, whatever the CPU (`on`).
+    All,
+    /// None (`off`, and CUDA builds).
+    Never,
+}
+
+impl Policy {
+    fn from_env() -> Self {
+        if cfg!(feature = "cuda") {
+            return Policy::Never;
+        }
+        match std::env::var("JURY_TRANSCODE").unwrap_or_default().trim() {
+            "off" | "0" | "false" | "no" => Policy::Never,
+            "on" | "1" | "true" | "yes" => Policy::All,
+            _ => Policy::Auto,
+        }
+    }
+
+    /// Whether weights of `dtype` are loaded as Q8_0.
+    fn transcodes(self, dtype: GgmlDType) -> bool {
+        let scalar_in_candle = matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1);
+        match self {
+            Policy::Never => false,
+            Policy::All => scalar_in_candle,
+            Policy::Auto => {
+                scalar_in_candle
+                    && !(dtype == GgmlDType::Q4_1 && candle_core::quantized::k_quants::has_simd_q4_1_matmul())
+            }
+        }
+    }
 }
 
 /// GGUF's `general.file_type` for "mostly Q8_0".
 const FILE_TYPE_MOSTLY_Q8_0: u32 = 7;
-
-fn enabled() -> bool {
-    !cfg!(feature = "cuda")
-        && !std::env::var("JURY_TRANSCODE").is_ok_and(|v| matches!(v.trim(), "off" | "0" | "false" | "no"))
-}
 
 /// The folder transcoded files are kept in: `$JURY_CACHE_DIR/transcoded`, else
 /// `$XDG_CACHE_HOME/jury/transcoded`, else `~/.cache/jury/transcoded`.
@@ -99,17 +128,19 @@ fn matrix_types(content: &Content) -> Vec<GgmlDType> {
 pub fn plan(path: &Path) -> Result<Weights, LlmError> {
     let (_, content) = read_header(path)?;
     let types = matrix_types(&content);
-    let transcoded = enabled() && types.iter().copied().any(has_no_fast_kernel);
+    let policy = Policy::from_env();
+    let transcoded = types.iter().copied().filter(|t| policy.transcodes(*t)).collect();
     Ok(Weights { types, transcoded })
 }
 
-/// Where the transcoded copy of `path` is kept.
-fn cached_path(path: &Path) -> Result<PathBuf, LlmError> {
+/// Where the copy of `path` with `weights.transcoded` as Q8_0 is kept.
+fn cached_path(path: &Path, weights: &Weights) -> Result<PathBuf, LlmError> {
     let digest = crate::spec::file_digest(path)
         .map_err(|e| LlmError::Local(format!("{}: cannot read: {e}", path.display())))?
         .replace(':', "-");
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
-    Ok(cache_dir().join(format!("{stem}.{digest}.q8_0.gguf")))
+    let from: Vec<String> = weights.transcoded.iter().map(|t| format!("{t:?}").to_lowercase()).collect();
+    Ok(cache_dir().join(format!("{stem}.{digest}.{}.q8_0.gguf", from.join("-"))))
 }
 
 /// The file to load for `path` and what its weights run as, transcoding them first when they
@@ -117,25 +148,25 @@ fn cached_path(path: &Path) -> Result<PathBuf, LlmError> {
 /// async runtime.
 pub fn prepare(path: &Path) -> Result<(PathBuf, Weights), LlmError> {
     let weights = plan(path)?;
-    if !weights.transcoded {
+    if weights.transcoded.is_empty() {
         return Ok((path.to_path_buf(), weights));
     }
-    let copy = cached_path(path)?;
+    let copy = cached_path(path, &weights)?;
     if !copy.exists() {
         tracing::info!(
-            "{}: {} has no fast CPU kernel; writing a Q8_0 copy to {} (once)",
+            "{}: {} has no fast kernel on this CPU; writing a Q8_0 copy to {} (once)",
             path.display(),
-            weights.slow_types(),
+            list(&weights.transcoded),
             copy.display()
         );
-        transcode_file(path, &copy)?;
+        transcode_file(path, &copy, &weights.transcoded)?;
     }
     Ok((copy, weights))
 }
 
-/// Writes `source` with every Q4_1/Q5_0/Q5_1 tensor as Q8_0 (the rest, metadata included, as
-/// it is) to `target`, through a temporary file so that a half-written copy is never loaded.
-pub fn transcode_file(source: &Path, target: &Path) -> Result<(), LlmError> {
+/// Writes `source` with every tensor of the types `from` as Q8_0 (the rest, metadata included,
+/// as it is) to `target`, through a temporary file so that a half-written copy is never loaded.
+pub fn transcode_file(source: &Path, target: &Path, from: &[GgmlDType]) -> Result<(), LlmError> {
     let fail = |e: String| LlmError::Local(format!("transcoding {} to Q8_0: {e}", source.display()));
     let (mut file, content) = read_header(source)?;
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
@@ -143,7 +174,7 @@ pub fn transcode_file(source: &Path, target: &Path) -> Result<(), LlmError> {
     let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
     for name in names {
         let tensor = content.tensor(&mut file, name, &Device::Cpu).map_err(|e| fail(format!("{name}: {e}")))?;
-        let tensor = if has_no_fast_kernel(tensor.dtype()) {
+        let tensor = if from.contains(&tensor.dtype()) {
             let values = tensor.dequantize(&Device::Cpu).map_err(|e| fail(format!("{name}: {e}")))?;
             QTensor::quantize(&values, GgmlDType::Q8_0).map_err(|e| fail(format!("{name}: {e}")))?
         } else {
@@ -205,7 +236,7 @@ mod tests {
         .unwrap();
         drop(file);
 
-        transcode_file(&source, &target).unwrap();
+        transcode_file(&source, &target, &[GgmlDType::Q4_1]).unwrap();
         let (mut file, content) = read_header(&target).unwrap();
         assert_eq!(content.metadata["general.architecture"].to_string().unwrap(), "llama");
         assert_eq!(content.metadata["general.file_type"].to_u32().unwrap(), FILE_TYPE_MOSTLY_Q8_0);
@@ -228,11 +259,24 @@ mod tests {
 
     #[test]
     fn only_types_without_a_fast_kernel_are_transcoded() {
+        let simd_q4_1 = candle_core::quantized::k_quants::has_simd_q4_1_matmul();
         for slow in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q5_1] {
-            assert!(has_no_fast_kernel(slow), "{slow:?}");
+            assert!(Policy::All.transcodes(slow), "{slow:?}");
+            assert!(!Policy::Never.transcodes(slow), "{slow:?}");
+            assert_eq!(Policy::Auto.transcodes(slow), slow != GgmlDType::Q4_1 || !simd_q4_1, "{slow:?}");
         }
         for fast in [GgmlDType::Q4_0, GgmlDType::Q8_0, GgmlDType::Q4K, GgmlDType::Q6K, GgmlDType::F16, GgmlDType::F32] {
-            assert!(!has_no_fast_kernel(fast), "{fast:?}");
+            for policy in [Policy::Auto, Policy::All, Policy::Never] {
+                assert!(!policy.transcodes(fast), "{fast:?} {policy:?}");
+            }
         }
+    }
+
+    #[test]
+    fn accounts_name_the_types_transcoded() {
+        let weights = |transcoded: Vec<GgmlDType>| Weights { types: vec![GgmlDType::Q4_1, GgmlDType::Q8_0], transcoded };
+        assert_eq!(weights(vec![]).describe(), "Q4_1, Q8_0");
+        assert_eq!(weights(vec![GgmlDType::Q4_1]).describe(), "Q4_1 → Q8_0 (transcoded at load)");
+        assert_eq!(weights(vec![]).transcoded_to(), None);
     }
 }

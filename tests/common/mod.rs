@@ -23,6 +23,17 @@ pub fn jury() -> Command {
     cmd
 }
 
+/// What the demo file's weights run as on this CPU (src/llm/transcode.rs): its Q4_1 matrices as
+/// they are where jury's candle computes them in SIMD tiles (AVX-512 VNNI), else as Q8_0.
+#[cfg(feature = "local")]
+pub fn demo_weights() -> &'static str {
+    if candle_core::quantized::k_quants::has_simd_q4_1_matmul() {
+        "Q4_1, Q8_0"
+    } else {
+        "Q4_1 → Q8_0 (transcoded at load)"
+    }
+}
+
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run jury")
 }

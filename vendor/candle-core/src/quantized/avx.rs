@@ -885,6 +885,9 @@ pub(crate) unsafe fn q8_0_tile_avx512<const R: usize, const C: usize, S: Q8_0Pai
         let mut w_u = [zero; C];
         let mut w_d = [_mm512_setzero_ps(); C];
         for c in 0..C {
+            let pair = cols[c].as_ptr().add(b) as *const u8;
+            prefetch_next_tile(pair, C * n_blocks * size_of::<BlockQ8_0>());
+            prefetch_next_tile(pair.wrapping_add(2 * size_of::<BlockQ8_0>() - 1), C * n_blocks * size_of::<BlockQ8_0>());
             w_u[c] = _mm512_xor_si512(q8_0_value_pair(cols[c], b, n_blocks), offset);
             w_d[c] = col_d[c].pair(b);
         }
@@ -907,6 +910,17 @@ pub(crate) unsafe fn q8_0_tile_avx512<const R: usize, const C: usize, S: Q8_0Pai
         }
     }
     out
+}
+
+/// Asks for the byte `ahead` bytes past `at` to be brought into the cache: called with a tile's
+/// weights and the size of its columns, it fetches the same place in the next tile's columns
+/// (the next columns of the weights, which follow these in memory). A decode step reads each
+/// weight once, from memory, and the hardware prefetcher does not pick up streams as short as
+/// a column (a few hundred bytes): without this, the kernel waited on its loads. A prefetch
+/// never faults, so the address may lie past the weights' end.
+#[inline(always)]
+unsafe fn prefetch_next_tile(at: *const u8, ahead: usize) {
+    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(ahead) as *const i8);
 }
 
 /// The two f16 that begin blocks `first` and `second` (a block's scale, then its minimum or its
@@ -986,8 +1000,9 @@ pub(crate) unsafe fn q4_1_tile_avx512<const R: usize, const C: usize>(
         let mut w_d = [_mm512_setzero_ps(); C];
         let mut w_m = [_mm512_setzero_ps(); C];
         for c in 0..C {
-            w_q[c] = q4_1_value_pair(cols[c], b, n_blocks);
             let block = cols[c].as_ptr().add(b) as *const u8;
+            prefetch_next_tile(block, C * n_blocks * size_of::<BlockQ4_1>());
+            w_q[c] = q4_1_value_pair(cols[c], b, n_blocks);
             (w_d[c], w_m[c]) = block_pair_header(block, next.then(|| block.add(size_of::<BlockQ4_1>())));
         }
         for r in 0..R {

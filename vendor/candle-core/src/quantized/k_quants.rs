@@ -2275,6 +2275,15 @@ impl GgmlType for BlockQ8K {
     }
 }
 
+/// Whether `matmul` computes Q4_1 weights with SIMD on this CPU (`avx::q4_1_tile_avx512`, on
+/// CPUs with AVX-512 VNNI); elsewhere it takes the published scalar `vec_dot`.
+pub fn has_simd_q4_1_matmul() -> bool {
+    #[cfg(target_feature = "avx2")]
+    return super::avx::has_avx512_vnni();
+    #[cfg(not(target_feature = "avx2"))]
+    return false;
+}
+
 // https://github.com/ggml-org/llama.cpp/blob/aa3ee0eb0b80efca126cedf9bcb4fb5864b46ce3/ggml/src/ggml-cpu/ggml-cpu.c#L1205
 pub fn matmul<T: GgmlType>(
     (m, k, n): (usize, usize, usize),
