@@ -842,14 +842,31 @@ pub(crate) unsafe fn q8_0_scales(blocks: &[BlockQ8_0], scales: &mut Vec<f32>) {
     }
 }
 
+/// Blocks whose 32 values are signed bytes.
+pub(crate) trait ByteBlock {
+    fn values(&self) -> &[i8; 32];
+}
+
+impl ByteBlock for BlockQ8_0 {
+    fn values(&self) -> &[i8; 32] {
+        &self.qs
+    }
+}
+
+impl ByteBlock for BlockQ8_1 {
+    fn values(&self) -> &[i8; 32] {
+        &self.qs
+    }
+}
+
 /// The 64 values of blocks `b` and `b + 1` (the second block's zero when `b + 1` is past
 /// `n_blocks`), block `b` in the low 256 bits.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
-unsafe fn q8_0_value_pair(blocks: &[BlockQ8_0], b: usize, n_blocks: usize) -> __m512i {
-    let q = _mm256_loadu_si256(blocks.get_unchecked(b).qs.as_ptr() as *const __m256i);
+unsafe fn value_pair<B: ByteBlock>(blocks: &[B], b: usize, n_blocks: usize) -> __m512i {
+    let q = _mm256_loadu_si256(blocks.get_unchecked(b).values().as_ptr() as *const __m256i);
     if b + 1 < n_blocks {
-        let q2 = _mm256_loadu_si256(blocks.get_unchecked(b + 1).qs.as_ptr() as *const __m256i);
+        let q2 = _mm256_loadu_si256(blocks.get_unchecked(b + 1).values().as_ptr() as *const __m256i);
         _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q), q2)
     } else {
         _mm512_zextsi256_si512(q)
@@ -888,11 +905,11 @@ pub(crate) unsafe fn q8_0_tile_avx512<const R: usize, const C: usize, S: Q8_0Pai
             let pair = cols[c].as_ptr().add(b) as *const u8;
             prefetch_next_tile(pair, C * n_blocks * size_of::<BlockQ8_0>());
             prefetch_next_tile(pair.wrapping_add(2 * size_of::<BlockQ8_0>() - 1), C * n_blocks * size_of::<BlockQ8_0>());
-            w_u[c] = _mm512_xor_si512(q8_0_value_pair(cols[c], b, n_blocks), offset);
+            w_u[c] = _mm512_xor_si512(value_pair(cols[c], b, n_blocks), offset);
             w_d[c] = col_d[c].pair(b);
         }
         for r in 0..R {
-            let a_q = q8_0_value_pair(rows[r], b, n_blocks);
+            let a_q = value_pair(rows[r], b, n_blocks);
             let a_d = row_d[r].pair(b);
             let start = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, offset, a_q));
             for c in 0..C {
@@ -942,21 +959,7 @@ unsafe fn block_pair_header(first: *const u8, second: Option<*const u8>) -> (__m
     (scales, others)
 }
 
-/// The 64 values of Q8_1 blocks `b` and `b + 1` (the second's zero past `n_blocks`), block `b` in
-/// the low 256 bits.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
-unsafe fn q8_1_value_pair(blocks: &[BlockQ8_1], b: usize, n_blocks: usize) -> __m512i {
-    let q = _mm256_loadu_si256(blocks.get_unchecked(b).qs.as_ptr() as *const __m256i);
-    if b + 1 < n_blocks {
-        let q2 = _mm256_loadu_si256(blocks.get_unchecked(b + 1).qs.as_ptr() as *const __m256i);
-        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q), q2)
-    } else {
-        _mm512_zextsi256_si512(q)
-    }
-}
-
-/// The 64 values (0..=15) of Q4_1 blocks `b` and `b + 1` in the order `q8_1_value_pair` puts
+/// The 64 values (0..=15) of Q4_1 blocks `b` and `b + 1` in the order `value_pair` puts
 /// theirs: a block's byte `j` holds value `j` in its low half and value `j + 16` in its high one.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
@@ -1006,7 +1009,7 @@ pub(crate) unsafe fn q4_1_tile_avx512<const R: usize, const C: usize>(
             (w_d[c], w_m[c]) = block_pair_header(block, next.then(|| block.add(size_of::<BlockQ4_1>())));
         }
         for r in 0..R {
-            let a_q = q8_1_value_pair(rows[r], b, n_blocks);
+            let a_q = value_pair(rows[r], b, n_blocks);
             let block = rows[r].as_ptr().add(b) as *const u8;
             let (a_d, a_s) = block_pair_header(block, next.then(|| block.add(size_of::<BlockQ8_1>())));
             for c in 0..C {
