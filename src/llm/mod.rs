@@ -54,9 +54,9 @@ pub fn model_identity(spec: &ModelSpec) -> String {
         // vendor/README.md); what was cached before that was computed from other tokens.
         identity.push_str(" split per tokenizer.ggml.pre");
         if let Ok(weights) = transcode::plan(path)
-            && let Some(to) = weights.transcoded_to()
+            && let Some(suffix) = weights.identity_suffix()
         {
-            identity = format!("{identity} as {to:?}");
+            identity = format!("{identity} {suffix}");
         }
     }
     identity

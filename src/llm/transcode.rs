@@ -36,6 +36,21 @@ impl Weights {
         (!self.transcoded.is_empty()).then_some(GgmlDType::Q8_0)
     }
 
+    /// What sets these weights' results apart from the file's own, for cache keys: nothing when
+    /// they are the file's, "as Q8_0" when every type candle computes without SIMD is
+    /// transcoded (the only choice before `JURY_TRANSCODE=auto` could keep Q4_1), else which
+    /// types are, as in "Q5_0 as Q8_0" (a file mixing Q4_1 and Q5_0 on a CPU with the Q4_1
+    /// tiles gives different results under `auto` and `on`).
+    pub fn identity_suffix(&self) -> Option<String> {
+        let to = self.transcoded_to()?;
+        let all = self.types.iter().filter(|t| Policy::All.transcodes(**t)).count() == self.transcoded.len();
+        Some(if all {
+            format!("as {to:?}")
+        } else {
+            format!("{} as {to:?}", list(&self.transcoded).replace(", ", "+"))
+        })
+    }
+
     /// A short account for pages and logs: "Q4_1 → Q8_0 (transcoded at load)" or "Q4_K, Q6_K".
     pub fn describe(&self) -> String {
         match self.transcoded_to() {
@@ -274,9 +289,16 @@ mod tests {
 
     #[test]
     fn accounts_name_the_types_transcoded() {
-        let weights = |transcoded: Vec<GgmlDType>| Weights { types: vec![GgmlDType::Q4_1, GgmlDType::Q8_0], transcoded };
+        let weights =
+            |transcoded: Vec<GgmlDType>| Weights { types: vec![GgmlDType::Q4_1, GgmlDType::Q8_0], transcoded };
         assert_eq!(weights(vec![]).describe(), "Q4_1, Q8_0");
         assert_eq!(weights(vec![GgmlDType::Q4_1]).describe(), "Q4_1 → Q8_0 (transcoded at load)");
         assert_eq!(weights(vec![]).transcoded_to(), None);
+        assert_eq!(weights(vec![]).identity_suffix(), None);
+        assert_eq!(weights(vec![GgmlDType::Q4_1]).identity_suffix().as_deref(), Some("as Q8_0"));
+        // Only some of the file's slow types transcoded: the suffix says which.
+        let mixed = |transcoded| Weights { types: vec![GgmlDType::Q4_1, GgmlDType::Q5_0], transcoded };
+        assert_eq!(mixed(vec![GgmlDType::Q5_0]).identity_suffix().as_deref(), Some("Q5_0 as Q8_0"));
+        assert_eq!(mixed(vec![GgmlDType::Q4_1, GgmlDType::Q5_0]).identity_suffix().as_deref(), Some("as Q8_0"));
     }
 }
