@@ -32,12 +32,16 @@ fn main() -> candle_core::Result<()> {
             .collect::<candle_core::Result<_>>()?;
         for rows in [1, 16, 128] {
             let x = Tensor::randn(0f32, 1.0, (1, rows, k), &Device::Cpu)?;
-            // Rounds of at least ~1 s of work per case, and a warm-up one.
+            // Rounds of a few hundred copies or more (fewer with many rows, whose products take
+            // longer), each starting where the last stopped so that no round finds its
+            // weights still in cache, and a warm-up one.
             let passes = (copies.len() * 16 / rows).clamp(copies.len().min(8), copies.len() * 4);
-            let run = || -> candle_core::Result<f64> {
+            let mut next = 0;
+            let mut run = || -> candle_core::Result<f64> {
                 let started = Instant::now();
-                for i in 0..passes {
-                    copies[i % copies.len()].forward(&x)?;
+                for _ in 0..passes {
+                    copies[next % copies.len()].forward(&x)?;
+                    next += 1;
                 }
                 Ok(started.elapsed().as_secs_f64() / passes as f64)
             };

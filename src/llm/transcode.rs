@@ -81,10 +81,15 @@ impl Policy {
         if cfg!(feature = "cuda") {
             return Policy::Never;
         }
-        match std::env::var("JURY_TRANSCODE").unwrap_or_default().trim() {
+        let value = std::env::var("JURY_TRANSCODE").unwrap_or_default().trim().to_lowercase();
+        match value.as_str() {
             "off" | "0" | "false" | "no" => Policy::Never,
             "on" | "1" | "true" | "yes" => Policy::All,
-            _ => Policy::Auto,
+            "" | "auto" => Policy::Auto,
+            other => {
+                tracing::warn!("JURY_TRANSCODE={other} is none of on, off and auto: taking auto");
+                Policy::Auto
+            }
         }
     }
 
@@ -273,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn only_types_without_a_fast_kernel_are_transcoded() {
+    fn each_policy_transcodes_only_types_without_a_fast_kernel() {
         let simd_q4_1 = candle_core::quantized::k_quants::has_simd_q4_1_matmul();
         for slow in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q5_1] {
             assert!(Policy::All.transcodes(slow), "{slow:?}");

@@ -23,14 +23,20 @@ pub fn jury() -> Command {
     cmd
 }
 
-/// What the demo file's weights run as on this CPU (src/llm/transcode.rs): its Q4_1 matrices as
-/// they are where jury's candle computes them in SIMD tiles (AVX-512 VNNI), else as Q8_0.
+/// What the demo file's weights run as here (src/llm/transcode.rs): its Q4_1 matrices as they
+/// are where jury's candle computes them in SIMD tiles (AVX-512 VNNI), in CUDA builds and with
+/// `JURY_TRANSCODE=off`; else (or with `JURY_TRANSCODE=on`) as Q8_0.
 #[cfg(feature = "local")]
 pub fn demo_weights() -> &'static str {
-    if candle_core::quantized::k_quants::has_simd_q4_1_matmul() {
-        "Q4_1, Q8_0"
-    } else {
-        "Q4_1 → Q8_0 (transcoded at load)"
+    let (as_is, copy) = ("Q4_1, Q8_0", "Q4_1 → Q8_0 (transcoded at load)");
+    if cfg!(feature = "cuda") {
+        return as_is;
+    }
+    match std::env::var("JURY_TRANSCODE").unwrap_or_default().trim().to_lowercase().as_str() {
+        "off" | "0" | "false" | "no" => as_is,
+        "on" | "1" | "true" | "yes" => copy,
+        _ if candle_core::quantized::k_quants::has_simd_q4_1_matmul() => as_is,
+        _ => copy,
     }
 }
 

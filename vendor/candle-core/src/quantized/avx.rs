@@ -903,8 +903,9 @@ pub(crate) unsafe fn q8_0_tile_avx512<const R: usize, const C: usize, S: Q8_0Pai
         let mut w_d = [_mm512_setzero_ps(); C];
         for c in 0..C {
             let pair = cols[c].as_ptr().add(b) as *const u8;
+            // A pair is 68 bytes: its first two cache lines (the next pair's start fetches the rest).
             prefetch_next_tile(pair, C * n_blocks * size_of::<BlockQ8_0>());
-            prefetch_next_tile(pair.wrapping_add(2 * size_of::<BlockQ8_0>() - 1), C * n_blocks * size_of::<BlockQ8_0>());
+            prefetch_next_tile(pair.wrapping_add(64), C * n_blocks * size_of::<BlockQ8_0>());
             w_u[c] = _mm512_xor_si512(value_pair(cols[c], b, n_blocks), offset);
             w_d[c] = col_d[c].pair(b);
         }
