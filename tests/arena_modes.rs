@@ -389,7 +389,22 @@ async fn dry_run_asks_no_judge_and_never_mixes_with_real_verdicts() {
     let records = read_jsonl(&dir.path().join("reviews/review.dry-run.jsonl"));
     assert_eq!(records.len(), 18);
     let wins: BTreeSet<&str> = records.iter().map(|r| r["win"].as_str().unwrap()).collect();
-    assert!(wins.contains("tie"), "dry-run verdicts include ties: {wins:?}");
+    // Verdicts are drawn per prompt and judge, and the mock judge's port is part of its
+    // identity, so which ones these 18 are varies between runs: check their kinds here, and
+    // that ties come up on fixed prompts below.
+    assert!(wins.len() >= 2 && wins.iter().all(|w| ["model_a", "model_b", "tie"].contains(w)), "{wins:?}");
+    let ties = (0..100)
+        .filter(|i| {
+            let reply = jury::arena::judge::dry_run_reply(
+                &format!("prompt {i}"),
+                0,
+                jury::arena::verdict::VerdictFormat::Abc,
+                jury::arena::templates::TemplateKind::Pairwise,
+            );
+            reply.ends_with("[[C]]")
+        })
+        .count();
+    assert!((15..=55).contains(&ties), "dry-run verdicts include ties: {ties} of 100");
     assert!(records.iter().all(|r| r["review_text"].as_str().unwrap().starts_with("Dry run")));
 
     // Reproducible: a second dry run gives the same verdicts (from the dry-run cache).
