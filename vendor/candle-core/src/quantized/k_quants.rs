@@ -2332,7 +2332,7 @@ pub fn matmul<T: GgmlType>(
     // Q4_1 (whose published `vec_dot` is scalar) in tiles, any number of rows, where the CPU has
     // AVX-512 VNNI.
     #[cfg(target_feature = "avx2")]
-    if super::avx::has_avx512_vnni() && is_block::<T, BlockQ4_1>() && is_block::<T::VecDotType, BlockQ8_1>() {
+    if has_simd_q4_1_matmul() && is_block::<T, BlockQ4_1>() && is_block::<T::VecDotType, BlockQ8_1>() {
         // SAFETY: the element types are those (dtype, size and alignment checked).
         let (lhs, rhs_t) = unsafe {
             (
