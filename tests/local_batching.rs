@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use mistralrs::{GgufModelBuilder, Model, RequestBuilder, SamplingParams, TextMessageRole, TokenSource};
+use mistralrs::{GgufModelBuilder, Model, RequestBuilder, TextMessageRole, TokenSource};
 
 const PROMPTS: [&str; 4] = [
     "What is the capital of France?",
@@ -39,7 +39,7 @@ async fn engine(prefix_cache: Option<usize>) -> Model {
 }
 
 async fn ask(model: &Model, prompt: &str) -> String {
-    let mut params = SamplingParams::deterministic();
+    let mut params = jury::llm::local::greedy_sampling();
     params.max_len = Some(24);
     let request = RequestBuilder::new().add_message(TextMessageRole::User, prompt).set_sampling(params);
     let response = model.send_chat_request(request).await.expect("an answer");

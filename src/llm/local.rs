@@ -146,10 +146,19 @@ impl LocalChat {
     }
 }
 
+/// Greedy decoding: the highest logit's token. mistral.rs 0.8.1 turns a request without a
+/// temperature into one at 1.0 as it queues it (`engine/add_request.rs`), so its
+/// `deterministic()` (no temperature, top-k 1) still computes a softmax over the vocabulary and a
+/// weighted draw from its one remaining token, every token of every sequence; a temperature of
+/// 0 is read as none at all, and the sampler takes the argmax.
+pub fn greedy_sampling() -> SamplingParams {
+    SamplingParams { temperature: Some(0.0), ..SamplingParams::deterministic() }
+}
+
 /// Hugging Face generation settings as mistral.rs sampling parameters.
 pub fn sampling_params(s: &GenerationSettings) -> SamplingParams {
     let mut params = if s.is_greedy() {
-        SamplingParams::deterministic()
+        greedy_sampling()
     } else {
         let mut p = SamplingParams::neutral();
         p.temperature = Some(s.effective_temperature());

@@ -186,7 +186,7 @@ impl LocalScorer {
     /// 49,152 × 576 for the demo model, is a fifth of a position's work): a generation of one
     /// token computes the logits of the last position only, and the engine keeps what it ran.
     async fn prime(&self, tokens: &[u32]) -> Result<(), LlmError> {
-        let mut params = SamplingParams::deterministic();
+        let mut params = super::local::greedy_sampling();
         params.max_len = Some(1);
         self.complete(tokens.to_vec(), params, "scoring").await.map(drop)
     }
@@ -305,7 +305,7 @@ impl LocalScorer {
             tokens.drain(..tokens.len().saturating_sub(keep));
         }
         let mut params = match sampling {
-            None => SamplingParams::deterministic(),
+            None => super::local::greedy_sampling(),
             Some(s) => {
                 SamplingParams { temperature: Some(s.temperature), top_p: Some(s.top_p), ..SamplingParams::neutral() }
             }
@@ -424,7 +424,7 @@ impl RequestLike for TokenPrompt {
         None
     }
     fn take_sampling_params(&mut self) -> SamplingParams {
-        let mut params = SamplingParams::deterministic();
+        let mut params = super::local::greedy_sampling();
         params.max_len = Some(0);
         params
     }

@@ -842,31 +842,14 @@ pub(crate) unsafe fn q8_0_scales(blocks: &[BlockQ8_0], scales: &mut Vec<f32>) {
     }
 }
 
-/// Blocks whose 32 values are signed bytes.
-pub(crate) trait ByteBlock {
-    fn values(&self) -> &[i8; 32];
-}
-
-impl ByteBlock for BlockQ8_0 {
-    fn values(&self) -> &[i8; 32] {
-        &self.qs
-    }
-}
-
-impl ByteBlock for BlockQ8_1 {
-    fn values(&self) -> &[i8; 32] {
-        &self.qs
-    }
-}
-
 /// The 64 values of blocks `b` and `b + 1` (the second block's zero when `b + 1` is past
 /// `n_blocks`), block `b` in the low 256 bits.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
-unsafe fn value_pair<B: ByteBlock>(blocks: &[B], b: usize, n_blocks: usize) -> __m512i {
-    let q = _mm256_loadu_si256(blocks.get_unchecked(b).values().as_ptr() as *const __m256i);
+unsafe fn value_pair(blocks: &[BlockQ8_0], b: usize, n_blocks: usize) -> __m512i {
+    let q = _mm256_loadu_si256(blocks.get_unchecked(b).qs.as_ptr() as *const __m256i);
     if b + 1 < n_blocks {
-        let q2 = _mm256_loadu_si256(blocks.get_unchecked(b + 1).values().as_ptr() as *const __m256i);
+        let q2 = _mm256_loadu_si256(blocks.get_unchecked(b + 1).qs.as_ptr() as *const __m256i);
         _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q), q2)
     } else {
         _mm512_zextsi256_si512(q)
@@ -941,85 +924,142 @@ unsafe fn prefetch_next_tile(at: *const u8, ahead: usize) {
     _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(ahead) as *const i8);
 }
 
-/// The two f16 that begin blocks `first` and `second` (a block's scale, then its minimum or its
-/// values' sum; 0 for a missing second block) as f32: the scales each over the eight lanes their
-/// block's values sum into, the others in lanes 0 and 8 alone.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
-unsafe fn block_pair_header(first: *const u8, second: Option<*const u8>) -> (__m512, __m512) {
-    let first = (first as *const i32).read_unaligned();
-    let second = second.map_or(0, |p| (p as *const i32).read_unaligned());
-    // [scale, other] of the first block, then of the second.
-    let both = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_set_epi32(0, 0, second, first)));
-    let scales = _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0), both);
-    let others = _mm512_maskz_permutexvar_ps(
-        0x0101,
-        _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
-        both,
-    );
-    (scales, others)
+/// Q8_1 activations laid out for `q4_1_tile_avx512`, made once per product: each row's values
+/// a pair of blocks per 64 bytes, each pair's scales over the sixteen lanes its values sum into
+/// (eight each), and the blocks' scaled sums sixteen per vector; zeros past a row's last block.
+/// A tile then reads every operand it needs from a row with plain loads.
+pub(crate) struct PackedQ8_1 {
+    pairs: usize,
+    chunks: usize,
+    values: Vec<u8>,
+    scales: Vec<f32>,
+    sums: Vec<f32>,
 }
 
-/// The 64 values (0..=15) of Q4_1 blocks `b` and `b + 1` in the order `value_pair` puts
-/// theirs: a block's byte `j` holds value `j` in its low half and value `j + 16` in its high one.
+thread_local! {
+    /// The last product's buffers, reused by the next one on the thread: fresh allocations this
+    /// size are fresh pages, whose faults cost as much as the repacking.
+    static SPARE_BUFFERS: std::cell::Cell<(Vec<u8>, Vec<f32>, Vec<f32>)> = Default::default();
+}
+
+impl PackedQ8_1 {
+    /// `lhs`: rows of `n_blocks` blocks each.
+    ///
+    /// # Safety
+    /// The CPU must have what `has_avx512_vnni` checks.
+    pub(crate) unsafe fn new(lhs: &[BlockQ8_1], n_blocks: usize) -> Self {
+        let rows = lhs.len().checked_div(n_blocks).unwrap_or(0);
+        let (pairs, chunks) = (n_blocks.div_ceil(2), n_blocks.div_ceil(16));
+        let (mut values, mut scales, mut sums) = SPARE_BUFFERS.take();
+        for (buffer, len) in [(&mut scales, rows * pairs * 16), (&mut sums, rows * chunks * 16)] {
+            buffer.clear();
+            buffer.resize(len, 0.0);
+        }
+        values.clear();
+        values.resize(rows * pairs * 64, 0);
+        for (r, row) in lhs.chunks_exact(n_blocks.max(1)).enumerate() {
+            for (b, block) in row.iter().enumerate() {
+                pack_q8_1_block(
+                    block,
+                    values.as_mut_ptr().add((r * pairs * 2 + b) * 32),
+                    scales.as_mut_ptr().add((r * pairs * 2 + b) * 8),
+                    &mut sums[r * chunks * 16 + b],
+                );
+            }
+        }
+        PackedQ8_1 { pairs, chunks, values, scales, sums }
+    }
+}
+
+impl Drop for PackedQ8_1 {
+    fn drop(&mut self) {
+        let buffers = (std::mem::take(&mut self.values), std::mem::take(&mut self.scales), std::mem::take(&mut self.sums));
+        SPARE_BUFFERS.set(buffers);
+    }
+}
+
+/// One block's 32 values to `values`, its scale eight times to `scales` and its scaled sum to
+/// `sum`, as f32.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
-unsafe fn q4_1_value_pair(blocks: &[BlockQ4_1], b: usize, n_blocks: usize) -> __m512i {
-    let first = _mm_loadu_si128(blocks.get_unchecked(b).qs.as_ptr() as *const __m128i);
-    let second = if b + 1 < n_blocks {
-        _mm_loadu_si128(blocks.get_unchecked(b + 1).qs.as_ptr() as *const __m128i)
-    } else {
-        _mm_setzero_si128()
-    };
+unsafe fn pack_q8_1_block(block: &BlockQ8_1, values: *mut u8, scales: *mut f32, sum: &mut f32) {
+    // [scale, sum] as f32 in the two low lanes.
+    let header = _mm_cvtph_ps(_mm_cvtsi32_si128((block as *const BlockQ8_1 as *const i32).read_unaligned()));
+    _mm256_storeu_si256(values as *mut __m256i, _mm256_loadu_si256(block.qs.as_ptr() as *const __m256i));
+    _mm256_storeu_ps(scales, _mm256_broadcastss_ps(header));
+    *sum = _mm_cvtss_f32(_mm_movehdup_ps(header));
+}
+
+/// The 64 values (0..=15) of the Q4_1 block at `first` and the next one (zeros when `SECOND` is
+/// false) in the order `PackedQ8_1` keeps a pair's activations, and the blocks' headers as f32
+/// in lanes 0..4: [scale, minimum] of the first, then of the second. A block's byte `j` holds
+/// value `j` in its low half and value `j + 16` in its high one.
+#[inline(always)]
+unsafe fn q4_1_pair<const SECOND: bool>(first: *const BlockQ4_1) -> (__m512i, __m512) {
+    let first = first as *const u8;
+    let second = first.add(size_of::<BlockQ4_1>());
+    let low = _mm_loadu_si128(first.add(4) as *const __m128i);
+    let high = if SECOND { _mm_loadu_si128(second.add(4) as *const __m128i) } else { _mm_setzero_si128() };
     // 128-bit lanes [first, first, second, second]; the second copy of each shifted down by a
     // nibble, then every byte's low nibble kept.
-    let both = _mm512_castsi256_si512(_mm256_set_m128i(second, first));
+    let both = _mm512_castsi256_si512(_mm256_set_m128i(high, low));
     let spread = _mm512_shuffle_i64x2::<0b01_01_00_00>(both, both);
     let shifted = _mm512_srlv_epi64(spread, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
-    _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F))
+    let values = _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F));
+    let header_second = if SECOND { (second as *const i32).read_unaligned() } else { 0 };
+    let headers = _mm_cvtph_ps(_mm_set_epi32(0, 0, header_second, (first as *const i32).read_unaligned()));
+    (values, _mm512_castps128_ps512(headers))
 }
 
-/// `R` rows of Q8_1 activations times `C` columns of Q4_1 weights, two blocks per instruction as
-/// `q8_0_tile_avx512`. A pair of blocks adds `d_w·d_a·Σ q_w·q_a` (the values 0..=15 need no
-/// offset: `vpdpbusd` takes them as the unsigned operand) and `m_w·s_a`, the weights' minimum
-/// times the activations' scaled sum: the published `vec_dot`'s terms (not its rounding: it
-/// adds them one block at a time in scalar code). Each element is
-/// the same operations whatever `R` and `C`, so a row gets the same bits alone or in a batch.
+/// `R` rows of Q8_1 activations (`rows`, indices into `packed`) times `C` columns of Q4_1
+/// weights, two blocks per `vpdpbusd` (the values 0..=15 need no offset: it takes them as the
+/// unsigned operand). A pair of blocks adds `d_w·d_a·Σ q_w·q_a` to the accumulator's lanes
+/// (eight for each block); the minimum terms `m_w·s_a` (the weights' minimum times the
+/// activations' scaled sum) of sixteen blocks are gathered one per lane as the pairs go by and
+/// added with one multiply-add per row and column. These are the published `vec_dot`'s terms
+/// (not its rounding: it adds them one block at a time in scalar code). Each element is the
+/// same operations whatever `R` and `C`, so a row gets the same bits alone or in a batch.
 ///
 /// # Safety
-/// The CPU must have what `has_avx512_vnni` checks, and every slice of `rows` and `cols` must
+/// The CPU must have what `has_avx512_vnni` checks, `packed` must have been made for
+/// `n_blocks` blocks a row, every index of `rows` be one of its rows, and every slice of `cols`
 /// hold at least `n_blocks` blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub(crate) unsafe fn q4_1_tile_avx512<const R: usize, const C: usize>(
     n_blocks: usize,
-    rows: [&[BlockQ8_1]; R],
+    packed: &PackedQ8_1,
+    rows: [usize; R],
     cols: [&[BlockQ4_1]; C],
 ) -> [[f32; C]; R] {
-    let zero = _mm512_setzero_si512();
+    let tile = Q4_1Tile {
+        row_values: rows.map(|r| packed.values.as_ptr().add(r * packed.pairs * 64)),
+        row_scales: rows.map(|r| packed.scales.as_ptr().add(r * packed.pairs * 16)),
+        col_blocks: cols.map(|c| c.as_ptr()),
+        ahead: C * n_blocks * size_of::<BlockQ4_1>(),
+        scale_lanes: _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0),
+        minimum_lanes: _mm512_set_epi32(3, 1, 3, 1, 3, 1, 3, 1, 3, 1, 3, 1, 3, 1, 3, 1),
+    };
+    let row_sums = rows.map(|r| packed.sums.as_ptr().add(r * packed.chunks * 16));
     let mut acc = [[_mm512_setzero_ps(); C]; R];
-    let mut b = 0;
-    while b < n_blocks {
-        let next = b + 1 < n_blocks;
-        let mut w_q = [zero; C];
-        let mut w_d = [_mm512_setzero_ps(); C];
-        let mut w_m = [_mm512_setzero_ps(); C];
-        for c in 0..C {
-            let block = cols[c].as_ptr().add(b) as *const u8;
-            prefetch_next_tile(block, C * n_blocks * size_of::<BlockQ4_1>());
-            w_q[c] = q4_1_value_pair(cols[c], b, n_blocks);
-            (w_d[c], w_m[c]) = block_pair_header(block, next.then(|| block.add(size_of::<BlockQ4_1>())));
+    let full_pairs = n_blocks / 2;
+    let mut p = 0;
+    // Sixteen blocks (eight pairs) at a time, the last alone when their number is odd.
+    for chunk in 0..packed.chunks {
+        let mut minimums = [_mm512_setzero_ps(); C];
+        while p < full_pairs.min((chunk + 1) * 8) {
+            tile.pair::<true>(p, 0b11 << (2 * (p % 8)), &mut minimums, &mut acc);
+            p += 1;
+        }
+        if p == full_pairs && n_blocks % 2 == 1 && p < (chunk + 1) * 8 {
+            tile.pair::<false>(p, 0b01 << (2 * (p % 8)), &mut minimums, &mut acc);
+            p += 1;
         }
         for r in 0..R {
-            let a_q = value_pair(rows[r], b, n_blocks);
-            let block = rows[r].as_ptr().add(b) as *const u8;
-            let (a_d, a_s) = block_pair_header(block, next.then(|| block.add(size_of::<BlockQ8_1>())));
+            let sums = _mm512_loadu_ps(row_sums[r].add(chunk * 16));
             for c in 0..C {
-                let q = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, w_q[c], a_q));
-                let scaled = _mm512_fmadd_ps(_mm512_mul_ps(w_d[c], a_d), q, acc[r][c]);
-                acc[r][c] = _mm512_fmadd_ps(w_m[c], a_s, scaled);
+                acc[r][c] = _mm512_fmadd_ps(minimums[c], sums, acc[r][c]);
             }
         }
-        b += 2;
     }
     let mut out = [[0f32; C]; R];
     for r in 0..R {
@@ -1029,6 +1069,50 @@ pub(crate) unsafe fn q4_1_tile_avx512<const R: usize, const C: usize>(
         }
     }
     out
+}
+
+/// Where a `q4_1_tile_avx512` reads its operands.
+struct Q4_1Tile<const R: usize, const C: usize> {
+    row_values: [*const u8; R],
+    row_scales: [*const f32; R],
+    col_blocks: [*const BlockQ4_1; C],
+    /// The size of the tile's columns: the next tile's start, for `prefetch_next_tile`.
+    ahead: usize,
+    /// Lanes of `q4_1_pair`'s headers for the pair's scales (eight lanes each) and minimums.
+    scale_lanes: __m512i,
+    minimum_lanes: __m512i,
+}
+
+impl<const R: usize, const C: usize> Q4_1Tile<R, C> {
+    /// Pair `p` (blocks `2p` and, when `SECOND`, `2p + 1`): its products into `acc`, the
+    /// columns' minimums into lanes `lanes` of `minimums`.
+    #[inline(always)]
+    unsafe fn pair<const SECOND: bool>(
+        &self,
+        p: usize,
+        lanes: u16,
+        minimums: &mut [__m512; C],
+        acc: &mut [[__m512; C]; R],
+    ) {
+        let mut w_q = [_mm512_setzero_si512(); C];
+        let mut w_d = [_mm512_setzero_ps(); C];
+        for c in 0..C {
+            let at = self.col_blocks[c].add(2 * p);
+            prefetch_next_tile(at as *const u8, self.ahead);
+            let (values, headers) = q4_1_pair::<SECOND>(at);
+            w_q[c] = values;
+            w_d[c] = _mm512_permutexvar_ps(self.scale_lanes, headers);
+            minimums[c] = _mm512_mask_permutexvar_ps(minimums[c], lanes, self.minimum_lanes, headers);
+        }
+        for r in 0..R {
+            let a_q = _mm512_loadu_si512(self.row_values[r].add(p * 64) as *const _);
+            let a_d = _mm512_loadu_ps(self.row_scales[r].add(p * 16));
+            for c in 0..C {
+                let q = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w_q[c], a_q));
+                acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(w_d[c], a_d), q, acc[r][c]);
+            }
+        }
+    }
 }
 
 /// Quantizes one block of 32 activations to Q8_1 exactly as the scalar `BlockQ8_1::from_float`

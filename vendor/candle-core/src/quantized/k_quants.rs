@@ -2340,7 +2340,11 @@ pub fn matmul<T: GgmlType>(
                 std::slice::from_raw_parts(rhs_t.as_ptr() as *const BlockQ4_1, rhs_t.len()),
             )
         };
-        matmul_tiled(&Q4_1Tiles { k_in_blocks, lhs, rhs_t }, (m, n), dst);
+        // SAFETY: the CPU runs the AVX-512 kernels (`has_simd_q4_1_matmul`).
+        let lhs = unsafe { super::avx::PackedQ8_1::new(lhs, k_in_blocks) };
+        // Eight rows × two columns: 16 accumulators, and each pair of weight blocks unpacked once
+        // for eight rows.
+        matmul_tiled::<_, 8, 2>(&Q4_1Tiles { k_in_blocks, lhs, rhs_t }, (m, n), dst);
         return Ok(());
     }
 
@@ -2376,16 +2380,11 @@ fn is_block<B: GgmlType, Block: GgmlType>() -> bool {
         && std::mem::align_of::<B>() == std::mem::align_of::<Block>()
 }
 
-/// Rows of a tiled product: four rows share each block of weights they are multiplied by.
+/// Tiles of the weights one parallel task computes for every row: 16 × the tile's columns
+/// (48 × k/32 blocks of Q8_0, about 30 KiB for k = 576), read from memory once and then from
+/// cache for each further row.
 #[cfg(target_feature = "avx2")]
-const TILE_ROWS: usize = 4;
-/// Columns of a tiled product: three columns share each block of activations.
-#[cfg(target_feature = "avx2")]
-const TILE_COLS: usize = 3;
-/// Columns of the weights one parallel task computes for every row: 48 × k/32 blocks (about
-/// 30 KiB of Q8_0 for k = 576), read from memory once and then from cache for each further row.
-#[cfg(target_feature = "avx2")]
-const COLS_PER_TASK: usize = 16 * TILE_COLS;
+const TILES_PER_TASK: usize = 16;
 
 /// Which instructions compute a Q8_0 tile: the CPU's best of `avx::q8_0_tile`, its bit-identical
 /// twin `avx::q8_0_tile_vnni`, and `avx::q8_0_tile_avx512` (which `vec_dot` follows on the CPUs
@@ -2514,11 +2513,12 @@ impl Tiles for Q8_0Tiles<'_> {
     }
 }
 
-/// Q4_1 weights and Q8_1 activations, on CPUs with AVX-512 VNNI (`avx::q4_1_tile_avx512`).
+/// Q4_1 weights and Q8_1 activations, on CPUs with AVX-512 VNNI (`avx::q4_1_tile_avx512`), the
+/// activations repacked once for the tiles.
 #[cfg(target_feature = "avx2")]
 struct Q4_1Tiles<'a> {
     k_in_blocks: usize,
-    lhs: &'a [BlockQ8_1],
+    lhs: super::avx::PackedQ8_1,
     rhs_t: &'a [BlockQ4_1],
 }
 
@@ -2534,65 +2534,53 @@ impl Tiles for Q4_1Tiles<'_> {
     #[inline(always)]
     unsafe fn tile<const R: usize, const C: usize>(&self, _: &(), rows: [usize; R], cols: [usize; C]) -> [[f32; C]; R] {
         let kb = self.k_in_blocks;
-        super::avx::q4_1_tile_avx512::<R, C>(
-            kb,
-            rows.map(|i| &self.lhs[i * kb..(i + 1) * kb]),
-            cols.map(|j| &self.rhs_t[j * kb..(j + 1) * kb]),
-        )
+        super::avx::q4_1_tile_avx512::<R, C>(kb, &self.lhs, rows, cols.map(|j| &self.rhs_t[j * kb..(j + 1) * kb]))
     }
 }
 
-/// `dst = lhs · rhs_tᵀ` (`m` rows, `n` columns) computed in tiles of `TILE_ROWS × TILE_COLS`
-/// (smaller at the edges), each parallel task taking `COLS_PER_TASK` columns for every row so
-/// that their weights stay in cache. Every element is computed by the same operations whatever
-/// the tile it falls in (the kernels' promise), so a row gets the same bits alone or in a batch,
-/// and a prompt the same as token by token.
+/// `dst = lhs · rhs_tᵀ` (`m` rows, `n` columns) computed in tiles of `R × C` (smaller at the
+/// edges: four rows, one row, one column), each parallel task taking `TILES_PER_TASK × C`
+/// columns for every row so that their weights stay in cache. Every element is computed by the
+/// same operations whatever the tile it falls in (the kernels' promise), so a row gets the same
+/// bits alone or in a batch, and a prompt the same as token by token.
 #[cfg(target_feature = "avx2")]
-fn matmul_tiled<T: Tiles>(tiles: &T, (m, n): (usize, usize), dst: &mut [f32]) {
-    let tasks = n.div_ceil(COLS_PER_TASK);
+fn matmul_tiled<T: Tiles, const R: usize, const C: usize>(tiles: &T, (m, n): (usize, usize), dst: &mut [f32]) {
+    let cols_per_task = TILES_PER_TASK * C;
+    let tasks = n.div_ceil(cols_per_task);
     let blocks: Vec<Vec<f32>> = (0..tasks)
         .into_par_iter()
         .map(|task| {
-            let first = task * COLS_PER_TASK;
-            let width = COLS_PER_TASK.min(n - first);
+            let first = task * cols_per_task;
+            let width = cols_per_task.min(n - first);
             let columns = tiles.columns(first, width);
             // This task's columns for every row, row-major.
             let mut block = vec![0f32; m * width];
             let mut put = |r: usize, c: usize, value: f32| block[r * width + c - first] = value;
             let mut r = 0;
             while r < m {
-                let rows = TILE_ROWS.min(m - r);
+                // `R` rows, then four, then one at a time.
+                let rows = if m - r >= R { R } else if m - r >= 4 { 4 } else { 1 };
                 let mut c = first;
                 while c < first + width {
-                    let cols = TILE_COLS.min(first + width - c);
+                    let cols = C.min(first + width - c);
+                    let tile_cols = std::array::from_fn(|j| c + j);
                     // SAFETY: every index is below `m` or `n`, within the task's columns; the
                     // kernel is the CPU's (`Tiles` implementations pick it).
                     unsafe {
-                        if rows == TILE_ROWS && cols == TILE_COLS {
-                            let out = tiles.tile::<TILE_ROWS, TILE_COLS>(
-                                &columns,
-                                std::array::from_fn(|i| r + i),
-                                std::array::from_fn(|j| c + j),
-                            );
-                            for (i, values) in out.iter().enumerate() {
-                                for (j, value) in values.iter().enumerate() {
-                                    put(r + i, c + j, *value);
+                        if cols < C {
+                            for i in r..r + rows {
+                                for j in c..c + cols {
+                                    put(i, j, tiles.tile::<1, 1>(&columns, [i], [j])[0][0]);
                                 }
                             }
-                        } else if cols == TILE_COLS {
-                            for i in 0..rows {
-                                let out = tiles.tile::<1, TILE_COLS>(&columns, [r + i], std::array::from_fn(|j| c + j));
-                                for (j, value) in out[0].iter().enumerate() {
-                                    put(r + i, c + j, *value);
-                                }
-                            }
+                        } else if rows == R {
+                            let out = tiles.tile::<R, C>(&columns, std::array::from_fn(|i| r + i), tile_cols);
+                            put_tile(&mut put, r, c, out);
+                        } else if rows == 4 {
+                            let out = tiles.tile::<4, C>(&columns, std::array::from_fn(|i| r + i), tile_cols);
+                            put_tile(&mut put, r, c, out);
                         } else {
-                            for i in 0..rows {
-                                for j in 0..cols {
-                                    let out = tiles.tile::<1, 1>(&columns, [r + i], [c + j]);
-                                    put(r + i, c + j, out[0][0]);
-                                }
-                            }
+                            put_tile(&mut put, r, c, tiles.tile::<1, C>(&columns, [r], tile_cols));
                         }
                     }
                     c += cols;
@@ -2603,10 +2591,25 @@ fn matmul_tiled<T: Tiles>(tiles: &T, (m, n): (usize, usize), dst: &mut [f32]) {
         })
         .collect();
     for (task, block) in blocks.iter().enumerate() {
-        let first = task * COLS_PER_TASK;
-        let width = COLS_PER_TASK.min(n - first);
+        let first = task * cols_per_task;
+        let width = cols_per_task.min(n - first);
         for r in 0..m {
             dst[r * n + first..r * n + first + width].copy_from_slice(&block[r * width..(r + 1) * width]);
+        }
+    }
+}
+
+/// Writes a tile's values from row `r`, column `c` on.
+#[cfg(target_feature = "avx2")]
+fn put_tile<const R: usize, const C: usize>(
+    put: &mut impl FnMut(usize, usize, f32),
+    r: usize,
+    c: usize,
+    values: [[f32; C]; R],
+) {
+    for (i, row) in values.iter().enumerate() {
+        for (j, value) in row.iter().enumerate() {
+            put(r + i, c + j, *value);
         }
     }
 }
@@ -2622,7 +2625,8 @@ fn matmul_q8_0_tiled(
 ) {
     let kernel = Q8_0Kernel::detect();
     let lhs_d = Q8_0Tiles::scales(kernel, lhs, k_in_blocks);
-    matmul_tiled(&Q8_0Tiles { kernel, k_in_blocks, lhs, lhs_d, rhs_t }, (m, n), dst);
+    // Four rows × three columns: the most the 256-bit kernels' registers hold.
+    matmul_tiled::<_, 4, 3>(&Q8_0Tiles { kernel, k_in_blocks, lhs, lhs_d, rhs_t }, (m, n), dst);
 }
 
 pub fn matmul_f16<T: GgmlType>(
