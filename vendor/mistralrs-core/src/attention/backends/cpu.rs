@@ -77,6 +77,35 @@ fn vec_dot_f32<T: UpcastF32 + Copy>(a: &[T], b: &[T]) -> f32 {
     sum
 }
 
+/// `vec_dot_f32` of `a` with four rows at once, each with the very operations `vec_dot_f32` does
+/// (the same bits): four independent chains of multiply-adds instead of one, whose latency
+/// bound a long prompt's scores.
+#[inline]
+fn vec_dot_f32_x4<T: UpcastF32 + Copy>(a: &[T], b: [&[T]; 4]) -> [f32; 4] {
+    let whole = a.len() / DOT_LANES * DOT_LANES;
+    let mut lanes = [[0f32; DOT_LANES]; 4];
+    for start in (0..whole).step_by(DOT_LANES) {
+        let x = &a[start..start + DOT_LANES];
+        for (row, lanes) in b.iter().zip(lanes.iter_mut()) {
+            let y = &row[start..start + DOT_LANES];
+            for i in 0..DOT_LANES {
+                lanes[i] = x[i].to_f32().mul_add(y[i].to_f32(), lanes[i]);
+            }
+        }
+    }
+    std::array::from_fn(|j| {
+        let lanes = &lanes[j];
+        let mut sum = (lanes[0] + lanes[4])
+            + (lanes[1] + lanes[5])
+            + (lanes[2] + lanes[6])
+            + (lanes[3] + lanes[7]);
+        for (x, y) in a[whole..].iter().zip(&b[j][whole..a.len()]) {
+            sum = x.to_f32().mul_add(y.to_f32(), sum);
+        }
+        sum
+    })
+}
+
 #[inline]
 fn clamp_index(idx: usize, dim: usize) -> usize {
     if dim == 0 {
@@ -208,13 +237,37 @@ struct MaskInfo<'a> {
 }
 
 impl<'a> MaskInfo<'a> {
-    #[inline]
-    fn value(&self, b_i: usize, h_i: usize, q_pos: usize, kv_pos: usize) -> f32 {
-        if let Some(idx) = mask_offset(self.dims, self.b, self.h, b_i, h_i, q_pos, kv_pos) {
-            *self.data.get(idx).unwrap_or(&0.0)
-        } else {
-            0.0
+    /// The mask's values for one query row. `mask_offset` is the row's start plus the key's
+    /// position clamped to the last dimension, whatever the mask's shape: found once per row
+    /// instead of once per key (which took a twentieth of a long prompt's time).
+    fn row(&self, b_i: usize, h_i: usize, q_pos: usize) -> MaskRow<'a> {
+        let kv_dim = self.dims.last().copied().unwrap_or(1);
+        match mask_offset(self.dims, self.b, self.h, b_i, h_i, q_pos, 0) {
+            Some(start) if kv_dim > 0 => {
+                let rest = self.data.get(start..).unwrap_or(&[]);
+                MaskRow { values: &rest[..kv_dim.min(rest.len())], kv_dim }
+            }
+            _ => MaskRow { values: &[], kv_dim: 0 },
         }
+    }
+}
+
+/// One query row of a mask (`MaskInfo::row`).
+struct MaskRow<'a> {
+    /// From the row's start, at most `kv_dim` values (fewer where the data ends).
+    values: &'a [f32],
+    kv_dim: usize,
+}
+
+impl MaskRow<'_> {
+    /// The value `mask_offset` points at for the key at `kv_pos` (0 past the data, or where the
+    /// mask has no values).
+    #[inline]
+    fn value(&self, kv_pos: usize) -> f32 {
+        if self.kv_dim == 0 {
+            return 0.0;
+        }
+        *self.values.get(kv_pos.min(self.kv_dim - 1)).unwrap_or(&0.0)
     }
 }
 
@@ -427,26 +480,43 @@ where
                 if logit_softcap != 0.0 {
                     scale_applied /= logit_softcap;
                 }
-                let mut scores = Vec::with_capacity(kv_len);
-                let mut m = f32::NEG_INFINITY;
-                for kv_pos in 0..kv_len {
-                    let mv = mask_info
+                // The mask's values first (−∞ for keys masked out), then the unmasked keys'
+                // scores, four keys at a time.
+                let mask_row = mask_info.as_ref().map(|mask| mask.row(b_i, h_i, q_pos));
+                let mut scores = vec![f32::NEG_INFINITY; kv_len];
+                let mut unmasked = Vec::with_capacity(kv_len);
+                for (kv_pos, score) in scores.iter_mut().enumerate() {
+                    let mv = mask_row
                         .as_ref()
-                        .map(|mask| slope * mask.value(b_i, h_i, q_pos, kv_pos))
+                        .map(|mask| slope * mask.value(kv_pos))
                         .unwrap_or(0.0);
-                    if mv == f32::NEG_INFINITY {
-                        scores.push(f32::NEG_INFINITY);
-                        continue;
+                    if mv != f32::NEG_INFINITY {
+                        *score = mv;
+                        unmasked.push(kv_pos);
                     }
+                }
+                let key = |kv_pos: usize| {
                     let k_base = b_i * kstride[0] + kv_pos * kstride[1] + k_head * kstride[2];
-                    let mut s_val = vec_dot_f32(q_row, &k_data[k_base..k_base + d]) * scale_applied;
+                    &k_data[k_base..k_base + d]
+                };
+                let score = |dot: f32, mv: f32| {
+                    let mut s_val = dot * scale_applied;
                     if logit_softcap != 0.0 {
                         s_val = logit_softcap * s_val.tanh();
                     }
-                    s_val += mv;
-                    m = m.max(s_val);
-                    scores.push(s_val);
+                    s_val + mv
+                };
+                let mut fours = unmasked.chunks_exact(4);
+                for four in &mut fours {
+                    let dots = vec_dot_f32_x4(q_row, [key(four[0]), key(four[1]), key(four[2]), key(four[3])]);
+                    for (&kv_pos, dot) in four.iter().zip(dots) {
+                        scores[kv_pos] = score(dot, scores[kv_pos]);
+                    }
                 }
+                for &kv_pos in fours.remainder() {
+                    scores[kv_pos] = score(vec_dot_f32(q_row, key(kv_pos)), scores[kv_pos]);
+                }
+                let m = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
 
                 let mut vkq = vec![0f32; dv];
                 let mut s = 0.0f32;
