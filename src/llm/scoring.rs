@@ -128,6 +128,7 @@ impl LocalScorer {
             self.prime(&shortest.tokens[..first_row]).await?;
         }
         let mut passes: Vec<Pass> = Vec::new();
+        let mut normalizers = Normalizers::default();
         let mut scored = vec![None; requests.len()];
         for i in order {
             let request = &requests[i];
@@ -145,7 +146,7 @@ impl LocalScorer {
             let rows = wanted
                 .map(|p| row_at(&passes, &request.tokens, p).ok_or_else(|| missing_row(p)))
                 .collect::<Result<Vec<_>, _>>()?;
-            scored[i] = Some(score_rows(&rows, request.continuation)?);
+            scored[i] = Some(score_rows(&rows, request.continuation, &mut normalizers)?);
         }
         self.passes.fetch_add(passes.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(scored.into_iter().map(|s| s.expect("every request is scored")).collect())
@@ -244,19 +245,40 @@ struct ScoreRequest<'a> {
 }
 
 /// The continuation's log-likelihood from the rows that predict its tokens, one per token.
-fn score_rows(rows: &[&[f32]], continuation: &[u32]) -> Result<LogLikelihood, LlmError> {
+fn score_rows(rows: &[&[f32]], continuation: &[u32], normalizers: &mut Normalizers) -> Result<LogLikelihood, LlmError> {
     if rows.len() != continuation.len() {
         return Err(LlmError::Local("the pass is shorter than the continuation".into()));
     }
     let mut logprob = 0.0;
     let mut greedy = true;
     for (row, &token) in rows.iter().zip(continuation) {
-        let (lp, is_max) = log_softmax_at(row, token as usize)
+        let value = *row
+            .get(token as usize)
             .ok_or_else(|| LlmError::Local(format!("token {token} is outside the vocabulary")))?;
-        logprob += lp;
-        greedy &= is_max;
+        let (max, log_sum) = normalizers.of(row)?;
+        logprob += f64::from(value) - max - log_sum;
+        greedy &= f64::from(value) >= max;
     }
     Ok(LogLikelihood { logprob, greedy, tokens: continuation.len() })
+}
+
+/// Each row's softmax normaliser, computed once: the choices of a question often read the same
+/// row (MMLU's " A".." D" all read the context's last one). Rows are told apart by address,
+/// which holds while the passes they are borrowed from are alive (one `loglikelihoods` call).
+#[derive(Default)]
+struct Normalizers(Vec<(usize, (f64, f64))>);
+
+impl Normalizers {
+    fn of(&mut self, row: &[f32]) -> Result<(f64, f64), LlmError> {
+        let address = row.as_ptr() as usize;
+        if let Some((_, normalizer)) = self.0.iter().find(|(at, _)| *at == address) {
+            return Ok(*normalizer);
+        }
+        let normalizer =
+            softmax_normalizer(row).map_err(|e| LlmError::Local(format!("cannot normalise the logits: {e}")))?;
+        self.0.push((address, normalizer));
+        Ok(normalizer)
+    }
 }
 
 impl LocalScorer {
@@ -382,12 +404,23 @@ fn logit_rows(chunks: &[mistralrs::Tensor], mut skip: usize) -> mistralrs::Resul
     Ok(rows)
 }
 
+/// A row's maximum and `ln Σ exp(x − max)`, in f64: `log softmax(row)[i]` is `row[i] − max −
+/// log_sum`. Computed by the tensor library (built optimised even where this crate is not: a
+/// plain loop over a 49,152-token vocabulary in a debug build took as long as the engine's pass).
+fn softmax_normalizer(row: &[f32]) -> mistralrs::Result<(f64, f64)> {
+    let logits =
+        mistralrs::Tensor::from_slice(row, row.len(), &mistralrs::Device::Cpu)?.to_dtype(mistralrs::DType::F64)?;
+    let max = logits.max(0)?.to_scalar::<f64>()?;
+    let sum = logits.affine(1.0, -max)?.exp()?.sum_all()?.to_scalar::<f64>()?;
+    Ok((max, sum.ln()))
+}
+
 /// `log softmax(row)[index]` in f64 (max-shifted), and whether `index` is the row's maximum.
+#[cfg(test)]
 fn log_softmax_at(row: &[f32], index: usize) -> Option<(f64, bool)> {
     let value = f64::from(*row.get(index)?);
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let sum: f64 = row.iter().map(|&x| (f64::from(x) - max).exp()).sum();
-    Some((value - max - sum.ln(), value >= max))
+    let (max, log_sum) = softmax_normalizer(row).ok()?;
+    Some((value - max - log_sum, value >= max))
 }
 
 /// A prompt given as token ids, generating nothing: the engine returns the logits of every position.
