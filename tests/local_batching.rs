@@ -267,6 +267,9 @@ fn q4_1_products_are_exact_and_the_same_alone_or_in_a_batch() {
         (6, 224, 7),
         (16, 576, 576),
         (2, 576, 1536),
+        // Odd block counts past the first sixteen blocks, eight-row tiles and four-row edges.
+        (12, 1056, 9),
+        (8, 544, 3),
         (2, 0, 5),
     ] {
         let weights: Vec<f32> = (0..n * k).map(|_| random()).collect();
