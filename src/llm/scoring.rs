@@ -415,14 +415,6 @@ fn softmax_normalizer(row: &[f32]) -> mistralrs::Result<(f64, f64)> {
     Ok((max, sum.ln()))
 }
 
-/// `log softmax(row)[index]` in f64 (max-shifted), and whether `index` is the row's maximum.
-#[cfg(test)]
-fn log_softmax_at(row: &[f32], index: usize) -> Option<(f64, bool)> {
-    let value = f64::from(*row.get(index)?);
-    let (max, log_sum) = softmax_normalizer(row).ok()?;
-    Some((value - max - log_sum, value >= max))
-}
-
 /// A prompt given as token ids, generating nothing: the engine returns the logits of every position.
 struct TokenPrompt {
     tokens: Option<Vec<u32>>,
@@ -468,16 +460,20 @@ impl RequestLike for TokenPrompt {
 
 #[cfg(test)]
 mod tests {
-    use super::log_softmax_at;
+    use super::{Normalizers, score_rows};
 
     #[test]
     fn log_softmax_matches_the_definition() {
         let row = [1.0f32, 2.0, 3.0];
         let z: f64 = row.iter().map(|&x| f64::from(x).exp()).sum();
-        let (lp, is_max) = log_softmax_at(&row, 1).unwrap();
-        assert!((lp - (2.0f64.exp() / z).ln()).abs() < 1e-12);
-        assert!(!is_max);
-        assert!(log_softmax_at(&row, 2).unwrap().1);
-        assert!(log_softmax_at(&row, 3).is_none());
+        let mut normalizers = Normalizers::default();
+        let scored = score_rows(&[&row], &[1], &mut normalizers).unwrap();
+        assert!((scored.logprob - (2.0f64.exp() / z).ln()).abs() < 1e-12);
+        assert!(!scored.greedy);
+        assert!(score_rows(&[&row], &[2], &mut normalizers).unwrap().greedy);
+        assert!(score_rows(&[&row], &[3], &mut normalizers).is_err());
+        // Two tokens, each from its row: the sum of their log-probabilities.
+        let both = score_rows(&[&row, &row], &[1, 2], &mut normalizers).unwrap();
+        assert!((both.logprob - ((2.0f64.exp() / z).ln() + (3.0f64.exp() / z).ln())).abs() < 1e-12);
     }
 }

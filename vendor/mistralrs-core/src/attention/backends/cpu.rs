@@ -67,6 +67,13 @@ fn vec_dot_f32<T: UpcastF32 + Copy>(a: &[T], b: &[T]) -> f32 {
             lanes[i] = x[i].to_f32().mul_add(y[i].to_f32(), lanes[i]);
         }
     }
+    dot_total(&lanes, a_rest, b_rest)
+}
+
+/// A dot product's total from its partial sums and the elements past the last whole group of
+/// `DOT_LANES`: one order of additions for `vec_dot_f32` and `vec_dot_f32_x4` alike.
+#[inline]
+fn dot_total<T: UpcastF32 + Copy>(lanes: &[f32; DOT_LANES], a_rest: &[T], b_rest: &[T]) -> f32 {
     let mut sum = (lanes[0] + lanes[4])
         + (lanes[1] + lanes[5])
         + (lanes[2] + lanes[6])
@@ -93,17 +100,7 @@ fn vec_dot_f32_x4<T: UpcastF32 + Copy>(a: &[T], b: [&[T]; 4]) -> [f32; 4] {
             }
         }
     }
-    std::array::from_fn(|j| {
-        let lanes = &lanes[j];
-        let mut sum = (lanes[0] + lanes[4])
-            + (lanes[1] + lanes[5])
-            + (lanes[2] + lanes[6])
-            + (lanes[3] + lanes[7]);
-        for (x, y) in a[whole..].iter().zip(&b[j][whole..a.len()]) {
-            sum = x.to_f32().mul_add(y.to_f32(), sum);
-        }
-        sum
-    })
+    std::array::from_fn(|j| dot_total(&lanes[j], &a[whole..], &b[j][whole..a.len()]))
 }
 
 #[inline]
